@@ -1,0 +1,233 @@
+"""Settings shared by every environment. Everything that differs between environments comes from the
+environment (django-environ); see README "Configuration" for every variable.
+
+With no variables at all this is the *embedded default*: a SQLite file and a Redis that the portal
+starts itself, both under VAR_DIR.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.core.embedded_redis import ensure_embedded_redis
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _setting(name: str, cast, default):
+    """Read one variable; a malformed value stops start-up with one line naming it."""
+    try:
+        return env(name, cast=cast, default=default)
+    except (ValueError, environ.ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name} is invalid: {exc}") from None
+
+
+VAR_DIR = Path(_setting("VAR_DIR", str, str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret_key() -> str:
+    """The embedded default keeps a generated key in VAR_DIR so sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = _setting("DJANGO_DEBUG", bool, False)
+SECRET_KEY = _setting("DJANGO_SECRET_KEY", str, "") or _local_secret_key()
+ALLOWED_HOSTS = _setting("DJANGO_ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = _setting("DJANGO_CSRF_TRUSTED_ORIGINS", list, [])
+
+# The portal's own public address: links in emails, webhook URLs registered in CallRail.
+PORTAL_BASE_URL = _setting("PORTAL_BASE_URL", str, "http://127.0.0.1:8000").rstrip("/")
+
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+]
+THIRD_PARTY_APPS = ["rest_framework", "django_htmx"]
+LOCAL_APPS = [
+    "apps.core",
+    "apps.tenancy",
+    "apps.portal",
+    "apps.callrail",
+    "apps.sandbox",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "apps.tenancy.middleware.CurrentAgencyMiddleware",
+]
+
+ROOT_URLCONF = "agency_portal.urls"
+WSGI_APPLICATION = "agency_portal.wsgi.application"
+ASGI_APPLICATION = "agency_portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.tenancy.context_processors.tenancy",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL in production and CI, a SQLite file on the embedded default.
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+except (ValueError, environ.ImproperlyConfigured) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is invalid: {exc}") from None
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", _setting("DATABASE_CONN_MAX_AGE", int, 60))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web, worker and beat share the file: wait for the writer instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: broker, cache, rate-limit budgets. Started by the portal itself when REDIS_URL is unset.
+EMBEDDED_REDIS = not env("REDIS_URL", default="")
+EMBEDDED_REDIS_PORT = _setting("EMBEDDED_REDIS_PORT", int, 6389)
+REDIS_URL = _setting("REDIS_URL", str, "") or ensure_embedded_redis(VAR_DIR / "redis", EMBEDDED_REDIS_PORT)
+# Every key the portal writes starts with this, so several installations (or test runs) can share a Redis.
+REDIS_KEY_PREFIX = _setting("REDIS_KEY_PREFIX", str, "ap")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
+    }
+}
+
+# --- Auth
+AUTH_USER_MODEL = "tenancy.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_AGE = _setting("SESSION_COOKIE_AGE", int, 60 * 60 * 12)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # HTMX reads it to send X-CSRFToken
+
+# --- Secrets at rest (CallRail keys, webhook signing keys). Comma-separated Fernet keys, newest
+# first: new values are encrypted with the first, old ones still decrypt with the rest (rotation).
+def _default_field_key() -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(f"field-encryption:{SECRET_KEY}".encode()).digest()).decode()
+
+
+FIELD_ENCRYPTION_KEYS = _setting("FIELD_ENCRYPTION_KEYS", list, []) or [_default_field_key()]
+
+# --- Email
+try:
+    vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+except (ValueError, environ.ImproperlyConfigured) as exc:
+    raise ImproperlyConfigured(f"EMAIL_URL is invalid: {exc}") from None
+if EMAIL_BACKEND.endswith("filebased.EmailBackend"):  # noqa: F821 - set by email_url above
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = _setting("DEFAULT_FROM_EMAIL", str, "Agency Portal <portal@localhost>")
+
+# --- i18n / time: stored in UTC, shown in the account's or company's time zone.
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files: vendored into static/, served by WhiteNoise.
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Celery (namespace CELERY_): JSON only, late acks, named queues, beat.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Above the longest countdown a task may be retried with (5 min), so none is redelivered early.
+    "visibility_timeout": 60 * 60,
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES_NAMES = ("default", "sync", "push", "webhooks", "email")
+CELERY_TASK_ROUTES = {
+    "sync.*": {"queue": "sync"},
+    "push.*": {"queue": "push"},
+    "webhooks.*": {"queue": "webhooks"},
+    "email.*": {"queue": "email"},
+}
+CELERY_BEAT_SCHEDULE: dict = {
+    "core.heartbeat": {"task": "core.heartbeat", "schedule": crontab(), "options": {"expires": 60}},
+}
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- CallRail
+# Share of every CallRail limit the portal allows itself (CallRail may count other clients too).
+CALLRAIL_BUDGET_SAFETY = _setting("CALLRAIL_BUDGET_SAFETY", float, 0.9)
+CALLRAIL_DEFAULT_BASE_URL = _setting("CALLRAIL_DEFAULT_BASE_URL", str, "https://api.callrail.com")
+CALLRAIL_HTTP_TIMEOUT = _setting("CALLRAIL_HTTP_TIMEOUT", float, 30.0)
+
+# --- REST framework
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _setting("LOG_LEVEL", str, "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

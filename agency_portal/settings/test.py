@@ -1,0 +1,14 @@
+"""Test settings: base settings against whatever DATABASE_URL / REDIS_URL say (embedded otherwise)."""
+
+from .base import *  # noqa: F403
+from .base import REDIS_KEY_PREFIX
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,  # noqa: F405
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:test-cache",
+    }
+}

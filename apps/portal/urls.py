@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("agency/switch/", views.AgencySwitchView.as_view(), name="agency_switch"),
+    path("accounts/new/", views.AccountFormView.as_view(), name="account_create"),
+    path("accounts/<int:account_pk>/", views.AccountDetailView.as_view(), name="account_detail"),
+    path("accounts/<int:account_pk>/edit/", views.AccountFormView.as_view(), name="account_edit"),
+]

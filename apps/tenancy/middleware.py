@@ -1,0 +1,35 @@
+"""Puts the agency the user is working in on the request (`request.agency`, `request.membership`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from .selectors import agencies_for_user, membership_for
+
+SESSION_KEY = "current_agency_id"
+
+
+def current_agency(request: HttpRequest):
+    """The agency chosen in the switcher, if the user still belongs to it; else their first one."""
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    agencies = agencies_for_user(user=user)
+    chosen = request.session.get(SESSION_KEY)
+    agency = agencies.filter(pk=chosen).first() if chosen else None
+    return agency or agencies.first()
+
+
+class CurrentAgencyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.agency = SimpleLazyObject(lambda: current_agency(request))
+        request.membership = SimpleLazyObject(
+            lambda: membership_for(user=request.user, agency=request.agency or None)
+        )
+        return self.get_response(request)

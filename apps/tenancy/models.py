@@ -1,0 +1,212 @@
+"""Tenancy: agencies, their client accounts (one CallRail account each), users and memberships.
+
+Agency ──< Membership >── User;  Agency ──< ClientAccount ──< every mirrored row (TenantOwnedModel).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+
+from apps.core.fields import EncryptedTextField, mask_secret
+
+from .scoping import TenantManager, uniqueness_validation
+
+TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+callrail_account_id_validator = RegexValidator(
+    r"^ACC[0-9a-f]{32}$",
+    "A CallRail account id is ACC followed by 32 lowercase hex characters, "
+    "e.g. ACC8154748ae6bd4e278a7cddd38a662f4f (CallRail shows it under Settings › Account).",
+)
+
+
+class EmailUserManager(UserManager):
+    use_in_migrations = True
+
+    def _create_user(self, username, email, password, **extra_fields):
+        email = self.normalize_email(email or username)
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(None, email, password, **extra_fields)
+
+    def create_superuser(self, email=None, password=None, **extra_fields):
+        extra_fields.update(is_staff=True, is_superuser=True)
+        return self._create_user(None, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A portal login, identified by email. `is_staff` means Django-admin access (operators only)."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = EmailUserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name or self.email).split()[0]
+
+
+class Agency(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    STAFF = "staff", "Staff"
+    CLIENT = "client", "Client"
+
+
+class AuthMode(models.TextChoices):
+    DIRECT = "direct", "CallRail API key"
+    GATEWAY = "gateway", "OAuth gateway"
+
+
+DEFAULT_BASE_URLS = {AuthMode.DIRECT: "https://api.callrail.com", AuthMode.GATEWAY: "https://gateway.maton.ai"}
+
+
+class TenantValidationMixin:
+    """Run Django's uniqueness checks unscoped: they answer yes/no and return no tenant rows."""
+
+    def validate_unique(self, exclude=None):
+        with uniqueness_validation():
+            super().validate_unique(exclude)
+
+    def validate_constraints(self, exclude=None):
+        with uniqueness_validation():
+            super().validate_constraints(exclude)
+
+
+class ClientAccount(TenantValidationMixin, models.Model):
+    """One client's CallRail account, managed by one agency."""
+
+    tenant_account_path = ""  # this model is the account itself
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="client_accounts")
+    name = models.CharField(max_length=200)
+    callrail_account_id = models.CharField(
+        "CallRail account id", max_length=35, validators=[callrail_account_id_validator]
+    )
+    auth_mode = models.CharField(max_length=10, choices=AuthMode.choices, default=AuthMode.DIRECT)
+    api_key = EncryptedTextField(
+        "API key", help_text="The CallRail API key, or the gateway key in gateway mode. Stored encrypted."
+    )
+    connection_id = models.CharField(
+        "gateway connection id", max_length=100, blank=True,
+        help_text="Only for the gateway, when it holds several CallRail connections (Maton-Connection).",
+    )
+    base_url = models.URLField(
+        "API base URL", blank=True,
+        help_text="Leave empty for CallRail itself; set it to use a CallRail-compatible server such as the sandbox.",
+    )
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="America/New_York")
+    sync_enabled = models.BooleanField("sync on", default=True)
+    budget_overrides = models.JSONField(
+        default=dict, blank=True,
+        help_text=(
+            "Per-account CallRail limits when CallRail raised them, "
+            'e.g. {"general": {"hour": 2000, "day": 20000}}.'
+        ),
+    )
+    connection_error = models.TextField(blank=True, help_text="Why CallRail last refused this account, if it did.")
+    connection_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "callrail_account_id"], name="unique_callrail_account_per_agency",
+                violation_error_message="This agency already has a client account for that CallRail account.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_base_url(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URLS[AuthMode(self.auth_mode)]).rstrip("/")
+
+    @property
+    def masked_api_key(self) -> str:
+        return mask_secret(self.api_key)
+
+
+class Membership(models.Model):
+    """A user's role in an agency. Staff and clients may be limited to some client accounts."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    client_accounts = models.ManyToManyField(
+        ClientAccount, blank=True, related_name="memberships",
+        help_text="Staff: leave empty for every account of the agency. Clients: the accounts they may see.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agency__name", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["user", "agency"], name="one_membership_per_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} of {self.agency}"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+class TenantOwnedModel(TenantValidationMixin, models.Model):
+    """Base of every row that belongs to one client account (every mirrored CallRail record)."""
+
+    tenant_account_path = "client_account"
+    # Client users may be limited to some companies; a model names its company FK here (or None).
+    tenancy_company_field: str | None = None
+
+    client_account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="%(app_label)s_%(class)s_set"
+    )
+
+    objects = TenantManager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,202 @@
+"""The one scoping mechanism for tenant data.
+
+Every tenant-owned queryset must pass through exactly one of three entry points before it is
+evaluated, or it raises `UnscopedTenantQuery` (fail-closed):
+
+- `visible_to(user, agency=None)`: for requests; what the user's memberships allow.
+- `for_account(account)`: for tasks, webhooks and sync, which act for one ClientAccount.
+- `unscoped(reason=...)`: for operators (Django admin, management commands); the reasons are
+  listed in UNSCOPED_REASONS so a reviewer can grep every bypass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from .models import ClientAccount
+
+UNSCOPED_REASONS = frozenset({"admin", "operator-command", "demo-data", "beat-dispatch", "system-check"})
+
+
+class UnscopedTenantQuery(RuntimeError):
+    """A tenant queryset was evaluated without visible_to / for_account / unscoped."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        super().__init__(
+            f"{model.__name__} queryset evaluated without a tenant scope: "
+            "use .visible_to(user), .for_account(account) or .unscoped(reason=...)"
+        )
+
+
+@dataclass(frozen=True)
+class AccessScope:
+    """What one user may see: whole agencies, and single client accounts."""
+
+    all_agencies: bool = False
+    agency_ids: frozenset[int] = field(default_factory=frozenset)
+    account_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.all_agencies or self.agency_ids or self.account_ids)
+
+    def q(self, model: type[models.Model]) -> Q:
+        """A filter on `model` selecting exactly the rows in this scope."""
+        path = model.tenant_account_path  # "" for ClientAccount itself, else the FK to it
+        agency = f"{path}__agency_id" if path else "agency_id"
+        account = f"{path}_id" if path else "pk"
+        if self.all_agencies:
+            return Q()
+        condition = Q(pk__in=[])  # matches nothing: the fail-safe start
+        if self.agency_ids:
+            condition |= Q(**{f"{agency}__in": sorted(self.agency_ids)})
+        if self.account_ids:
+            condition |= Q(**{f"{account}__in": sorted(self.account_ids)})
+        return condition
+
+
+def access_scope(user: Any, agency: Any = None) -> AccessScope:
+    """Resolve the user's scope from their active memberships, optionally within one agency.
+
+    Cached on the user object for the request, like NetBox's object-permission cache.
+    """
+    agency_id = getattr(agency, "pk", agency)
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return AccessScope()
+    cache = user.__dict__.setdefault("_access_scope_cache", {})
+    if agency_id in cache:
+        return cache[agency_id]
+    if user.is_superuser and agency_id is None:
+        scope = AccessScope(all_agencies=True)
+    elif user.is_superuser:
+        scope = AccessScope(agency_ids=frozenset({agency_id}))
+    else:
+        scope = _scope_from_memberships(user, agency_id)
+    cache[agency_id] = scope
+    return scope
+
+
+def _scope_from_memberships(user: Any, agency_id: int | None) -> AccessScope:
+    from .models import Membership, Role
+
+    memberships = Membership.objects.filter(user=user, is_active=True, agency__is_active=True)
+    if agency_id is not None:
+        memberships = memberships.filter(agency_id=agency_id)
+    agency_ids: set[int] = set()
+    account_ids: set[int] = set()
+    for membership in memberships.prefetch_related("client_accounts"):
+        restricted = {account.pk for account in membership.client_accounts.all()}
+        if membership.role in (Role.OWNER, Role.ADMIN) or (membership.role == Role.STAFF and not restricted):
+            agency_ids.add(membership.agency_id)
+        else:  # restricted staff, and clients (a client with no accounts sees nothing)
+            account_ids |= {
+                pk for pk, owner in _account_agencies(restricted).items() if owner == membership.agency_id
+            }
+    return AccessScope(agency_ids=frozenset(agency_ids), account_ids=frozenset(account_ids))
+
+
+def _account_agencies(account_ids: set[int]) -> dict[int, int]:
+    """Account -> agency, so a membership can never reach an account of another agency."""
+    from .models import ClientAccount
+
+    if not account_ids:
+        return {}
+    rows = ClientAccount.objects.unscoped(reason="system-check").filter(pk__in=account_ids)
+    return dict(rows.values_list("pk", "agency_id"))
+
+
+# Django's own uniqueness validation (Model.full_clean, UniqueConstraint.validate) queries through the
+# default manager; those existence checks return no rows to anyone, so they may run unscoped.
+_uniqueness_validation: ContextVar[bool] = ContextVar("uniqueness_validation", default=False)
+
+
+@contextmanager
+def uniqueness_validation() -> Iterator[None]:
+    token = _uniqueness_validation.set(True)
+    try:
+        yield
+    finally:
+        _uniqueness_validation.reset(token)
+
+
+class TenantQuerySet(models.QuerySet):
+    """A queryset that refuses to run until it has been scoped."""
+
+    _tenant_scoped = False
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._tenant_scoped = self._tenant_scoped
+        return clone
+
+    def _mark_scoped(self) -> TenantQuerySet:
+        self._tenant_scoped = True
+        return self
+
+    def visible_to(self, user: Any, agency: Any = None) -> TenantQuerySet:
+        return self.filter(access_scope(user, agency).q(self.model))._mark_scoped()
+
+    def for_account(self, account: ClientAccount | int) -> TenantQuerySet:
+        account_id = getattr(account, "pk", account)
+        path = self.model.tenant_account_path
+        return self.filter(**{f"{path}_id" if path else "pk": account_id})._mark_scoped()
+
+    def unscoped(self, *, reason: str) -> TenantQuerySet:
+        if reason not in UNSCOPED_REASONS:
+            raise ValueError(f"unscoped(reason={reason!r}) is not an allowed reason: {sorted(UNSCOPED_REASONS)}")
+        return self.all()._mark_scoped()
+
+    def _check_scoped(self) -> None:
+        if not self._tenant_scoped and not _uniqueness_validation.get():
+            raise UnscopedTenantQuery(self.model)
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            self._check_scoped()
+        super()._fetch_all()
+
+    def count(self) -> int:
+        self._check_scoped()
+        return super().count()
+
+    def exists(self) -> bool:
+        self._check_scoped()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._check_scoped()
+        return super().aggregate(*args, **kwargs)
+
+    def iterator(self, *args, **kwargs):
+        self._check_scoped()
+        return super().iterator(*args, **kwargs)
+
+    def update(self, **kwargs) -> int:
+        self._check_scoped()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._check_scoped()
+        return super().delete()
+
+    def in_bulk(self, *args, **kwargs):
+        self._check_scoped()
+        return super().in_bulk(*args, **kwargs)
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """Fail-closed manager. Related managers (`account.calls.all()`) are scoped by their parent row."""
+
+    def get_queryset(self) -> TenantQuerySet:
+        queryset = super().get_queryset()
+        if getattr(self, "instance", None) is not None:
+            queryset._tenant_scoped = True
+        return queryset

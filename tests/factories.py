@@ -1,0 +1,54 @@
+"""factory_boy factories for tenancy; resource apps add their own next to their tests."""
+
+import factory
+from factory.django import DjangoModelFactory
+
+from apps.tenancy.models import Agency, AuthMode, ClientAccount, Membership, Role, User
+
+TEST_PASSWORD = "correct-horse-battery-9"
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    full_name = factory.Faker("name")
+    password = factory.django.Password(TEST_PASSWORD)
+
+
+class AgencyFactory(DjangoModelFactory):
+    class Meta:
+        model = Agency
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Agency {n}")
+    slug = factory.LazyAttribute(lambda o: o.name.lower().replace(" ", "-"))
+
+
+class ClientAccountFactory(DjangoModelFactory):
+    class Meta:
+        model = ClientAccount
+
+    agency = factory.SubFactory(AgencyFactory)
+    name = factory.Sequence(lambda n: f"Client {n}")
+    callrail_account_id = factory.Sequence(lambda n: f"ACC{n:032x}")
+    auth_mode = AuthMode.DIRECT
+    api_key = factory.Sequence(lambda n: f"key-{n:024d}")
+    time_zone = "America/New_York"
+
+
+class MembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = Membership
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    agency = factory.SubFactory(AgencyFactory)
+    role = Role.STAFF
+
+    @factory.post_generation
+    def client_accounts(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.client_accounts.set(extracted)
