@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.embedded_redis import ensure_embedded_redis
@@ -23,8 +24,16 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
 def _setting(name: str, cast, default):
     """Read one variable; a malformed value stops start-up with one line naming it."""
+    if cast is bool and env.str(name, default="") != "":
+        raw = env.str(name).strip().lower()
+        if raw not in _BOOLEANS:
+            raise ImproperlyConfigured(f"{name} is invalid: expected true or false, got {raw!r}")
+        return _BOOLEANS[raw]
     try:
         return env(name, cast=cast, default=default)
     except (ValueError, environ.ImproperlyConfigured) as exc:
@@ -105,10 +114,12 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL in production and CI, a SQLite file on the embedded default.
-try:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-except (ValueError, environ.ImproperlyConfigured) as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is invalid: {exc}") from None
+_database_url = _setting("DATABASE_URL", str, "") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+if _database_url.split("://", 1)[0] not in ("postgres", "postgresql", "pgsql", "sqlite") or "://" not in _database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is invalid: expected postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite:////PATH/db.sqlite3"
+    )
+DATABASES = {"default": env.db_url_config(_database_url)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", _setting("DATABASE_CONN_MAX_AGE", int, 60))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -154,6 +165,14 @@ def _default_field_key() -> str:
 
 
 FIELD_ENCRYPTION_KEYS = _setting("FIELD_ENCRYPTION_KEYS", list, []) or [_default_field_key()]
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is invalid: each comma-separated key must be a Fernet key "
+            "(32 url-safe base64-encoded bytes; see README, Configuration)"
+        ) from None
 
 # --- Email
 try:
@@ -174,6 +193,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+FORMS_URLFIELD_ASSUME_HTTPS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

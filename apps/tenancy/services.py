@@ -71,14 +71,13 @@ def client_account_save(
     time_zone: str | None = None,
     instance: ClientAccount | None = None,
 ) -> tuple[ClientAccount, bool]:
-    """Create or update the agency's client account for a CallRail account.
+    """Create a client account (instance=None) or update `instance`.
 
     `api_key=None` (or "") on an existing account keeps the stored key. Raises ValidationError with
-    per-field messages; nothing is written then.
+    per-field messages (including "this agency already has that CallRail account"); nothing is
+    written then.
     """
     callrail_account_id = callrail_account_id.strip()
-    if instance is None:
-        instance = agency.client_accounts.filter(callrail_account_id=callrail_account_id).first()
     created = instance is None
     account = instance or ClientAccount(agency=agency)
     account.callrail_account_id = callrail_account_id

@@ -39,12 +39,13 @@ class Command(BaseCommand):
         if agency is None:
             raise CommandError(f"No agency with slug {options['agency']!r} (create it with create_agency).")
         key = self.read_key().strip()
-        existing = agency.client_accounts.filter(callrail_account_id=options["account_id"].strip()).exists()
+        existing = agency.client_accounts.filter(callrail_account_id=options["account_id"].strip()).first()
         if not key and not existing:
             raise CommandError(f"No API key: set ${KEY_VARIABLE} or pipe the key on standard input.")
         try:
             account, created = client_account_save(
                 agency=agency,
+                instance=existing,
                 callrail_account_id=options["account_id"],
                 name=options["name"],
                 auth_mode=options["auth"],
