@@ -3,6 +3,7 @@
 Runs against PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else on the embedded default.
 """
 
+import importlib.util  # TEMP until the sandbox lands
 from dataclasses import dataclass
 
 import pytest
@@ -10,9 +11,9 @@ import pytest
 from apps.tenancy.models import Agency, ClientAccount, Role, User
 from tests.factories import AgencyFactory, ClientAccountFactory, MembershipFactory, UserFactory
 
-import importlib.util  # TEMP until the sandbox lands
-
-pytest_plugins = ["apps.sandbox.pytest_plugin"] if importlib.util.find_spec("apps.sandbox.server") else []
+pytest_plugins = ["tests.workers"] + (
+    ["apps.sandbox.pytest_plugin"] if importlib.util.find_spec("apps.sandbox.server") else []
+)
 
 
 @dataclass

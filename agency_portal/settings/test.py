@@ -12,3 +12,7 @@ CACHES = {
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:test-cache",
     }
 }
+
+# A real Celery worker in another process must reach the same test database, so SQLite uses a file.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

@@ -1,0 +1,113 @@
+"""`manage.py demo`: the whole portal on one machine, from one command.
+
+Migrates, loads the demo data, then starts and supervises the CallRail sandbox, a Celery worker,
+Celery beat and the web server; Ctrl-C stops them all (and the embedded Redis, if it started one).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from apps.core.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data
+from apps.core.embedded_redis import stop_embedded_redis
+
+
+class Command(BaseCommand):
+    help = "Run the portal with demo data, the CallRail sandbox, a worker and beat (Ctrl-C stops all)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8100)
+        parser.add_argument("--check", action="store_true", help="Start everything, check it answers, then stop.")
+
+    def handle(self, *args, host: str, port: int, sandbox_port: int, check: bool, **options) -> None:
+        from apps.sandbox.seed import DEMO_ACCOUNTS
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        sandbox_url = f"http://{host}:{sandbox_port}"
+        accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in DEMO_ACCOUNTS])
+
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        celery = [sys.executable, "-m", "celery", "-A", "agency_portal"]
+        log_dir = Path(settings.VAR_DIR) / "log"
+        log_dir.mkdir(exist_ok=True)
+        specs = {
+            "sandbox": [*manage, "run_sandbox", "--host", host, "--port", str(sandbox_port)],
+            "worker": [*celery, "worker", "-Q", ",".join(settings.CELERY_TASK_QUEUES_NAMES), "-c", "2",
+                       "--loglevel", "INFO", "-n", "demo@%h"],
+            "beat": [*celery, "beat", "--loglevel", "INFO", "-s", str(Path(settings.VAR_DIR) / "celerybeat-schedule")],
+            "web": [*manage, "runserver", f"{host}:{port}", "--noreload", "--insecure"],
+        }
+        processes: dict[str, subprocess.Popen] = {}
+        try:
+            for name, command in specs.items():
+                log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child's life
+                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            url = f"http://{host}:{port}/"
+            self._wait_for(url, processes)
+            self._banner(url, sandbox_url, accounts, log_dir)
+            if check:
+                return
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            while True:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} stopped (exit {process.returncode}); see {log_dir / name}.log")
+                        return
+                time.sleep(1)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            for process in processes.values():
+                process.terminate()
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            if settings.EMBEDDED_REDIS:
+                stop_embedded_redis(Path(settings.VAR_DIR) / "redis")
+
+    def _wait_for(self, url: str, processes: dict[str, subprocess.Popen]) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    raise SystemExit(f"{name} failed to start; see var/log/{name}.log")
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2):  # noqa: S310 - our own loopback URL
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"the web server did not answer at {url} within 60 s; see var/log/web.log")
+
+    def _banner(self, url: str, sandbox_url: str, accounts, log_dir: Path) -> None:
+        w = self.stdout.write
+        w(self.style.SUCCESS(f"\nAgency Portal is running at {url}"))
+        w(f"CallRail sandbox: {sandbox_url}   ({len(accounts)} demo client accounts point at it)")
+        w(f"Workers: 1 Celery worker + beat; Redis: {settings.REDIS_URL}; logs in {log_dir}/")
+        w(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
+        for login in DEMO_LOGINS:
+            w(f"  {login.email:<26} {login.role:<7} {login.note}")
+        w("\nPress Ctrl-C to stop.")
+
+
+def _account_spec(account) -> dict:
+    """DEMO_ACCOUNTS entries may be dicts or objects; the loader wants a dict."""
+    if isinstance(account, dict):
+        return account
+    return {k: getattr(account, k) for k in ("id", "name", "api_key") if hasattr(account, k)} | {
+        "time_zone": getattr(account, "time_zone", None)
+    }
