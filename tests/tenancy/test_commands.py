@@ -64,7 +64,8 @@ def agency(db):
 
 def test_add_client_account_reads_the_key_from_the_environment(agency, monkeypatch):
     monkeypatch.setenv("CALLRAIL_API_KEY", "env-secret-key")
-    output = run("add_client_account", "--agency", "northwind", "--account-id", ACC, "--name", "Dental", "--auth", "direct")
+    args = ["--agency", "northwind", "--account-id", ACC, "--name", "Dental", "--auth", "direct"]
+    output = run("add_client_account", *args)
     account = ClientAccount.objects.for_account(agency.client_accounts.get()).get()
     assert "Added Dental" in output
     assert account.api_key == "env-secret-key"
