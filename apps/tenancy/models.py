@@ -121,7 +121,7 @@ class ClientAccount(TenantValidationMixin, models.Model):
     callrail_account_id = models.CharField(
         "CallRail account id", max_length=35, validators=[callrail_account_id_validator]
     )
-    auth_mode = models.CharField(max_length=10, choices=AuthMode.choices, default=AuthMode.DIRECT)
+    auth_mode = models.CharField("authentication", max_length=10, choices=AuthMode.choices, default=AuthMode.DIRECT)
     api_key = EncryptedTextField(
         "API key", help_text="The CallRail API key, or the gateway key in gateway mode. Stored encrypted."
     )
