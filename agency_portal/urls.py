@@ -3,10 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from apps.core.views import healthz
+from apps.tenancy import views as tenancy_views
 
 urlpatterns = [
     path("", include("apps.portal.urls")),
+    path("", include("apps.tenancy.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/two-factor/", tenancy_views.TwoFactorVerifyView.as_view(), name="two_factor_verify"),
+    path("accounts/two-factor/setup/", tenancy_views.TwoFactorSetupView.as_view(), name="two_factor_setup"),
+    path("invitations/<str:token>/", tenancy_views.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

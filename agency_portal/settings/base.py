@@ -70,10 +70,20 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
 ]
-THIRD_PARTY_APPS = ["rest_framework", "django_htmx"]
+THIRD_PARTY_APPS = [
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+]
 LOCAL_APPS = [
     "apps.core",
     "apps.tenancy",
+    "apps.audit",
     "apps.portal",
     "apps.callrail",
     "apps.sandbox",
@@ -87,10 +97,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.tenancy.middleware.CurrentAgencyMiddleware",
+    "apps.tenancy.middleware.TwoFactorMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "agency_portal.urls"
@@ -145,6 +158,20 @@ CACHES = {
 
 # --- Auth
 AUTH_USER_MODEL = "tenancy.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out (username, address) pairs
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock on username AND address together, so one attacker behind an office's shared address cannot
+# lock out all of its staff, and a botnet cannot lock out one user from everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = _setting("AXES_FAILURE_LIMIT", int, 5)
+AXES_COOLOFF_TIME = _setting("AXES_COOLOFF_MINUTES", int, 15) / 60  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_IPWARE_PROXY_COUNT = _setting("AXES_PROXY_COUNT", int, 0)
+OTP_TOTP_ISSUER = "Agency Portal"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.tenancy.forms import ClientAccountForm
 from apps.tenancy.middleware import SESSION_KEY
 from apps.tenancy.models import ClientAccount
-from apps.tenancy.selectors import agencies_for_user, client_account_list, user_can_manage_agency
+from apps.tenancy.selectors import agencies_for_user
 from apps.tenancy.services import client_account_save
-
-
-class PortalView(LoginRequiredMixin):
-    """Base of every portal page: signed in, inside the agency chosen in the switcher."""
-
-    def accounts(self):
-        return client_account_list(user=self.request.user, agency=self.request.agency or None)
-
-    def get_account(self) -> ClientAccount:
-        """The account in the URL, looked up through the user's scope: another tenant's id is a 404."""
-        return get_object_or_404(self.accounts(), pk=self.kwargs["account_pk"])
-
-
-class ManagerRequiredMixin(PortalView):
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and not user_can_manage_agency(
-            user=request.user, agency=request.agency or None
-        ):
-            raise PermissionDenied("Only the agency's owners and admins can change client accounts.")
-        return super().dispatch(request, *args, **kwargs)
 
 
 class DashboardView(PortalView, TemplateView):

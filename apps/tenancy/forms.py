@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import AuthMode, ClientAccount
+from .models import Agency, AuthMode, ClientAccount, Role
 
 
 class ClientAccountForm(forms.ModelForm):
@@ -44,3 +44,53 @@ class ClientAccountForm(forms.ModelForm):
         if self.cleaned_data.get("api_key") == "" and self.instance.pk:
             self.cleaned_data.pop("api_key")
         super()._post_clean()
+
+
+class MembershipForm(forms.Form):
+    """Role and account restriction, for an invitation or an existing member."""
+
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.STAFF)
+    client_accounts = forms.ModelMultipleChoiceField(
+        queryset=ClientAccount.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Staff: leave all unticked for every account. Clients: the accounts they may see.",
+    )
+
+    def __init__(self, *args, agency, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Choices come through the scoping mechanism: only accounts this user may see in this agency.
+        self.fields["client_accounts"].queryset = ClientAccount.objects.visible_to(user, agency)
+
+
+class InvitationForm(MembershipForm):
+    email = forms.EmailField()
+    field_order = ["email", "role", "client_accounts"]
+
+
+class InvitationAcceptForm(forms.Form):
+    full_name = forms.CharField(max_length=200, required=False)
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
+class AgencySettingsForm(forms.ModelForm):
+    logo_upload = forms.FileField(label="Logo", required=False, help_text="PNG, JPEG, WebP or SVG, at most 256 KB.")
+    remove_logo = forms.BooleanField(required=False)
+
+    class Meta:
+        model = Agency
+        fields = ["name", "primary_colour", "client_can_annotate_calls", "client_can_manage_summary_emails",
+                  "require_two_factor"]
+        widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.RegexField(
+        regex=r"^\d{6}$", label="6-digit code", error_messages={"invalid": "Enter the 6 digits your app shows."},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from .selectors import agencies_for_user, membership_for
@@ -32,4 +33,27 @@ class CurrentAgencyMiddleware:
         request.membership = SimpleLazyObject(
             lambda: membership_for(user=request.user, agency=request.agency or None)
         )
+        return self.get_response(request)
+
+
+TWO_FACTOR_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/invitations/", "/admin/logout/")
+
+
+class TwoFactorMiddleware:
+    """Users with a TOTP device, and owners/admins of agencies that require it, confirm a code first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.shortcuts import redirect
+
+        from .selectors import two_factor_state
+
+        user = request.user
+        if user.is_authenticated and not request.path.startswith(TWO_FACTOR_EXEMPT_PREFIXES):
+            state = two_factor_state(user=user)
+            if state.needs_verification and not user.is_verified():
+                target = "two_factor_verify" if state.has_device else "two_factor_setup"
+                return redirect(f"{reverse(target)}?next={request.get_full_path()}")
         return self.get_response(request)

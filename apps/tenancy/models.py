@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 from apps.core.fields import EncryptedTextField, mask_secret
 
@@ -51,6 +52,8 @@ class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=200, blank=True)
+    # Part of the session hash: changing it signs the user out of every browser ("log out everywhere").
+    session_salt = models.CharField(max_length=32, blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -69,11 +72,34 @@ class User(AbstractUser):
     def get_short_name(self) -> str:
         return (self.full_name or self.email).split()[0]
 
+    def _get_session_auth_hash(self, secret=None) -> str:
+        # Django's own hash (also used for SECRET_KEY_FALLBACKS) with the per-user salt mixed in.
+        return salted_hmac(
+            "apps.tenancy.User.session", f"{self.password}:{self.session_salt}", secret=secret, algorithm="sha256"
+        ).hexdigest()
+
+
+hex_colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB, e.g. #1d4ed8.")
+
 
 class Agency(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
+    # Branding shown to everyone working in the agency, clients included.
+    primary_colour = models.CharField(max_length=7, default="#1e3a8a", validators=[hex_colour_validator])
+    logo = models.BinaryField(blank=True, default=b"", editable=True)
+    logo_content_type = models.CharField(max_length=40, blank=True)
+    # What client users may do beyond reading their own data.
+    client_can_annotate_calls = models.BooleanField(
+        default=False, help_text="Clients may add notes, tags, lead status and value to their calls."
+    )
+    client_can_manage_summary_emails = models.BooleanField(
+        default=False, help_text="Clients may manage their own summary email subscription."
+    )
+    require_two_factor = models.BooleanField(
+        "require two-factor sign-in for owners and admins", default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -210,3 +236,34 @@ class TenantOwnedModel(TenantValidationMixin, models.Model):
 
     class Meta:
         abstract = True
+
+
+class Invitation(models.Model):
+    """An emailed, single-use, expiring link to join an agency with a role. Only the token's hash is kept."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    client_accounts = models.ManyToManyField(ClientAccount, blank=True, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.agency} as {self.get_role_display()}"
+
+    @property
+    def status(self) -> str:
+        from django.utils import timezone
+
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "pending"

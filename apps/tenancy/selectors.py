@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from .models import Agency, ClientAccount, Membership, Role, User
@@ -31,3 +33,30 @@ def user_can_manage_agency(*, user: User, agency: Agency | None) -> bool:
         return True
     membership = membership_for(user=user, agency=agency)
     return membership is not None and membership.role in (Role.OWNER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class TwoFactorState:
+    has_device: bool
+    required: bool
+
+    @property
+    def needs_verification(self) -> bool:
+        return self.has_device or self.required
+
+
+def two_factor_state(*, user: User) -> TwoFactorState:
+    """Two-factor is optional for everyone, and required for owners/admins where the agency says so."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    required = Membership.objects.filter(
+        user=user, is_active=True, role__in=[Role.OWNER, Role.ADMIN], agency__require_two_factor=True
+    ).exists()
+    return TwoFactorState(has_device=has_device, required=required)
+
+
+def membership_list(*, agency: Agency) -> QuerySet[Membership]:
+    return agency.memberships.select_related("user").prefetch_related("client_accounts").order_by(
+        "-is_active", "role", "user__email"
+    )

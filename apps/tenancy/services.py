@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
-from .models import Agency, AuthMode, ClientAccount, Membership, Role, User
+from apps.audit.services import audit_record
+
+from .models import Agency, AuthMode, ClientAccount, Invitation, Membership, Role, User
 
 
 @transaction.atomic
@@ -94,3 +103,183 @@ def client_account_save(
     account.full_clean()
     account.save()
     return account, created
+
+
+# --- Members and invitations -------------------------------------------------------------------
+
+INVITATION_LIFETIME = timedelta(days=7)
+# Who may grant which role: nobody hands out more power than they hold.
+GRANTABLE_ROLES = {
+    Role.OWNER: {Role.OWNER, Role.ADMIN, Role.STAFF, Role.CLIENT},
+    Role.ADMIN: {Role.ADMIN, Role.STAFF, Role.CLIENT},
+}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_can_grant(*, actor: User, agency: Agency, role: str, client_accounts) -> None:
+    membership = None if actor.is_superuser else Membership.objects.filter(
+        user=actor, agency=agency, is_active=True
+    ).first()
+    allowed = set(Role) if actor.is_superuser else GRANTABLE_ROLES.get(getattr(membership, "role", None), set())
+    if role not in allowed:
+        raise ValidationError({"role": "You cannot grant this role."})
+    if any(account.agency_id != agency.pk for account in client_accounts):
+        raise ValidationError({"client_accounts": "Choose client accounts of this agency."})
+    if role == Role.CLIENT and not client_accounts:
+        raise ValidationError({"client_accounts": "A client must be given at least one client account."})
+
+
+@transaction.atomic
+def invitation_create(*, agency: Agency, email: str, role: str, client_accounts, invited_by: User) -> Invitation:
+    email = User.objects.normalize_email(email.strip()).lower()
+    validate_email(email)
+    client_accounts = list(client_accounts)
+    _check_can_grant(actor=invited_by, agency=agency, role=role, client_accounts=client_accounts)
+    if Membership.objects.filter(agency=agency, user__email__iexact=email, is_active=True).exists():
+        raise ValidationError({"email": f"{email} is already a member of {agency.name}."})
+    agency.invitations.filter(email__iexact=email, accepted_at=None, revoked_at=None).update(revoked_at=timezone.now())
+    invitation = Invitation(agency=agency, email=email, role=role, invited_by=invited_by)
+    token = _issue_token(invitation)
+    invitation.save()
+    invitation.client_accounts.set([a for a in client_accounts if role in (Role.STAFF, Role.CLIENT)])
+    audit_record(agency=agency, actor=invited_by, action="invitation.create", obj=invitation,
+                 after={"email": email, "role": role, "accounts": [a.pk for a in client_accounts]})
+    transaction.on_commit(lambda: _send_invitation(invitation, token))
+    return invitation
+
+
+def _issue_token(invitation: Invitation) -> str:
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = _token_hash(token)
+    invitation.expires_at = timezone.now() + INVITATION_LIFETIME
+    return token
+
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    link = f"{settings.PORTAL_BASE_URL}{reverse('invitation_accept', kwargs={'token': token})}"
+    context = {"invitation": invitation, "link": link, "days": INVITATION_LIFETIME.days}
+    send_mail(
+        subject=f"You are invited to {invitation.agency.name} on Agency Portal",
+        message=render_to_string("registration/invitation_email.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation, actor: User) -> None:
+    if invitation.status == "accepted":
+        raise ValidationError("This invitation was already accepted.")
+    token = _issue_token(invitation)
+    invitation.revoked_at = None
+    invitation.save(update_fields=["token_hash", "expires_at", "revoked_at"])
+    audit_record(agency=invitation.agency, actor=actor, action="invitation.resend", obj=invitation)
+    transaction.on_commit(lambda: _send_invitation(invitation, token))
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
+    if invitation.status != "pending":
+        raise ValidationError(f"This invitation is already {invitation.status}.")
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(agency=invitation.agency, actor=actor, action="invitation.revoke", obj=invitation)
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    """The pending invitation behind a link, or None (unknown, used, revoked or expired alike)."""
+    invitation = Invitation.objects.select_related("agency").filter(token_hash=_token_hash(token)).first()
+    return invitation if invitation is not None and invitation.status == "pending" else None
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, full_name: str = "", password: str | None = None) -> User:
+    """Join the agency. A new user sets a password here; an existing user keeps theirs."""
+    invitation = invitation_for_token(token=token)
+    if invitation is None:
+        raise ValidationError("This invitation link is no longer valid: ask for a new one.")
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != "pending":  # accepted concurrently
+        raise ValidationError("This invitation link is no longer valid: ask for a new one.")
+    user = User.objects.filter(email__iexact=invitation.email).first()
+    if user is None:
+        user = User(email=invitation.email, full_name=full_name.strip())
+        validate_password(password or "", user)
+        user.set_password(password)
+        user.save()
+    membership, _ = Membership.objects.update_or_create(
+        user=user, agency=invitation.agency, defaults={"role": invitation.role, "is_active": True}
+    )
+    membership.client_accounts.set(invitation.client_accounts.all())
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    audit_record(agency=invitation.agency, actor=user, action="invitation.accept", obj=membership)
+    return user
+
+
+@transaction.atomic
+def membership_update(*, membership: Membership, role: str, client_accounts, actor: User) -> Membership:
+    client_accounts = list(client_accounts)
+    _check_can_grant(actor=actor, agency=membership.agency, role=role, client_accounts=client_accounts)
+    _keep_an_owner(membership, new_role=role)
+    before = {"role": membership.role, "accounts": sorted(a.pk for a in membership.client_accounts.all())}
+    membership.role = role
+    membership.save(update_fields=["role"])
+    membership.client_accounts.set(client_accounts if role in (Role.STAFF, Role.CLIENT) else [])
+    after = {"role": role, "accounts": sorted(a.pk for a in membership.client_accounts.all())}
+    audit_record(agency=membership.agency, actor=actor, action="membership.update", obj=membership,
+                 before=before, after=after)
+    return membership
+
+
+@transaction.atomic
+def membership_set_active(*, membership: Membership, active: bool, actor: User) -> None:
+    """Deactivate (or bring back) a member without deleting anything they did."""
+    if not active:
+        if membership.user_id == actor.pk:
+            raise ValidationError("You cannot deactivate yourself.")
+        _keep_an_owner(membership, new_role=None)
+    membership.is_active = active
+    membership.save(update_fields=["is_active"])
+    audit_record(agency=membership.agency, actor=actor, obj=membership,
+                 action="membership.activate" if active else "membership.deactivate")
+
+
+def _keep_an_owner(membership: Membership, *, new_role: str | None) -> None:
+    if membership.role == Role.OWNER and new_role != Role.OWNER:
+        owners = Membership.objects.filter(agency=membership.agency, role=Role.OWNER, is_active=True)
+        if not owners.exclude(pk=membership.pk).exists():
+            raise ValidationError("An agency needs at least one active owner.")
+
+
+def user_logout_everywhere(*, user: User) -> None:
+    """Invalidate every session of the user, on every browser and machine."""
+    user.session_salt = secrets.token_hex(16)
+    user.save(update_fields=["session_salt"])
+
+
+LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml", "image/webp"}
+LOGO_MAX_BYTES = 256 * 1024
+
+
+@transaction.atomic
+def agency_update_settings(*, agency: Agency, actor: User, logo=None, remove_logo: bool = False, **fields) -> Agency:
+    before = {name: getattr(agency, name) for name in fields}
+    for name, value in fields.items():
+        setattr(agency, name, value)
+    if remove_logo:
+        agency.logo, agency.logo_content_type = b"", ""
+    elif logo is not None:
+        if logo.content_type not in LOGO_TYPES:
+            raise ValidationError({"logo": "Upload a PNG, JPEG, WebP or SVG image."})
+        if logo.size > LOGO_MAX_BYTES:
+            raise ValidationError({"logo": f"The logo must be at most {LOGO_MAX_BYTES // 1024} KB."})
+        agency.logo, agency.logo_content_type = logo.read(), logo.content_type
+    agency.full_clean()
+    agency.save()
+    audit_record(agency=agency, actor=actor, action="agency.update", obj=agency, before=before,
+                 after={name: getattr(agency, name) for name in fields})
+    return agency
