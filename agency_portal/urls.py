@@ -14,5 +14,6 @@ urlpatterns = [
     path("invitations/<str:token>/", tenancy_views.InvitationAcceptView.as_view(), name="invitation_accept"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("agency_portal.api")),
     path("healthz", healthz, name="healthz"),
 ]

@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from apps.audit.services import audit_record
 
-from .models import Agency, AuthMode, ClientAccount, Invitation, Membership, Role, User
+from .models import Agency, ApiToken, AuthMode, ClientAccount, Invitation, Membership, Role, User
 
 
 @transaction.atomic
@@ -283,3 +283,29 @@ def agency_update_settings(*, agency: Agency, actor: User, logo=None, remove_log
     audit_record(agency=agency, actor=actor, action="agency.update", obj=agency, before=before,
                  after={name: getattr(agency, name) for name in fields})
     return agency
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Returns the token row and the key, which is never stored and cannot be shown again."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after what will use it, e.g. 'Reporting script'."})
+    key = f"ap_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:8], key_hash=_token_hash(key))
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def api_token_authenticate(*, key: str) -> ApiToken | None:
+    token = ApiToken.objects.select_related("user").filter(key_hash=_token_hash(key), revoked_at=None).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

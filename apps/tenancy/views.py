@@ -178,11 +178,26 @@ class SecurityView(LoginRequiredMixin, TemplateView):
     template_name = "tenancy/security.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(two_factor=two_factor_state(user=self.request.user), **kwargs)
+        return super().get_context_data(
+            two_factor=two_factor_state(user=self.request.user),
+            api_tokens=self.request.user.api_tokens.filter(revoked_at=None),
+            **kwargs,
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
-        if action == "logout_everywhere":
+        if action == "create_token":
+            try:
+                token, key = services.api_token_create(user=request.user, name=request.POST.get("name", ""))
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, f"Token “{token.name}” created. Copy it now, it is shown only once: {key}")
+        elif action == "revoke_token":
+            token = get_object_or_404(request.user.api_tokens, pk=request.POST.get("token"))
+            services.api_token_revoke(token=token)
+            messages.success(request, f"Token “{token.name}” revoked.")
+        elif action == "logout_everywhere":
             services.user_logout_everywhere(user=request.user)
             update_session_auth_hash(request, request.user)  # keep this browser signed in
             messages.success(request, "Signed out of every other browser and device.")

@@ -1,0 +1,16 @@
+"""The REST API router: each app's api.py contributes its viewsets here."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from apps.tenancy.api import ClientAccountViewSet
+
+router = DefaultRouter()
+router.register("client-accounts", ClientAccountViewSet, basename="client-account")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,96 @@
+"""REST API: token authentication, scoping, writes through the service, schema and docs."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from apps.portal.api import TenantModelViewSet
+from apps.tenancy.models import ClientAccount
+from apps.tenancy.services import api_token_create, api_token_revoke
+
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
+
+LIST = "/api/v1/client-accounts/"
+ACC = "ACC8154748ae6bd4e278a7cddd38a662f4f"
+
+
+def api_for(user) -> APIClient:
+    _, key = api_token_create(user=user, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def names(response) -> set[str]:
+    return {row["name"] for row in response.json()["results"]}
+
+
+def test_token_sees_exactly_what_its_user_sees(tenant, other_tenant):
+    assert names(api_for(tenant.owner).get(LIST)) == {tenant.account.name, tenant.other_account.name}
+    assert names(api_for(tenant.client_user).get(LIST)) == {tenant.account.name}
+    assert names(api_for(other_tenant.staff).get(LIST)) == {other_tenant.account.name, other_tenant.other_account.name}
+
+
+def test_other_tenants_account_is_404_and_key_never_returned(tenant, other_tenant):
+    client = api_for(tenant.owner)
+    assert client.get(f"{LIST}{other_tenant.account.pk}/").status_code == 404
+    body = client.get(f"{LIST}{tenant.account.pk}/").json()
+    assert "api_key" not in body
+    assert body["masked_api_key"].endswith(tenant.account.api_key[-4:])
+
+
+def test_missing_wrong_and_revoked_tokens_are_refused(tenant):
+    assert APIClient().get(LIST).status_code == 401
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Token ap_nope")
+    assert bad.get(LIST).status_code == 401
+    token, key = api_token_create(user=tenant.owner, name="script")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(LIST).status_code == 200
+    api_token_revoke(token=token)
+    assert client.get(LIST).status_code == 401
+
+
+def test_owner_creates_an_account_through_the_service_and_bad_input_is_a_clear_400(tenant):
+    client = api_for(tenant.owner)
+    data = {"agency": tenant.agency.slug, "name": "API Dental", "callrail_account_id": ACC, "api_key": "k-123456789"}
+    response = client.post(LIST, data, format="json")
+    assert response.status_code == 201, response.json()
+    account = ClientAccount.objects.for_account(response.json()["id"]).get()
+    assert account.api_key == "k-123456789"
+    response = client.post(LIST, {**data, "callrail_account_id": "ACC1"}, format="json")
+    assert response.status_code == 400
+    assert "ACC followed by 32" in str(response.json()["callrail_account_id"])
+    response = client.post(LIST, {**data, "api_key": ""}, format="json")
+    assert response.status_code == 400
+    assert "api_key" in response.json()
+
+
+def test_clients_staff_and_other_agencies_cannot_write(tenant, other_tenant):
+    data = {"agency": tenant.agency.slug, "name": "X", "callrail_account_id": ACC, "api_key": "k"}
+    assert api_for(tenant.staff).post(LIST, data, format="json").status_code == 403
+    assert api_for(tenant.client_user).patch(f"{LIST}{tenant.account.pk}/", {"name": "Y"}, format="json"
+                                             ).status_code == 403
+    response = api_for(other_tenant.owner).post(LIST, data, format="json")
+    assert response.status_code == 400  # the agency is not among their choices
+    assert not ClientAccount.objects.unscoped(reason="admin").filter(callrail_account_id=ACC).exists()
+
+
+def test_schema_and_interactive_docs_are_served(tenant, login):
+    client = login(tenant.owner)
+    schema = client.get(reverse("api-schema"), {"format": "json"})
+    assert schema.status_code == 200
+    assert "/api/v1/client-accounts/" in schema.json()["paths"]
+    docs = client.get(reverse("api-docs"))
+    assert docs.status_code == 200
+    assert b"swagger-ui" in docs.content
+    assert b"cdn" not in docs.content.lower()
+
+
+def test_a_viewset_cannot_override_get_queryset():
+    with pytest.raises(TypeError, match="must not override get_queryset"):
+
+        class Leaky(TenantModelViewSet):
+            def get_queryset(self):
+                return ClientAccount.objects.unscoped(reason="admin")
