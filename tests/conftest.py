@@ -3,7 +3,6 @@
 Runs against PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else on the embedded default.
 """
 
-import importlib.util  # TEMP until the sandbox lands
 from dataclasses import dataclass
 
 import pytest
@@ -11,9 +10,7 @@ import pytest
 from apps.tenancy.models import Agency, ClientAccount, Role, User
 from tests.factories import AgencyFactory, ClientAccountFactory, MembershipFactory, UserFactory
 
-pytest_plugins = ["tests.workers"] + (
-    ["apps.sandbox.pytest_plugin"] if importlib.util.find_spec("apps.sandbox.server") else []
-)
+pytest_plugins = ["tests.workers", "apps.sandbox.pytest_plugin"]
 
 
 @dataclass

@@ -10,4 +10,5 @@ urlpatterns = [
     path("accounts/new/", views.AccountFormView.as_view(), name="account_create"),
     path("accounts/<int:account_pk>/", views.AccountDetailView.as_view(), name="account_detail"),
     path("accounts/<int:account_pk>/edit/", views.AccountFormView.as_view(), name="account_edit"),
+    path("accounts/<int:account_pk>/check/", views.AccountConnectionCheckView.as_view(), name="account_check"),
 ]

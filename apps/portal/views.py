@@ -16,7 +16,7 @@ from apps.tenancy.forms import ClientAccountForm
 from apps.tenancy.middleware import SESSION_KEY
 from apps.tenancy.models import ClientAccount
 from apps.tenancy.selectors import agencies_for_user
-from apps.tenancy.services import client_account_save
+from apps.tenancy.services import client_account_check_connection, client_account_save
 
 
 class DashboardView(PortalView, TemplateView):
@@ -77,4 +77,17 @@ class AccountFormView(ManagerRequiredMixin, FormView):
             form.add_error(None, exc)
             return self.form_invalid(form)
         messages.success(self.request, f"{account.name} {'connected' if created else 'saved'}.")
+        return redirect("portal:account_detail", account_pk=account.pk)
+
+
+class AccountConnectionCheckView(ManagerRequiredMixin, View):
+    """"Test connection": one interactive request to CallRail with the stored key."""
+
+    def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
+        account = self.get_account()
+        problem = client_account_check_connection(account=account, actor=request.user)
+        if problem:
+            messages.error(request, problem)
+        else:
+            messages.success(request, f"CallRail accepted the key for {account.name}.")
         return redirect("portal:account_detail", account_pk=account.pk)

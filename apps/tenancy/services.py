@@ -96,8 +96,9 @@ def client_account_save(
     account.connection_id = (connection_id or "").strip() if auth_mode == AuthMode.GATEWAY else ""
     if time_zone:
         account.time_zone = time_zone
-    if api_key:
+    if api_key and api_key.strip() != account.api_key:
         account.api_key = api_key.strip()
+        account.connection_error = ""  # a new key deserves a new try
     if not account.api_key:
         raise ValidationError({"api_key": "Enter the API key: CallRail cannot be reached without one."})
     account.full_clean()
@@ -309,3 +310,38 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+# --- CallRail connection state ---------------------------------------------------------------
+
+
+def client_account_mark_refused(*, account: ClientAccount, message: str) -> None:
+    """CallRail refused the key: say so on the account page and keep sync off it until the key changes."""
+    ClientAccount.objects.for_account(account).update(connection_error=message, connection_checked_at=timezone.now())
+    account.connection_error = message
+
+
+def client_account_mark_accepted(*, account: ClientAccount) -> None:
+    ClientAccount.objects.for_account(account).update(connection_error="", connection_checked_at=timezone.now())
+    account.connection_error = ""
+
+
+def client_account_check_connection(*, account: ClientAccount, actor: User | None = None) -> str | None:
+    """Spend one interactive request on reading the account from CallRail.
+
+    Returns None when CallRail accepted the key, else the message to show. A refused key is recorded
+    on the account; a transient failure (CallRail down, budget spent) changes nothing.
+    """
+    from apps.callrail.client import client_for_account
+    from apps.callrail.errors import AuthFailed, CallRailError, NotFound
+
+    try:
+        client_for_account(account, lane="interactive").get(f"/a/{account.callrail_account_id}.json")
+    except (AuthFailed, NotFound) as exc:
+        message = f"CallRail rejected the key for account {account.name}: {exc.message}"
+        client_account_mark_refused(account=account, message=message)
+        return message
+    except CallRailError as exc:
+        return f"CallRail could not be reached just now ({exc.message}). Nothing was changed; try again shortly."
+    client_account_mark_accepted(account=account)
+    return None

@@ -105,9 +105,5 @@ class Command(BaseCommand):
 
 
 def _account_spec(account) -> dict:
-    """DEMO_ACCOUNTS entries may be dicts or objects; the loader wants a dict."""
-    if isinstance(account, dict):
-        return account
-    return {k: getattr(account, k) for k in ("id", "name", "api_key") if hasattr(account, k)} | {
-        "time_zone": getattr(account, "time_zone", None)
-    }
+    """A sandbox DemoAccount as the loader's dict."""
+    return {"id": account.account_id, "name": account.name, "api_key": account.api_key, "time_zone": account.time_zone}
