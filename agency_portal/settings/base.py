@@ -263,6 +263,24 @@ CELERY_TASK_ALWAYS_EAGER = False
 CALLRAIL_BUDGET_SAFETY = _setting("CALLRAIL_BUDGET_SAFETY", float, 0.9)
 CALLRAIL_DEFAULT_BASE_URL = _setting("CALLRAIL_DEFAULT_BASE_URL", str, "https://api.callrail.com")
 CALLRAIL_HTTP_TIMEOUT = _setting("CALLRAIL_HTTP_TIMEOUT", float, 30.0)
+CALLRAIL_GATEWAY_BASE_URL = _setting("CALLRAIL_GATEWAY_BASE_URL", str, "https://gateway.maton.ai")
+# Budget time runs this much faster than the clock (60: an hour lasts a minute). Tests and demos only;
+# it must equal the sandbox's --time-scale when both are scaled.
+CALLRAIL_BUDGET_TIME_SCALE = _setting("CALLRAIL_BUDGET_TIME_SCALE", float, 1.0)
+# Each priority lane's share of every window: background sync stops first, a person never does.
+CALLRAIL_BUDGET_LANE_SHARES = {
+    "background": _setting("CALLRAIL_BUDGET_BACKGROUND_SHARE", float, 0.7),
+    "followup": _setting("CALLRAIL_BUDGET_FOLLOWUP_SHARE", float, 0.9),
+    "interactive": 1.0,
+}
+CALLRAIL_BUDGET_PACE_BACKGROUND = _setting("CALLRAIL_BUDGET_PACE_BACKGROUND", bool, True)  # spread the day
+CALLRAIL_BUDGET_FALLBACK_PROCESSES = _setting("CALLRAIL_BUDGET_FALLBACK_PROCESSES", int, 8)  # Redis down
+CALLRAIL_BUDGET_MIN_BLOCK_SECONDS = _setting("CALLRAIL_BUDGET_MIN_BLOCK_SECONDS", float, 60.0)  # after a 429
+CALLRAIL_BUDGET_BLOCK_JITTER_SECONDS = _setting("CALLRAIL_BUDGET_BLOCK_JITTER_SECONDS", float, 15.0)
+CALLRAIL_BUDGET_MAX_WAIT = _setting("CALLRAIL_BUDGET_MAX_WAIT", float, 0.0)  # 0: never wait inline
+CALLRAIL_MAX_RETRIES = _setting("CALLRAIL_MAX_RETRIES", int, 3)  # 5xx / network, full-jitter backoff
+CALLRAIL_BACKOFF_BASE = _setting("CALLRAIL_BACKOFF_BASE", float, 0.5)
+CALLRAIL_BACKOFF_MAX = _setting("CALLRAIL_BACKOFF_MAX", float, 4.0)
 
 # --- REST framework
 REST_FRAMEWORK = {

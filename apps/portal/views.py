@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from apps.callrail.budget import budget_status_for_account
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.tenancy.forms import ClientAccountForm
 from apps.tenancy.middleware import SESSION_KEY
@@ -23,7 +24,10 @@ class DashboardView(PortalView, TemplateView):
     template_name = "portal/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(accounts=self.accounts(), **kwargs)
+        accounts = list(self.accounts())
+        for account in accounts:
+            account.budget = budget_status_for_account(account)
+        return super().get_context_data(accounts=accounts, **kwargs)
 
 
 class AgencySwitchView(PortalView, View):
@@ -44,7 +48,8 @@ class AccountDetailView(PortalView, TemplateView):
     template_name = "portal/account_detail.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(account=self.get_account(), **kwargs)
+        account = self.get_account()
+        return super().get_context_data(account=account, budget=budget_status_for_account(account), **kwargs)
 
 
 class AccountFormView(ManagerRequiredMixin, FormView):

@@ -1,5 +1,7 @@
 """REST API: token authentication, scoping, writes through the service, schema and docs."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -85,7 +87,9 @@ def test_schema_and_interactive_docs_are_served(tenant, login):
     docs = client.get(reverse("api-docs"))
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
-    assert b"cdn" not in docs.content.lower()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.content.decode())
+    assert assets
+    assert all(url.startswith("/static/") for url in assets), assets  # vendored, no CDN
 
 
 def test_a_viewset_cannot_override_get_queryset():

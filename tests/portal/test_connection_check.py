@@ -44,3 +44,16 @@ def test_wrong_key_is_reported_on_the_page_and_a_new_key_clears_it(login, tenant
 
 def test_staff_cannot_spend_requests_on_checks(login, tenant, sandbox_account):
     assert login(tenant.staff).post(reverse("portal:account_check", args=[sandbox_account.pk])).status_code == 403
+
+
+def test_the_check_spends_one_budget_token_and_the_account_page_shows_it(login, tenant, sandbox_account):
+    from apps.callrail.budget import budget_status_for_account
+
+    before = budget_status_for_account(sandbox_account).general.hour_spent
+    client = login(tenant.owner)
+    client.post(reverse("portal:account_check", args=[sandbox_account.pk]))
+    after = budget_status_for_account(sandbox_account).general
+    assert after.hour_spent == before + 1
+    body = client.get(reverse("portal:account_detail", args=[sandbox_account.pk])).content.decode()
+    assert "CallRail API budget" in body
+    assert f"<strong>{after.hour_spent}</strong> / {after.hour_limit}" in body
