@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import permissions, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
+from apps.callrail.budget import budget_status_for_account
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
 
 from .models import Agency, ClientAccount
@@ -17,15 +18,19 @@ class ClientAccountSerializer(TenantModelSerializer):
     agency = serializers.SlugRelatedField(slug_field="slug", queryset=Agency.objects.none())
     api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, style={"input_type": "password"})
     masked_api_key = serializers.CharField(read_only=True)
+    budget = serializers.SerializerMethodField(help_text="CallRail requests spent and held back, per limit class.")
 
     class Meta:
         model = ClientAccount
         fields = [
             "id", "agency", "name", "callrail_account_id", "auth_mode", "api_key", "masked_api_key",
             "connection_id", "base_url", "time_zone", "sync_enabled", "connection_error", "connection_checked_at",
-            "created_at", "updated_at",
+            "budget", "created_at", "updated_at",
         ]
         read_only_fields = ["sync_enabled", "connection_error", "connection_checked_at", "created_at", "updated_at"]
+
+    def get_budget(self, account: ClientAccount) -> dict:
+        return budget_status_for_account(account).as_dict()
 
     def get_fields(self):
         fields = super().get_fields()

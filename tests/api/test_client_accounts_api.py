@@ -39,6 +39,8 @@ def test_other_tenants_account_is_404_and_key_never_returned(tenant, other_tenan
     body = client.get(f"{LIST}{tenant.account.pk}/").json()
     assert "api_key" not in body
     assert body["masked_api_key"].endswith(tenant.account.api_key[-4:])
+    general = next(c for c in body["budget"]["classes"] if c["limit_class"] == "general")
+    assert general["hour_limit"] == 900  # 90% of CallRail's 1,000 an hour
 
 
 def test_missing_wrong_and_revoked_tokens_are_refused(tenant):
