@@ -345,3 +345,45 @@ def client_account_check_connection(*, account: ClientAccount, actor: User | Non
         return f"CallRail could not be reached just now ({exc.message}). Nothing was changed; try again shortly."
     client_account_mark_accepted(account=account)
     return None
+
+
+# --- "View as client" (impersonation) -----------------------------------------------------------
+
+IMPERSONATION_SESSION_KEY = "impersonate_membership_id"
+
+
+def impersonation_target(*, actor: User, membership_id: int | None) -> User | None:
+    """The client user `actor` may view as through this membership, or None.
+
+    Only owners and admins, only clients of an agency they manage, only while both stay active.
+    Checked on every request, so revoking the actor's role ends the impersonation at once.
+    """
+    if not membership_id or not actor.is_authenticated:
+        return None
+    membership = Membership.objects.select_related("user", "agency").filter(
+        pk=membership_id, role=Role.CLIENT, is_active=True, user__is_active=True
+    ).first()
+    if membership is None or membership.user_id == actor.pk:
+        return None
+    manages = actor.is_superuser or Membership.objects.filter(
+        user=actor, agency=membership.agency, is_active=True, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists()
+    return membership.user if manages else None
+
+
+def impersonation_start(*, session, actor: User, membership: Membership) -> User:
+    target = impersonation_target(actor=actor, membership_id=membership.pk)
+    if target is None:
+        raise ValidationError("You can view the portal only as an active client of an agency you manage.")
+    session[IMPERSONATION_SESSION_KEY] = membership.pk
+    audit_record(agency=membership.agency, actor=target, impersonator=actor, action="impersonation.start",
+                 obj=membership)
+    return target
+
+
+def impersonation_stop(*, session, actor: User) -> None:
+    membership_id = session.pop(IMPERSONATION_SESSION_KEY, None)
+    membership = Membership.objects.select_related("agency", "user").filter(pk=membership_id).first()
+    if membership is not None:
+        audit_record(agency=membership.agency, actor=membership.user, impersonator=actor,
+                     action="impersonation.stop", obj=membership)

@@ -6,9 +6,11 @@ app_name = "tenancy"
 
 urlpatterns = [
     path("agency/members/", views.MembersView.as_view(), name="members"),
+    path("agency/members/<int:pk>/view-as/", views.ImpersonationStartView.as_view(), name="impersonation_start"),
     path("agency/members/<int:pk>/<slug:action>/", views.MembershipActionView.as_view(), name="membership_action"),
     path("agency/invitations/<int:pk>/<slug:action>/", views.InvitationActionView.as_view(), name="invitation_action"),
     path("agency/settings/", views.AgencySettingsView.as_view(), name="agency_settings"),
     path("agency/logo/", views.AgencyLogoView.as_view(), name="agency_logo"),
     path("me/security/", views.SecurityView.as_view(), name="security"),
+    path("impersonation/stop/", views.ImpersonationStopView.as_view(), name="impersonation_stop"),
 ]

@@ -260,3 +260,22 @@ class TwoFactorVerifyView(LoginRequiredMixin, View):
             form.add_error("code", "That code is not right (or has expired): try the next one.")
         context = {"form": form, "next": _safe_next(request, "/")}
         return render(request, self.template_name, context, status=400)
+
+
+class ImpersonationStartView(ManagerRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        membership = get_object_or_404(request.agency.memberships.select_related("user"), pk=pk)
+        try:
+            target = services.impersonation_start(session=request.session, actor=request.user, membership=membership)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("tenancy:members")
+        messages.info(request, f"You are viewing the portal as {target}. Everything you do is recorded as you.")
+        return redirect("portal:dashboard")
+
+
+class ImpersonationStopView(LoginRequiredMixin, View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        services.impersonation_stop(session=request.session, actor=request.user)
+        messages.info(request, "You are yourself again.")
+        return redirect("tenancy:members")
