@@ -10,6 +10,8 @@ from .models import Agency, ClientAccount, Membership, Role, User
 
 
 def agencies_for_user(*, user: User) -> QuerySet[Agency]:
+    if not user.is_authenticated or not user.is_active:
+        return Agency.objects.none()
     if user.is_superuser:
         return Agency.objects.filter(is_active=True)
     return Agency.objects.filter(is_active=True, memberships__user=user, memberships__is_active=True).distinct()

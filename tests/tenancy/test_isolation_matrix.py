@@ -1,0 +1,133 @@
+"""The cross-tenant isolation matrix.
+
+Every URL pattern of the portal and the API (enumerated from the URL resolver, so a new page is covered
+automatically) is requested, GET and POST, by every role of agency Acme, aimed at the objects of agency
+Globex. A URL naming another tenant's object must answer 403/404 (405 for a wrong method); no answer may
+contain Globex's data; no POST may change it. A failing case names the URL and the role.
+A new URL parameter must be taught to `foreign_kwargs`, else this test fails and says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from apps.tenancy.models import ClientAccount, Invitation, Membership, Role
+from apps.tenancy.services import invitation_create
+
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
+
+# Reachable without signing in by design, and carrying no tenant data.
+PUBLIC = {
+    "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
+    "password_reset_complete", "invitation_accept", "healthz",
+}
+ROLES = ["owner", "admin", "staff", "restricted_staff", "client_user", None]
+ACTIONS = {"membership_action": ["update", "deactivate", "activate"], "invitation_action": ["resend", "revoke"]}
+
+
+def named_patterns(patterns=None, prefix=""):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from named_patterns(pattern.url_patterns, namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield pattern, f"{prefix}{pattern.name}"
+
+
+def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation) -> list[dict]:
+    """Ways to fill the URL's parameters with the other tenant's objects."""
+    params = set(pattern.pattern.converters) | set(pattern.pattern.regex.groupindex)
+    params.discard("format")
+    if not params:
+        return [{}]
+    short = name.split(":")[-1]
+    values: dict[str, list] = {}
+    for param in params:
+        if param == "account_pk":
+            values[param] = [other.account.pk]
+        elif param == "pk" and short in ("membership_action", "impersonation_start"):
+            values[param] = [other.client_user.memberships.get().pk]
+        elif param == "pk" and short == "invitation_action":
+            values[param] = [invitation.pk]
+        elif param == "pk" and short.startswith("client-account"):
+            values[param] = [other.account.pk]
+        elif param == "action":
+            values[param] = ACTIONS[short]
+        else:
+            pytest.fail(f"{name}: teach the isolation matrix how to aim parameter {param!r} at another tenant")
+    combos = [{}]
+    for param, options in values.items():
+        combos = [{**combo, param: option} for combo in combos for option in options]
+    return combos
+
+
+def foreign_markers(other) -> list[str]:
+    return [
+        other.agency.name, other.account.name, other.other_account.name, other.account.callrail_account_id,
+        other.other_account.callrail_account_id, other.staff.email, other.client_user.email,
+    ]
+
+
+def isolation_failures(where: str, response, markers: list[str], *, aimed: bool, anonymous: bool) -> list[str]:
+    """What is wrong with one answer: reaching a foreign object, serving a stranger, or leaking data."""
+    where = f"{where} -> {response.status_code}"
+    failures = []
+    if aimed and response.status_code not in (302, 401, 403, 404, 405):
+        failures.append(f"{where}: reached another tenant's object")
+    if anonymous and response.status_code not in (302, 401, 403, 405):
+        failures.append(f"{where}: answered an anonymous request")
+    leaked = [m for m in markers if m in response.content.decode(errors="replace")]
+    if leaked:
+        failures.append(f"{where}: body contains {leaked}")
+    return failures
+
+
+def test_no_role_reaches_another_tenant_anywhere(tenant, other_tenant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = invitation_create(agency=other_tenant.agency, email="pending@globex.test", role=Role.STAFF,
+                                       client_accounts=[], invited_by=other_tenant.owner)
+    markers = foreign_markers(other_tenant)
+    failures: list[str] = []
+    cases = 0
+    for pattern, name in named_patterns():
+        if name in PUBLIC or name.startswith("admin:") or name.split(":")[-1] in PUBLIC:
+            continue
+        for kwargs in foreign_kwargs(name, pattern, other_tenant, invitation):
+            url = reverse(name, kwargs=kwargs)
+            for role in ROLES:
+                browser = Client()
+                if role:
+                    browser.force_login(getattr(tenant, role))
+                for method in ("get", "post"):
+                    cases += 1
+                    response = getattr(browser, method)(url)
+                    where = f"{method.upper()} {url} as {role or 'anonymous'}"
+                    failures += isolation_failures(where, response, markers, aimed=bool(kwargs), anonymous=not role)
+    assert cases > 100
+    assert not failures, "\n".join(failures)
+    # and nothing of the other tenant changed
+    invitation.refresh_from_db()
+    assert invitation.status == "pending"
+    assert all(m.is_active for m in Membership.objects.filter(agency=other_tenant.agency))
+    names = set(ClientAccount.objects.for_account(other_tenant.account).values_list("name", flat=True))
+    assert names == {other_tenant.account.name}
+
+
+def test_the_matrix_reports_each_kind_of_leak():
+    """Guard the guard: every kind of failure is caught and names the URL and the role."""
+    from django.http import HttpResponse
+
+    markers = ["Globex Dental"]
+    ok = isolation_failures("GET /x/ as staff", HttpResponse("yours", status=404), markers, aimed=True,
+                            anonymous=False)
+    assert ok == []
+    reached = isolation_failures("GET /x/ as staff", HttpResponse("ok"), markers, aimed=True, anonymous=False)
+    assert reached == ["GET /x/ as staff -> 200: reached another tenant's object"]
+    leaked = isolation_failures("GET /list/ as client_user", HttpResponse("<td>Globex Dental</td>"), markers,
+                                aimed=False, anonymous=False)
+    assert leaked == ["GET /list/ as client_user -> 200: body contains ['Globex Dental']"]
+    stranger = isolation_failures("GET /list/ as anonymous", HttpResponse("hi"), markers, aimed=False,
+                                  anonymous=True)
+    assert stranger == ["GET /list/ as anonymous -> 200: answered an anonymous request"]
