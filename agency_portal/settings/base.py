@@ -87,6 +87,18 @@ LOCAL_APPS = [
     "apps.portal",
     "apps.callrail",
     "apps.sandbox",
+    # CallRail mirror (issue 5): pull sync and one app per resource
+    "apps.sync",
+    "apps.companies",
+    "apps.trackers",
+    "apps.users",
+    "apps.tags",
+    "apps.notifications",
+    "apps.summary_emails",
+    "apps.calls",
+    "apps.integrations",
+    "apps.form_submissions",
+    "apps.text_conversations",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -256,6 +268,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "core.heartbeat": {"task": "core.heartbeat", "schedule": crontab(), "options": {"expires": 60}},
+    # Pull sync fan-out: queues each account's due incremental / re-read / full run (issue 5).
+    "sync.dispatch": {"task": "sync.dispatch", "schedule": crontab(), "options": {"expires": 55}},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 

@@ -1,0 +1,62 @@
+"""Mirror of CallRail calls (GET /v3/a/{account}/calls.json with relative pagination)."""
+
+from django.db import models
+
+from apps.sync.mirror import MirrorModel
+
+
+class Call(MirrorModel):
+    tenancy_company_field = "company"
+
+    # No single-column FK indexes: the (account, company/tracker, start_time) indexes below serve every query,
+    # and each extra index slows the bulk upsert of 100,000-call accounts.
+    company = models.ForeignKey(
+        "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls", db_index=False
+    )
+    tracker = models.ForeignKey(
+        "trackers.Tracker", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls", db_index=False
+    )
+    direction = models.CharField(max_length=10, blank=True)
+    call_type = models.CharField(max_length=30, blank=True, null=True)
+    answered = models.BooleanField(null=True)
+    voicemail = models.BooleanField(null=True)
+    duration = models.IntegerField(null=True, blank=True, help_text="Seconds.")
+    start_time = models.DateTimeField(null=True, blank=True)
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+    customer_name = models.CharField(max_length=255, blank=True, null=True)
+    customer_phone_number = models.CharField(max_length=32, blank=True, null=True)
+    customer_city = models.CharField(max_length=120, blank=True, null=True)
+    customer_state = models.CharField(max_length=40, blank=True, null=True)
+    customer_country = models.CharField(max_length=40, blank=True, null=True)
+    business_phone_number = models.CharField(max_length=32, blank=True, null=True)
+    tracking_phone_number = models.CharField(max_length=32, blank=True, null=True)
+    source = models.CharField(max_length=255, blank=True, null=True)
+    source_name = models.CharField(max_length=255, blank=True, null=True)
+    medium = models.CharField(max_length=255, blank=True, null=True)
+    campaign = models.CharField(max_length=255, blank=True, null=True)
+    keywords = models.TextField(blank=True, null=True)
+    landing_page_url = models.TextField(blank=True, null=True)
+    referring_url = models.TextField(blank=True, null=True)
+    device_type = models.CharField(max_length=20, blank=True, null=True)
+    lead_status = models.CharField(max_length=40, blank=True, null=True)
+    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    note = models.TextField(blank=True, null=True)
+    tags = models.JSONField(default=list, blank=True, help_text="Tag names.")
+    recording_url = models.TextField(blank=True, null=True)
+    recording_player = models.TextField(blank=True, null=True)
+    recording_duration = models.IntegerField(null=True, blank=True)
+    spam = models.BooleanField(default=False)
+    first_call = models.BooleanField(null=True)
+    prior_calls = models.IntegerField(null=True, blank=True)
+    person_id = models.CharField(max_length=64, blank=True, null=True)
+    agent_email = models.CharField(max_length=254, blank=True, null=True)
+
+    class Meta(MirrorModel.Meta):
+        ordering = ["-start_time"]
+        indexes = [
+            models.Index(fields=["client_account", "start_time"], name="call_account_start"),
+            models.Index(fields=["client_account", "company", "start_time"], name="call_account_company_start"),
+            models.Index(fields=["client_account", "tracker", "start_time"], name="call_account_tracker_start"),
+            models.Index(fields=["client_account", "lead_status"], name="call_account_lead_status"),
+            models.Index(fields=["client_account", "customer_phone_number"], name="call_account_customer"),
+        ]

@@ -1,0 +1,747 @@
+"""The generic pull engine: one code path for every resource described in ``resources.py``.
+
+Pages -> change detection by payload hash -> pure mapper (``map_record``, changed records only) -> per-page
+bulk upsert (``bulk_create(update_conflicts=True)``, PostgreSQL ``INSERT … ON CONFLICT``, see ``upsert_rows``)
+inside one transaction, together with the run's counters and the
+resource's checkpoint, so a crash never leaves half a page and the successor resumes after the last
+committed page. Idempotent: a record already mirrored with the same payload hash is not rewritten, so a
+sync with no upstream change writes nothing to the mirror (``last_seen_at`` of an unchanged record is
+refreshed at most every ``SYNC_LAST_SEEN_RESOLUTION_SECONDS``, default 6 h).
+
+Disappearance: the ids listed by a pass go into a Redis set of that pass (``SeenSet``, kept across a crash
+and a resume); at the end of a complete listing, live rows of the listed scope (the whole resource, or the
+time window of a windowed pass) missing from the set are marked ``deleted_upstream_at``; nothing is ever
+deleted locally. If the set was lost (Redis restarted) the sweep is skipped, never guessed. Streaming: one
+page in memory at a time.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import itertools
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from apps.callrail.client import CallRailClient
+from apps.callrail.errors import NotFound
+from apps.core.redis import get_redis, redis_key
+
+from .models import KIND_RANK, SyncKind, SyncRun, SyncState
+from .resources import OFFSET, RELATIVE, SINGLE, Col, Resource, get_resource
+
+logger = logging.getLogger(__name__)
+
+MAX_PROBLEMS_KEPT = 200
+_MISSING = object()
+
+
+def setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+# ------------------------------------------------------------------------------------------- context
+@dataclass
+class Counters:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def add(self, other: Counters) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+
+@dataclass
+class SyncContext:
+    """What one execution of a run needs: the account, its client, and where to record what happened.
+
+    ``on_page`` is called inside each page's transaction (the service saves the run's counters and renews
+    the account lock there); ``now`` is injectable for tests of windows.
+    """
+
+    account: Any
+    client: CallRailClient
+    run: SyncRun | None = None
+    on_page: Callable[[SyncContext], None] | None = None
+    now: Callable[[], datetime] = timezone.now
+    counters: Counters = field(default_factory=Counters)
+    problems: list[dict] = field(default_factory=list)
+    problem_count: int = 0
+    pages: int = 0
+    current: str = ""
+    reread_days: int | None = None
+    _inserted: dict[str, int] = field(default_factory=dict)
+    _refs: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def problem(self, resource: Resource, callrail_id: Any, message: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append({"resource": resource.name, "id": str(callrail_id or ""), "message": message})
+        logger.warning(
+            "sync account=%s resource=%s record=%s: %s", self.account.pk, resource.name, callrail_id, message
+        )
+
+    def refs(self, resource_name: str) -> dict[str, int]:
+        """CallRail id -> local pk of a (small) resource, loaded once per run after that resource synced."""
+        if resource_name not in self._refs:
+            model = get_resource(resource_name).model
+            rows = model.objects.for_account(self.account).values_list("callrail_id", "pk")
+            self._refs[resource_name] = dict(rows.iterator())
+        return self._refs[resource_name]
+
+    def forget_refs(self, resource_name: str) -> None:
+        self._refs.pop(resource_name, None)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.account.time_zone or "UTC")
+        except (ValueError, KeyError):
+            return ZoneInfo("UTC")
+
+
+class SeenSet:
+    """The CallRail ids one pass has listed, in Redis (``redis_key("sync", "seen", account, resource, pass)``).
+
+    ``added`` counts what this pass committed (kept in the checkpoint for windowed passes), so a set that
+    lost members (Redis restarted without persistence) is detected and the sweep skipped.
+    """
+
+    def __init__(self, account_pk: int, resource: str, pass_id: str, added: int = 0) -> None:
+        self.key = redis_key("sync", "seen", account_pk, resource, pass_id)
+        self.added = added
+        self.redis = get_redis()
+
+    def add(self, ids: list[str]) -> None:
+        if ids:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.sadd(self.key, *ids)
+            pipe.expire(self.key, int(setting("SYNC_SEEN_TTL", 3 * 86400)))
+            pipe.execute()
+            self.added += len(ids)
+
+    def intact(self) -> bool:
+        return self.added == 0 or self.redis.scard(self.key) > 0
+
+    def missing(self, ids: list[str]) -> list[str]:
+        flags = self.redis.smismember(self.key, ids) if ids else []
+        return [ident for ident, flag in zip(ids, flags, strict=True) if not flag]
+
+    def discard(self) -> None:
+        self.redis.delete(self.key)
+
+
+# -------------------------------------------------------------------------------------------- mapping
+def _dig(record: Any, path: str) -> Any:
+    current = record
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return _MISSING
+        current = current[part]
+    return current
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected text, got {type(value).__name__}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if value in (0, 1) and isinstance(value, int):
+        return bool(value)
+    raise ValueError(f"expected true/false, got {value!r}"[:120])
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, got a boolean")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        result = int(value.strip())
+    else:
+        raise ValueError(f"expected a whole number, got {value!r}"[:120])
+    if not -(2**31) <= result < 2**31:
+        raise ValueError(f"number out of range: {result}")
+    return result
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("expected an amount, got a boolean")
+    try:
+        if isinstance(value, int | float):
+            result = Decimal(str(value))
+        elif isinstance(value, str):
+            result = Decimal(value.strip().replace("$", "").replace(",", ""))
+        else:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ValueError(f"expected an amount, got {value!r}"[:120]) from None
+    if not result.is_finite() or abs(result) >= Decimal(10) ** 10:
+        raise ValueError(f"amount out of range: {value!r}"[:120])
+    return result.quantize(Decimal("0.01"))
+
+
+def _to_datetime(value: Any, tz: ZoneInfo) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 time, got {type(value).__name__}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {value!r}"[:120]) from None
+    if parsed.tzinfo is None:  # CallRail sends offsets; a bare time is in the account's zone
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+def _to_names(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    out = []
+    for item in value:
+        name = item.get("name") if isinstance(item, dict) else item
+        if not isinstance(name, str):
+            raise ValueError(f"unexpected list item {item!r}"[:120])
+        out.append(name)
+    return out
+
+
+def _to_ids(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    out = []
+    for item in value:
+        ident = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(ident, str | int) or isinstance(ident, bool):
+            raise ValueError(f"unexpected list item {item!r}"[:120])
+        out.append(str(ident))
+    return out
+
+
+def _to_json(value: Any) -> Any:
+    return value
+
+
+@dataclass
+class _Plan:
+    """A column's conversion plan, derived once per resource from the Col and the model field."""
+
+    attname: str
+    name: str
+    col: Col
+    null: bool
+    max_length: int | None
+    convert: Callable[[Any], Any]
+    dotted: bool = False
+
+
+_CONVERTERS: dict[str, Callable[..., Any]] = {
+    "text": _to_text,
+    "bool": _to_bool,
+    "int": _to_int,
+    "decimal": _to_decimal,
+    "json": _to_json,
+    "names": _to_names,
+    "ids": _to_ids,
+}
+
+_plans: dict[str, list[_Plan]] = {}
+
+
+def plans_for(resource: Resource) -> list[_Plan]:
+    plans = _plans.get(resource.name)
+    if plans is None:
+        plans = []
+        for name, col in resource.columns.items():
+            model_field = resource.model._meta.get_field(name)
+            if col.kind not in (*_CONVERTERS, "datetime", "ref"):
+                raise ValueError(f"{resource.name}.{name}: unknown column kind {col.kind!r}")
+            plans.append(
+                _Plan(
+                    attname=model_field.attname,
+                    name=name,
+                    col=col,
+                    null=model_field.null,
+                    max_length=getattr(model_field, "max_length", None) if isinstance(
+                        model_field, models.CharField) else None,
+                    convert=_CONVERTERS.get(col.kind, _to_json),
+                    dotted="." in col.source,
+                )
+            )  # fmt: skip
+        _plans[resource.name] = plans
+    return plans
+
+
+def canonical_json(record: Any) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def payload_hash(record: Any) -> str:
+    return hashlib.sha1(canonical_json(record).encode(), usedforsecurity=False).hexdigest()
+
+
+def record_id(ctx: SyncContext, resource: Resource, record: Any) -> str | None:
+    """The record's CallRail id, or None (recorded on the run) when the record cannot be stored at all."""
+    if not isinstance(record, dict):
+        ctx.problem(resource, None, f"record is not an object: {str(record)[:80]!r}")
+        return None
+    ident = record.get(resource.id_field)
+    if isinstance(ident, bool) or not isinstance(ident, str | int) or str(ident).strip() == "":
+        ctx.problem(resource, None, f"record without a usable {resource.id_field!r}; skipped")
+        return None
+    callrail_id = str(ident)
+    if len(callrail_id) > 64:
+        ctx.problem(resource, callrail_id[:64], "id longer than 64 characters; skipped")
+        return None
+    return callrail_id
+
+
+def map_record(ctx: SyncContext, resource: Resource, record: dict, callrail_id: str) -> dict[str, Any]:
+    """Upstream record -> column values (a pure mapping). Invalid or missing fields are stored as their
+    default and recorded on the run, so one bad field never loses the record."""
+    values: dict[str, Any] = {}
+    for plan in plans_for(resource):
+        col = plan.col
+        raw = _dig(record, col.source) if plan.dotted else record.get(col.source, _MISSING)
+        value = col.default
+        if raw is _MISSING:
+            if not (col.optional or ("." in col.source and col.source.split(".")[0] in record)):
+                # (a nested key absent from a present object, such as source.type, is not a problem)
+                ctx.problem(resource, callrail_id, f"field {col.source!r} missing")
+        elif raw is not None:
+            try:
+                if col.kind == "datetime":
+                    value = _to_datetime(raw, ctx.tz)
+                elif col.kind == "ref":
+                    value = ctx.refs(col.ref).get(str(raw)) if isinstance(raw, str | int) else None
+                else:
+                    value = plan.convert(raw)
+                    if plan.max_length and isinstance(value, str) and len(value) > plan.max_length:
+                        ctx.problem(resource, callrail_id, f"{col.source!r} longer than {plan.max_length}; cut")
+                        value = value[: plan.max_length]
+            except ValueError as exc:
+                ctx.problem(resource, callrail_id, f"field {col.source!r}: {exc}")
+                value = col.default
+        if value is None and not plan.null:
+            value = col.default if col.default is not None else ""
+        values[plan.attname] = value
+    return values
+
+
+# ------------------------------------------------------------------------------------------ writing
+def apply_page(
+    ctx: SyncContext,
+    resource: Resource,
+    records: list[Any],
+    *,
+    extra: dict[str, Any] | None = None,
+    state: SyncState | None = None,
+    seen: SeenSet | None = None,
+) -> Counters:
+    """Upsert one page in one transaction (with the run's counters and the resource's checkpoint)."""
+    model = resource.model
+    now = ctx.now()
+    for col in resource.columns.values():
+        if col.ref:
+            ctx.refs(col.ref)  # loaded now: the lazy mapping below runs while the connection is busy with COPY
+    suffix = canonical_json(sorted(extra.items())) if extra else ""
+    listed: dict[str, tuple[dict, str, str]] = {}
+    for record in records:
+        callrail_id = record_id(ctx, resource, record)
+        if callrail_id is None:
+            continue
+        blob = canonical_json(record)
+        digest = hashlib.sha1((blob + suffix).encode(), usedforsecurity=False).hexdigest()
+        listed[callrail_id] = (record, digest, blob)
+    counts = Counters()
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and setting("SYNC_ASYNC_COMMIT", True):
+            # The page and its checkpoint commit together, so a database crash that loses the last commits
+            # loses both: the next run re-reads those pages. Saves a WAL flush per page.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        existing = {
+            cid: (digest, deleted, last_seen)
+            for cid, digest, deleted, last_seen in model.objects.for_account(ctx.account)
+            .filter(callrail_id__in=list(listed))
+            .order_by()
+            .values_list("callrail_id", "payload_hash", "deleted_upstream_at", "last_seen_at")
+        }
+        stale = now - timedelta(seconds=float(setting("SYNC_LAST_SEEN_RESOLUTION_SECONDS", 6 * 3600)))
+        changed, unchanged, touch = [], [], []
+        for callrail_id, (record, digest, blob) in listed.items():
+            known = existing.get(callrail_id)
+            if known is not None and known[0] == digest and known[1] is None:
+                unchanged.append(callrail_id)
+                if known[2] is None or known[2] <= stale:
+                    touch.append(callrail_id)
+            else:
+                changed.append((callrail_id, record, digest, blob))
+                if known is None:
+                    counts.created += 1
+                else:
+                    counts.updated += 1
+
+        def rows() -> Iterator[tuple[dict[str, Any], str]]:
+            # Mapped lazily (only what changed), while PostgreSQL is already ingesting the previous rows.
+            for callrail_id, record, digest, blob in changed:
+                row = {
+                    "client_account_id": ctx.account.pk, "callrail_id": callrail_id, "payload": record,
+                    "payload_hash": digest, "first_seen_at": now, "last_seen_at": now, "changed_at": now,
+                    "deleted_upstream_at": None, **map_record(ctx, resource, record, callrail_id), **(extra or {}),
+                }  # fmt: skip
+                yield row, blob
+
+        if changed:
+            upsert_rows(
+                model, rows(), update=[p.attname for p in plans_for(resource)] + list(extra or {}),
+                all_new=counts.updated == 0,
+            )  # fmt: skip
+        counts.unchanged = len(unchanged)
+        if touch:
+            model.objects.for_account(ctx.account).filter(callrail_id__in=touch).update(last_seen_at=now)
+        if seen is not None:
+            seen.add(list(listed))
+            if state is not None:
+                state.checkpoint["seen"] = seen.added
+        if state is not None:
+            state.save(update_fields=["checkpoint"])
+        ctx.counters.add(counts)
+        ctx.pages += 1
+        if ctx.on_page is not None:
+            ctx.on_page(ctx)
+    if counts.created:
+        _analyze_if_grown(ctx, model, counts.created)
+    return counts
+
+
+def _analyze_if_grown(ctx: SyncContext, model: type[models.Model], created: int) -> None:
+    """Refresh PostgreSQL's statistics once a run has inserted many rows into a table (a first full sync):
+    without them the planner answers the per-page lookup by scanning the whole account's rows instead of
+    using the (account, CallRail id) index — 100 ms instead of 5 ms a page at 100,000 calls."""
+    if connection.vendor != "postgresql":
+        return
+    table = model._meta.db_table
+    before = ctx._inserted.get(table, 0)
+    ctx._inserted[table] = before + created
+    threshold = int(setting("SYNC_ANALYZE_AFTER_ROWS", 5000))
+    if before < threshold <= before + created:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
+_ALWAYS_UPDATED = ("payload", "payload_hash", "last_seen_at", "changed_at", "deleted_upstream_at")
+
+
+def upsert_rows(
+    model: type[models.Model],
+    writes: Iterable[tuple[dict[str, Any], str]],
+    *,
+    update: list[str],
+    all_new: bool = False,
+) -> None:
+    """Insert or update rows by (client_account, callrail_id).
+
+    Everywhere: ``bulk_create(update_conflicts=True)`` (``INSERT … ON CONFLICT DO UPDATE`` on PostgreSQL,
+    ``ON CONFLICT`` on SQLite). On PostgreSQL, when ``SYNC_COPY_UPSERT`` (default on), the same
+    ``INSERT … ON CONFLICT DO UPDATE`` statement reads the page from a session-local staging table filled
+    with ``COPY``: Django's parameter quoting of a 250 x 45 value page costs more than the database's own
+    work, and this path writes several times as many calls per second (see benchmarks/sync_bench.py). When
+    every row of the page is new (``all_new``: none existed in this transaction, under the account lock) they
+    are copied straight into the table; a row inserted meanwhile would still hit the unique constraint and
+    roll the page back, never duplicate it.
+    """
+    update_fields = [*update, *_ALWAYS_UPDATED]
+    if connection.vendor == "postgresql" and setting("SYNC_COPY_UPSERT", True):
+        _copy_upsert(model, writes, update_fields, direct=all_new)
+        return
+    model.objects.bulk_create(
+        [model(**row) for row, _ in writes],
+        update_conflicts=True,
+        unique_fields=["client_account", "callrail_id"],
+        update_fields=update_fields,
+    )
+
+
+_json_columns: dict[str, frozenset[str]] = {}
+
+
+def _copy_upsert(
+    model: type[models.Model], writes: Iterable[tuple[dict[str, Any], str]], update: list[str], *, direct: bool = False
+) -> None:
+    quote = connection.ops.quote_name
+    table = model._meta.db_table
+    stage = f"sync_stage_{table}"[:63]
+    json_columns = _json_columns.get(table)
+    if json_columns is None:
+        json_columns = _json_columns[table] = frozenset(
+            f.attname for f in model._meta.concrete_fields if isinstance(f, models.JSONField)
+        )
+    writes = iter(writes)
+    first = next(writes)
+    writes = itertools.chain([first], writes)
+    columns = list(first[0])
+    column_list = ", ".join(quote(model._meta.get_field(c).column) for c in columns)
+    assignments = ", ".join(
+        f"{quote(model._meta.get_field(c).column)} = EXCLUDED.{quote(model._meta.get_field(c).column)}"
+        for c in update
+    )
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor (COPY is not in the DB-API)
+        if direct:
+            _copy_rows(raw, quote(table), column_list, columns, writes, json_columns)
+            return
+        raw.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {quote(stage)} AS SELECT * FROM {quote(table)} WITH NO DATA"  # noqa: S608
+        )
+        _copy_rows(raw, quote(stage), column_list, columns, writes, json_columns)
+        raw.execute(
+            f"INSERT INTO {quote(table)} ({column_list}) SELECT {column_list} FROM {quote(stage)} "  # noqa: S608
+            f"ON CONFLICT (client_account_id, callrail_id) DO UPDATE SET {assignments}"
+        )
+        raw.execute(f"TRUNCATE {quote(stage)}")
+
+
+def _copy_rows(raw: Any, table: str, column_list: str, columns: list[str], writes: list, json_columns) -> None:
+    # Identifiers only (from the model's meta, quoted); every value travels through COPY (psycopg's C dumpers).
+    with raw.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+        for row, blob in writes:
+            copy.write_row([
+                blob if name == "payload" else json.dumps(row[name]) if name in json_columns else row[name]
+                for name in columns
+            ])  # fmt: skip
+
+
+def mark_disappeared(
+    ctx: SyncContext, resource: Resource, *, seen: SeenSet, window: tuple[datetime, datetime] | None = None
+) -> int:
+    """Mark live rows of the listed scope whose id this pass did not list as deleted upstream."""
+    if not seen.intact():
+        ctx.problem(resource, None, "the pass's list of seen ids was lost (Redis restarted?): deletions not checked")
+        return 0
+    rows = resource.model.objects.for_account(ctx.account).filter(deleted_upstream_at__isnull=True)
+    if window is not None:
+        column = resource.window.column
+        rows = rows.filter(**{f"{column}__gte": window[0], f"{column}__lte": window[1]})
+    gone: list[int] = []
+    batch: list[tuple[int, str]] = []
+    for pair in rows.values_list("pk", "callrail_id").iterator(chunk_size=2000):
+        batch.append(pair)
+        if len(batch) == 1000:
+            gone += _unseen(seen, batch)
+            batch = []
+    gone += _unseen(seen, batch)
+    count = 0
+    now = ctx.now()
+    with transaction.atomic():
+        for start in range(0, len(gone), 1000):
+            chunk = gone[start : start + 1000]
+            count += resource.model.objects.for_account(ctx.account).filter(pk__in=chunk).update(
+                deleted_upstream_at=now, changed_at=now
+            )
+        ctx.counters.deleted += count
+        if count and ctx.on_page is not None:
+            ctx.on_page(ctx)
+    seen.discard()
+    return count
+
+
+def _unseen(seen: SeenSet, batch: list[tuple[int, str]]) -> list[int]:
+    missing = set(seen.missing([callrail_id for _, callrail_id in batch]))
+    return [pk for pk, callrail_id in batch if callrail_id in missing]
+
+
+# ------------------------------------------------------------------------------------------ listing
+def _date_param(moment: datetime, tz: ZoneInfo) -> str:
+    """An explicit, inclusive bound in the account's time zone, with its offset (no DST ambiguity)."""
+    return moment.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+def retention_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """The oldest instant a full sync asks for: CallRail keeps communication records 25 months
+    (``SYNC_HISTORY_MONTHS``); one day of margin so the request is never refused as out of retention."""
+    months = int(setting("SYNC_HISTORY_MONTHS", 25))
+    today = now.astimezone(tz).date()
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    day = min(today.day, calendar.monthrange(year, month + 1)[1])  # 31 March - 1 month = 28/29 February
+    return datetime.combine(date(year, month + 1, day) + timedelta(days=1), time(0), tz)
+
+
+def _pages(ctx: SyncContext, resource: Resource, params: dict[str, Any]) -> Iterator[list[Any]]:
+    client = ctx.client
+    fields = resource.fields or None
+    per_page = int(setting("SYNC_PER_PAGE", 250))
+    if resource.pagination == SINGLE:
+        body = client.get(resource.path.format(account_id=ctx.account.callrail_account_id), fields=fields)
+        yield [body]
+    elif resource.pagination == RELATIVE:
+        for page in client.paginate_relative(
+            resource.path, list_key=resource.list_key, params=params, fields=fields, per_page=per_page
+        ):
+            yield page.records
+    elif resource.pagination == OFFSET:
+        for page in client.paginate(
+            resource.path, list_key=resource.list_key, params=params, fields=fields, per_page=per_page
+        ):
+            yield page.records
+    else:  # pragma: no cover - a description error
+        raise ValueError(f"{resource.name}: unknown pagination {resource.pagination!r}")
+
+
+def _dated_params(ctx: SyncContext, start: datetime, end: datetime) -> dict[str, str]:
+    tz = ctx.tz
+    return {"start_date": _date_param(start, tz), "end_date": _date_param(end, tz), "time_zone": str(tz)}
+
+
+def sync_listed(ctx: SyncContext, resource: Resource) -> None:
+    """A complete listing of a non-windowed resource, then disappearance detection over all of it."""
+    started = ctx.now()
+    seen = SeenSet(ctx.account.pk, resource.name, started.isoformat())
+    seen.discard()  # a fresh pass
+    params: dict[str, Any] = dict(resource.params)
+    if resource.dated:
+        params.update(_dated_params(ctx, retention_start(started, ctx.tz), started))
+    if resource.parent is not None:
+        parent = resource.parent
+        parent_model = get_resource(parent.resource).model
+        parent_rows = list(
+            parent_model.objects.for_account(ctx.account).live().order_by("pk").values_list("pk", "callrail_id")
+        )
+        for parent_pk, parent_id in parent_rows:
+            try:
+                for records in _pages(ctx, resource, {**params, parent.param: parent_id}):
+                    apply_page(ctx, resource, records, extra={f"{parent.column}_id": parent_pk}, seen=seen)
+            except NotFound:
+                logger.info("sync %s: %s %s is gone upstream", resource.name, parent.resource, parent_id)
+    else:
+        for records in _pages(ctx, resource, params):
+            apply_page(ctx, resource, records, seen=seen)
+    mark_disappeared(ctx, resource, seen=seen)
+    ctx.forget_refs(resource.name)
+
+
+def _state(ctx: SyncContext, resource: Resource) -> SyncState:
+    state, _ = SyncState.objects.for_account(ctx.account).get_or_create(
+        client_account=ctx.account, resource=resource.name
+    )
+    return state
+
+
+def _new_window(ctx: SyncContext, resource: Resource, state: SyncState, kind: str) -> dict[str, Any]:
+    now = ctx.now()
+    if now.microsecond:  # the end is inclusive and sent in whole seconds: round up, never cut off "now"
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
+    floor = retention_start(now, ctx.tz)
+    if kind == SyncKind.INCREMENTAL and state.cursor is not None:
+        overlap = timedelta(minutes=float(setting("SYNC_OVERLAP_MINUTES", 30)))
+        start = state.cursor - overlap
+    elif kind == SyncKind.REREAD:
+        start = now - timedelta(days=int(ctx.reread_days or setting("SYNC_REREAD_DAYS", 30)))
+    else:  # full, or an incremental with no cursor yet
+        kind = SyncKind.FULL
+        start = floor
+    start = max(start, floor).replace(microsecond=0)
+    return {
+        "kind": str(kind),
+        "window_start": start.isoformat(),
+        "window_end": now.isoformat(),
+        "pass_started_at": ctx.now().isoformat(),
+        "after": None,
+        "pages": 0,
+    }
+
+
+def sync_windowed(ctx: SyncContext, resource: Resource, kind: str) -> None:
+    """Calls, form submissions, text conversations: a time window, listed oldest first where the API can
+    sort (then checkpointed after each page).
+
+    An unfinished pass (its checkpoint survived a crash) is resumed first, from its last committed record
+    time (inclusive, so nothing is skipped; the overlap is absorbed by the idempotent upsert). A requested
+    pass wider than the resumed one then runs as well.
+    """
+    state = _state(ctx, resource)
+    if state.checkpoint:
+        resumed_kind = state.checkpoint.get("kind", SyncKind.FULL)
+        _run_window(ctx, resource, state)
+        if KIND_RANK.get(kind, 0) <= KIND_RANK.get(resumed_kind, 2):
+            return
+    state.checkpoint = _new_window(ctx, resource, state, kind)
+    state.save(update_fields=["checkpoint"])
+    _run_window(ctx, resource, state)
+
+
+def _run_window(ctx: SyncContext, resource: Resource, state: SyncState) -> None:
+    cp = state.checkpoint
+    window_start = datetime.fromisoformat(cp["window_start"])
+    window_end = datetime.fromisoformat(cp["window_end"])
+    seen = SeenSet(ctx.account.pk, resource.name, cp["pass_started_at"], added=cp.get("seen", 0))
+    start = datetime.fromisoformat(cp["after"]) if cp.get("after") else window_start
+    params = {**resource.params, **_dated_params(ctx, start, window_end)}
+    resumable = resource.window.sort is not None
+    if resumable:
+        params.update(sort=resource.window.sort, order="asc")
+    for records in _pages(ctx, resource, params):
+        latest = None
+        for record in records:
+            raw = record.get(resource.window.source) if isinstance(record, dict) else None
+            try:
+                moment = _to_datetime(raw, ctx.tz) if raw else None
+            except ValueError:
+                moment = None
+            if moment is not None and (latest is None or moment > latest):
+                latest = moment
+        if latest is not None and resumable:
+            # Resume from the second of the newest committed record: inclusive, never skipping a record.
+            cp["after"] = max(latest.replace(microsecond=0), start).astimezone(UTC).isoformat()
+        cp["pages"] = cp.get("pages", 0) + 1
+        apply_page(ctx, resource, records, state=state, seen=seen)
+    mark_disappeared(ctx, resource, seen=seen, window=(window_start, window_end))
+    with transaction.atomic():
+        state.cursor = max(filter(None, [state.cursor, window_end]))
+        kind = cp.get("kind")
+        if kind == SyncKind.FULL:
+            state.last_full_at = window_end
+        if kind in (SyncKind.FULL, SyncKind.REREAD):
+            state.last_reread_at = window_end
+        state.last_success_at = ctx.now()
+        state.checkpoint = {}
+        state.save()
+
+
+def sync_resource(ctx: SyncContext, resource: Resource, kind: str) -> None:
+    """Bring one resource of the account up to date with CallRail (every kind lists small resources fully)."""
+    ctx.current = resource.name
+    if resource.window is not None:
+        sync_windowed(ctx, resource, kind)
+    elif resource.pagination == SINGLE:
+        for records in _pages(ctx, resource, {}):
+            apply_page(ctx, resource, records)
+    else:
+        sync_listed(ctx, resource)

@@ -1,0 +1,68 @@
+"""manage.py sync_account ACC… [--full] [--resource NAME] [--wait]
+
+Queues a sync through the same Celery path as the schedule (a worker must be running). With --wait it
+blocks until every queued run ends, prints each run's summary, and exits non-zero if one failed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from apps.sync.models import FINISHED_STATUSES, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from apps.sync.resources import resource_names
+from apps.sync.services import sync_request
+from apps.tenancy.models import ClientAccount
+
+
+class Command(BaseCommand):
+    help = "Queue a CallRail sync of one or more client accounts (by CallRail account id, ACC…)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("accounts", nargs="+", metavar="ACC", help="CallRail account id(s), e.g. ACC0123…")
+        parser.add_argument("--full", action="store_true", help="Full sync (default: incremental).")
+        parser.add_argument("--reread", action="store_true", help="Re-read the recent past (default 30 days).")
+        parser.add_argument(
+            "--resource", action="append", choices=resource_names(), metavar="NAME",
+            help=f"Only this resource (repeatable): {', '.join(resource_names())}.",
+        )  # fmt: skip
+        parser.add_argument("--wait", action="store_true", help="Block until the run(s) end; print the summary.")
+        parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
+
+    def handle(self, *args, **options):
+        ids = options["accounts"]
+        accounts = list(
+            ClientAccount.objects.unscoped(reason="operator-command").filter(callrail_account_id__in=ids)
+        )
+        missing = sorted(set(ids) - {a.callrail_account_id for a in accounts})
+        if missing:
+            raise CommandError(f"No client account for: {', '.join(missing)}")
+        kind = SyncKind.FULL if options["full"] else SyncKind.REREAD if options["reread"] else SyncKind.INCREMENTAL
+        runs = []
+        for account in accounts:
+            run, created = sync_request(
+                account=account, kind=kind, resources=options["resource"], trigger=SyncTrigger.COMMAND
+            )
+            verb = "queued" if created else "already active:"
+            self.stdout.write(f"{account.name} ({account.callrail_account_id}): {verb} sync #{run.pk} {run.kind}")
+            runs.append(run)
+        if not options["wait"]:
+            return
+        deadline = time.monotonic() + options["timeout"]
+        pending = {run.pk: run for run in runs}
+        failed = False
+        while pending:
+            if time.monotonic() > deadline:
+                raise CommandError(f"Timed out at {timezone.now():%H:%M:%S} waiting for run(s) {sorted(pending)}")
+            for pk, run in list(pending.items()):
+                run = SyncRun.objects.for_account(run.client_account_id).get(pk=pk)
+                if run.status in FINISHED_STATUSES:
+                    del pending[pk]
+                    self.stdout.write(run.summary())
+                    failed |= run.status in (SyncStatus.FAILED, SyncStatus.INTERRUPTED)
+            if pending:
+                time.sleep(0.5)
+        if failed:
+            raise CommandError("A sync run failed.")

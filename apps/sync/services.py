@@ -1,0 +1,337 @@
+"""Pull-sync services: queue a run, execute it under the account lock, dispatch the schedule.
+
+Writers of SyncRun / SyncSchedule / mirrored rows (through the engine). Tasks (``tasks.py``) only load ids
+and call these.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.callrail.client import _new_session, client_for_account
+from apps.callrail.errors import AuthFailed, CallRailError, Transient
+from apps.tenancy.models import ClientAccount
+
+from .engine import SyncContext, setting, sync_resource
+from .locks import AccountSyncLock, LockLost, is_locked
+from .models import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    KIND_RANK,
+    SyncKind,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+    SyncTrigger,
+)
+from .resources import get_resource, resource_names
+
+logger = logging.getLogger(__name__)
+
+
+class LockBusy(Exception):
+    """Another run of this account holds the lock; try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"account sync lock busy for {retry_after} s")
+        self.retry_after = retry_after
+
+
+# --------------------------------------------------------------------------------------------- queue
+def _is_stale(run: SyncRun, now: datetime) -> bool:
+    """An active run nobody is working on any more (its worker died, or its message was lost)."""
+    if run.status == SyncStatus.RUNNING:
+        beat = run.heartbeat_at or run.started_at or run.queued_at
+        return not is_locked(run.client_account_id) and now - beat > timedelta(seconds=run.lock_ttl)
+    if run.status == SyncStatus.WAITING:
+        grace = timedelta(seconds=int(setting("SYNC_WAITING_GRACE_SECONDS", 900)))
+        return run.not_before is not None and now - run.not_before > grace and not is_locked(run.client_account_id)
+    if run.status == SyncStatus.QUEUED:
+        return now - run.queued_at > timedelta(seconds=int(setting("SYNC_QUEUED_STALE_SECONDS", 3 * 3600)))
+    return False
+
+
+def sync_run_interrupt(*, run: SyncRun, reason: str) -> None:
+    """Mark an abandoned run interrupted; its committed pages and checkpoints stay for the next run."""
+    run.status = SyncStatus.INTERRUPTED
+    run.finished_at = timezone.now()
+    run.errors = [*run.errors, {"resource": run.progress.get("current", ""), "message": reason}]
+    run.save(update_fields=["status", "finished_at", "errors"])
+
+
+def active_run(account: ClientAccount) -> SyncRun | None:
+    """The account's queued/running/waiting run, after retiring one that nobody works on any more."""
+    now = timezone.now()
+    for run in SyncRun.objects.for_account(account).filter(status__in=ACTIVE_STATUSES).order_by("queued_at"):
+        if _is_stale(run, now):
+            sync_run_interrupt(run=run, reason="abandoned (worker gone or message lost); the next run resumes it")
+            continue
+        return run
+    return None
+
+
+def sync_request(
+    *,
+    account: ClientAccount,
+    kind: str = SyncKind.INCREMENTAL,
+    resources: Iterable[str] | None = None,
+    trigger: str = SyncTrigger.MANUAL,
+    lane: str = "background",
+    lock_ttl: int | None = None,
+) -> tuple[SyncRun, bool]:
+    """Queue a sync of ``account`` unless one is already queued or running (then return that one, False).
+
+    The task is sent when the transaction commits; the schedule, "Sync now" and ``manage.py sync_account``
+    all come through here.
+    """
+    names = list(resources) if resources else resource_names()
+    for name in names:
+        get_resource(name)  # validates
+    ordered = [n for n in resource_names() if n in names]
+    with transaction.atomic():
+        # Serialise concurrent requests for one account (a row lock on PostgreSQL; SQLite locks the file).
+        ClientAccount.objects.for_account(account).select_for_update().get()
+        existing = active_run(account)
+        if existing is not None:
+            return existing, False
+        run = SyncRun.objects.create(
+            client_account=account,
+            kind=kind,
+            resources=ordered,
+            trigger=trigger,
+            lane=lane,
+            lock_ttl=int(lock_ttl or setting("SYNC_LOCK_TTL", 120)),
+        )
+        _enqueue_on_commit(run)
+    return run, True
+
+
+def _enqueue_on_commit(run: SyncRun, countdown: float | None = None) -> None:
+    from .tasks import sync_run_task
+
+    kwargs = {"client_account_id": run.client_account_id, "sync_run_id": run.pk}
+    transaction.on_commit(lambda: sync_run_task.apply_async(kwargs=kwargs, countdown=countdown))
+
+
+# ------------------------------------------------------------------------------------------- execute
+@dataclass
+class _Wire:
+    requests: int = 0
+    rate_limited: int = 0
+
+    def hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        self.requests += 1
+        if response.status_code == 429:
+            self.rate_limited += 1
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sync_run_execute(*, run: SyncRun) -> SyncRun:
+    """Execute (or resume) one run under the account lock. Idempotent for finished runs.
+
+    Raises ``LockBusy`` when another run holds the account, and ``Transient`` CallRail errors (after
+    recording the run as waiting) so the task retries at the time CallRail or the budget allows; every
+    page committed before stays, and the retry continues after it.
+    """
+    if run.status in FINISHED_STATUSES:
+        return run
+    account = ClientAccount.objects.for_account(run.client_account_id).get()
+    lock = AccountSyncLock(account.pk, owner=f"run{run.pk}@{_owner()}")
+    if not lock.acquire(run.lock_ttl):
+        raise LockBusy(retry_after=max(1, lock.ttl()))
+    wire = _Wire()
+    base_requests, base_429 = run.requests, run.rate_limited
+    session = _new_session()
+    session.hooks["response"].append(wire.hook)
+    client = client_for_account(account, lane=run.lane, session=session)
+    now = timezone.now()
+    run.status = SyncStatus.RUNNING
+    run.started_at = run.started_at or now
+    run.heartbeat_at = now
+    run.not_before = None
+    run.attempts += 1
+    run.save(update_fields=["status", "started_at", "heartbeat_at", "not_before", "attempts"])
+    base = {
+        "created": run.records_created, "updated": run.records_updated,
+        "unchanged": run.records_unchanged, "deleted": run.records_deleted,
+    }  # fmt: skip
+    base_problems, base_problem_count = list(run.problems), run.problem_count
+
+    def save_progress(ctx: SyncContext) -> None:
+        lock.renew(run.lock_ttl)
+        c = ctx.counters
+        run.records_created = base["created"] + c.created
+        run.records_updated = base["updated"] + c.updated
+        run.records_unchanged = base["unchanged"] + c.unchanged
+        run.records_deleted = base["deleted"] + c.deleted
+        run.requests = base_requests + wire.requests
+        run.rate_limited = base_429 + wire.rate_limited
+        run.problems = (base_problems + ctx.problems)[:200]
+        run.problem_count = base_problem_count + ctx.problem_count
+        run.progress = {**run.progress, "current": ctx.current, "pages": run.progress.get("pages", 0) + 1}
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=[
+            "records_created", "records_updated", "records_unchanged", "records_deleted", "requests",
+            "rate_limited", "problems", "problem_count", "progress", "heartbeat_at",
+        ])  # fmt: skip
+
+    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress)
+    schedule = SyncSchedule.objects.for_account(account).first()
+    if schedule is not None:
+        ctx.reread_days = schedule.reread_days
+    done = list(run.progress.get("done", []))
+    try:
+        for name in run.resources:
+            if name in done:
+                continue
+            try:
+                sync_resource(ctx, get_resource(name), run.kind)
+            except (Transient, LockLost):
+                raise
+            except AuthFailed as exc:
+                run.errors = [*run.errors, {"resource": name, "message": str(exc)}]
+                logger.warning("sync run %s account %s stopped: %s", run.pk, account.pk, exc)
+                break
+            except CallRailError as exc:
+                run.errors = [*run.errors, {"resource": name, "message": str(exc)}]
+                logger.warning("sync run %s account %s resource %s failed: %s", run.pk, account.pk, name, exc)
+                continue
+            except Exception as exc:  # a bug or a database error: recorded, and the other resources go on
+                logger.exception("sync run %s account %s resource %s crashed", run.pk, account.pk, name)
+                run.errors = [*run.errors, {"resource": name, "message": f"{type(exc).__name__}: {exc}"}]
+                continue
+            done.append(name)
+            run.progress = {**run.progress, "done": done}
+            run.save(update_fields=["progress", "errors"])
+        save_progress(ctx)
+        if not [e for e in run.errors if not e.get("transient")]:  # waits that were retried are no failure
+            run.status = SyncStatus.SUCCEEDED
+        else:
+            run.status = SyncStatus.PARTIAL if done else SyncStatus.FAILED
+        run.finished_at = timezone.now()
+        run.progress = {**run.progress, "current": ""}
+        run.save(update_fields=["status", "finished_at", "progress", "errors"])
+        return run
+    except Transient as exc:
+        _record_wait(run, ctx, save_progress, exc)
+        raise
+    finally:
+        lock.release()
+
+
+def _record_wait(run: SyncRun, ctx: SyncContext, save_progress: Any, exc: Transient) -> None:
+    try:
+        save_progress(ctx)
+    except LockLost:
+        return
+    run.status = SyncStatus.WAITING
+    run.not_before = timezone.now() + timedelta(seconds=float(exc.retry_after or 0))
+    run.errors = [*run.errors[-20:], {"resource": ctx.current, "message": str(exc), "transient": True}]
+    run.save(update_fields=["status", "not_before", "errors"])
+
+
+def sync_run_give_up(*, run: SyncRun, message: str) -> None:
+    """Retries exhausted (or a bug outside the engine): the run fails, with why."""
+    run.status = SyncStatus.FAILED
+    run.finished_at = timezone.now()
+    run.errors = [*run.errors, {"resource": run.progress.get("current", ""), "message": message}]
+    run.save(update_fields=["status", "finished_at", "errors"])
+
+
+# ------------------------------------------------------------------------------------------ schedule
+def sync_schedule_for(*, account: ClientAccount) -> SyncSchedule:
+    schedule, _ = SyncSchedule.objects.for_account(account).get_or_create(client_account=account)
+    return schedule
+
+
+def sync_schedule_update(*, account: ClientAccount, **values: Any) -> SyncSchedule:
+    """Set an account's sync intervals (the account page's form calls this)."""
+    allowed = {"incremental_every_minutes", "full_every_hours", "full_at_hour", "reread_days", "reread_every_hours"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"unknown schedule field(s): {', '.join(sorted(unknown))}")
+    schedule = sync_schedule_for(account=account)
+    for name, value in values.items():
+        setattr(schedule, name, value)
+    schedule.full_clean(exclude=["client_account"])
+    schedule.save()
+    return schedule
+
+
+def due_kind(schedule: SyncSchedule, *, now: datetime, time_zone: str) -> str | None:
+    """Which kind of run (if any) the schedule wants now: full > re-read > incremental."""
+    from zoneinfo import ZoneInfo
+
+    local_hour = now.astimezone(ZoneInfo(time_zone or "UTC")).hour
+    full_every = timedelta(hours=schedule.full_every_hours)
+    if schedule.last_full_at is None:
+        return SyncKind.FULL
+    nightly = schedule.full_every_hours % 24 == 0
+    if now - schedule.last_full_at >= full_every - (timedelta(hours=2) if nightly else timedelta(0)) and (
+        not nightly or local_hour >= schedule.full_at_hour
+    ):
+        return SyncKind.FULL
+    if schedule.last_reread_at is None or now - schedule.last_reread_at >= timedelta(hours=schedule.reread_every_hours):
+        return SyncKind.REREAD
+    if schedule.last_incremental_at is None or now - schedule.last_incremental_at >= timedelta(
+        minutes=schedule.incremental_every_minutes
+    ):
+        return SyncKind.INCREMENTAL
+    return None
+
+
+def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
+    """The beat fan-out: queue what each enabled account's schedule wants, never a second run for an
+    account with one queued, running or waiting; re-send waiting runs whose wait is over."""
+    now = now or timezone.now()
+    queued: list[SyncRun] = []
+    accounts = ClientAccount.objects.unscoped(reason="beat-dispatch").filter(sync_enabled=True).order_by("pk")
+    for account in accounts:
+        try:
+            existing = active_run(account)
+            if existing is not None:
+                if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= now:
+                    with transaction.atomic():
+                        _enqueue_on_commit(existing)
+                continue
+            schedule = sync_schedule_for(account=account)
+            kind = due_kind(schedule, now=now, time_zone=account.time_zone)
+            if kind is None:
+                continue
+            run, created = sync_request(account=account, kind=kind, trigger=SyncTrigger.SCHEDULE)
+            if not created:
+                continue
+            rank = KIND_RANK[kind]
+            schedule.last_incremental_at = now
+            if rank >= KIND_RANK[SyncKind.REREAD]:
+                schedule.last_reread_at = now
+            if rank >= KIND_RANK[SyncKind.FULL]:
+                schedule.last_full_at = now
+            schedule.save(update_fields=["last_incremental_at", "last_reread_at", "last_full_at"])
+            queued.append(run)
+        except Exception:  # one broken account never stops the others' schedule
+            logger.exception("sync dispatch failed for account %s", account.pk)
+    return queued
+
+
+def mirror_apply_records(*, account: ClientAccount, resource: str, records: list[dict]) -> dict[str, int]:
+    """Apply records CallRail sent outside a listing (a call-modified webhook, a push's answer) to the mirror,
+    through the same mapping and idempotent upsert as the pull. Never marks anything deleted."""
+    from .engine import apply_page
+
+    ctx = SyncContext(account=account, client=None)
+    counts = apply_page(ctx, get_resource(resource), records)
+    return {"created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged,
+            "problems": ctx.problem_count}  # fmt: skip

@@ -1,0 +1,13 @@
+from django.contrib import admin
+
+from apps.tenancy.admin import TenantAdmin
+
+from .models import Tracker
+
+
+@admin.register(Tracker)
+class TrackerAdmin(TenantAdmin):
+    list_display = ["name", "client_account", "company", "type", "status", "deleted_upstream_at"]
+    list_filter = ["client_account", "type", "status"]
+    search_fields = ["callrail_id"]
+    readonly_fields = ["payload", "first_seen_at", "last_seen_at", "changed_at", "deleted_upstream_at"]

@@ -1,0 +1,107 @@
+"""Fixtures of the pull-sync tests: a client account pointed at the live sandbox, and a run helper."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from apps.callrail.client import client_for_account
+from apps.core.redis import get_redis, redis_key
+from apps.sync.models import SyncKind, SyncRun
+from apps.sync.resources import RESOURCES, Resource
+from apps.sync.services import sync_run_execute
+from apps.tenancy.models import ClientAccount
+
+DEMO = 0  # the first demo account of the sandbox seed
+
+
+def _clear_redis(account_pk: int) -> None:
+    conn = get_redis()
+    keys = [redis_key("sync", "lock", account_pk)]
+    keys += list(conn.scan_iter(match=redis_key("callrail:budget", f"{{{account_pk}}}", "*"), count=1000))
+    keys += list(conn.scan_iter(match=redis_key("sync", "seen", account_pk, "*"), count=1000))
+    conn.delete(*keys)
+
+
+def point_at_sandbox(account: ClientAccount, sandbox: Any, index: int = DEMO) -> ClientAccount:
+    from apps.sandbox.seed import DEMO_ACCOUNTS
+
+    demo = DEMO_ACCOUNTS[index]
+    account.callrail_account_id = demo.account_id
+    account.api_key = demo.api_key
+    account.base_url = sandbox.url
+    account.time_zone = demo.time_zone
+    account.save()
+    _clear_redis(account.pk)
+    return account
+
+
+@pytest.fixture
+def sandbox_account(tenant, sandbox) -> Iterator[ClientAccount]:
+    account = point_at_sandbox(tenant.account, sandbox)
+    yield account
+    _clear_redis(account.pk)
+
+
+def execute(account: ClientAccount, kind: str = SyncKind.FULL, resources: list[str] | None = None) -> SyncRun:
+    """Create a run and execute it in this process (the service the Celery task calls)."""
+    run = SyncRun.objects.create(
+        client_account=account, kind=kind, resources=resources or [r.name for r in RESOURCES]
+    )
+    return sync_run_execute(run=run)
+
+
+def control(sandbox: Any, method: str, route: str, **body: Any) -> Any:
+    response = requests.request(method, f"{sandbox.url}/_sandbox/{route}", json=body or None, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# ------------------------------------------------------------------ what the sandbox says, over HTTP
+def upstream_records(account: ClientAccount, resource: Resource) -> dict[str, dict]:
+    """Every record of a resource as the API lists it now, read with the plain client (not the engine)."""
+    client = client_for_account(account, lane="interactive")
+    from datetime import UTC, timedelta
+
+    now = datetime.now(UTC)
+    dates = {
+        "start_date": (now - timedelta(days=700)).date().isoformat(),
+        "end_date": (now + timedelta(days=1)).date().isoformat(),
+    }
+    fields = list(resource.fields) or None
+    if resource.name == "account":
+        record = client.get(f"/a/{account.callrail_account_id}.json", fields=fields)
+        return {record["id"]: record}
+    if resource.name == "integrations":
+        out = {}
+        for company in client.iter_records("companies.json", list_key="companies"):
+            for record in client.iter_records(
+                "integrations.json", list_key="integrations", params={"company_id": company["id"]}
+            ):
+                out[str(record["id"])] = record
+        return out
+    params = dates if resource.dated else {}
+    if resource.name == "calls":
+        records = client.iter_records_relative("calls.json", list_key="calls", params=params, fields=fields)
+    else:
+        records = client.iter_records(resource.path, list_key=resource.list_key, params=params, fields=fields)
+    return {str(r["id"]): r for r in records}
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def money(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.replace("$", "").replace(",", "")
+    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -1,0 +1,164 @@
+"""Incremental sync, the 30-day re-read and idempotence, against the live sandbox over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from apps.calls.models import Call
+from apps.sync.models import SyncKind, SyncState, SyncStatus
+from apps.sync.resources import RESOURCES
+
+from .conftest import control, execute
+from .test_full_sync import assert_mirror_equals_upstream
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(account):
+    """Every mirrored row as stored (all columns)."""
+    return {
+        resource.name: sorted(
+            tuple(row.items()) for row in resource.model.objects.for_account(account).order_by("pk").values()
+        )
+        for resource in RESOURCES
+    }
+
+
+def activity(sandbox, account, **what):
+    return control(sandbox, "POST", "activity", account_id=account.callrail_account_id, **what)[
+        account.callrail_account_id
+    ]
+
+
+def test_second_sync_with_no_upstream_change_writes_nothing(sandbox, sandbox_account):
+    first = execute(sandbox_account, SyncKind.FULL)
+    assert first.status == SyncStatus.SUCCEEDED
+    assert first.records_created > 100
+    before = snapshot(sandbox_account)
+
+    for kind in (SyncKind.FULL, SyncKind.INCREMENTAL, SyncKind.REREAD):
+        run = execute(sandbox_account, kind)
+        assert run.status == SyncStatus.SUCCEEDED, run.errors
+        assert (run.records_created, run.records_updated, run.records_deleted) == (0, 0, 0), kind
+        assert run.records_unchanged > 0
+        assert snapshot(sandbox_account) == before, kind
+
+
+def test_last_seen_is_refreshed_without_rewriting_content(sandbox, sandbox_account, settings):
+    from apps.companies.models import Company
+
+    execute(sandbox_account, SyncKind.FULL, resources=["companies"])
+    before = {c.callrail_id: c for c in Company.objects.for_account(sandbox_account)}
+    settings.SYNC_LAST_SEEN_RESOLUTION_SECONDS = 0
+    run = execute(sandbox_account, SyncKind.INCREMENTAL, resources=["companies"])
+    assert run.records_unchanged == len(before)
+    for company in Company.objects.for_account(sandbox_account):
+        assert company.last_seen_at > before[company.callrail_id].last_seen_at
+        assert company.changed_at == before[company.callrail_id].changed_at
+        assert company.payload == before[company.callrail_id].payload
+
+
+def test_incremental_with_nothing_new_costs_one_page_per_list(sandbox, sandbox_account):
+    from apps.companies.models import Company
+
+    execute(sandbox_account, SyncKind.FULL)
+    run = execute(sandbox_account, SyncKind.INCREMENTAL)
+    companies = Company.objects.for_account(sandbox_account).live().count()
+    assert run.requests == len(RESOURCES) - 1 + companies  # integrations are listed per company
+
+
+def test_deleted_records_are_hidden_from_lists_by_default_but_kept(sandbox, sandbox_account, tenant, settings):
+    settings.SYNC_REREAD_DAYS = 31  # the sandbox deletes calls of the last 30 days: no edge case at the boundary
+    from apps.calls.selectors import call_list
+
+    execute(sandbox_account, SyncKind.FULL)
+    deleted = set(activity(sandbox, sandbox_account, deleted_calls=2)["deleted_calls"])
+    execute(sandbox_account, SyncKind.REREAD)
+    shown = set(call_list(user=tenant.staff).values_list("callrail_id", flat=True))
+    everything = set(call_list(user=tenant.staff, include_deleted=True).values_list("callrail_id", flat=True))
+    assert deleted
+    assert not deleted & shown
+    assert everything == shown | deleted
+    assert not call_list(user=tenant.client_user.__class__.objects.create_user("x@example.test"))
+
+
+def test_incremental_picks_up_new_and_recently_modified_calls(sandbox, sandbox_account):
+    execute(sandbox_account, SyncKind.FULL)
+    new_ids = activity(sandbox, sandbox_account, new_calls=12, complete_outbound=True)["new_calls"]
+
+    run = execute(sandbox_account, SyncKind.INCREMENTAL)
+    assert run.status == SyncStatus.SUCCEEDED, run.errors
+    assert run.records_created == len(new_ids) > 0
+    calls = Call.objects.for_account(sandbox_account)
+    assert set(calls.filter(callrail_id__in=new_ids).values_list("callrail_id", flat=True)) == set(new_ids)
+
+    # Edits to calls inside the overlap window (the new ones: recordings, tags, notes, lead status, value).
+    modified = activity(sandbox, sandbox_account, modified_calls=4, modify_within_days=0.01)["modified_calls"]
+    assert modified
+    run = execute(sandbox_account, SyncKind.INCREMENTAL)
+    assert run.records_updated == len(modified)
+    assert_mirror_equals_upstream(sandbox_account)
+
+
+def test_reread_applies_old_edits_and_deletions_that_incremental_cannot_see(sandbox, sandbox_account, settings):
+    settings.SYNC_REREAD_DAYS = 31  # the sandbox deletes calls of the last 30 days: no edge case at the boundary
+    execute(sandbox_account, SyncKind.FULL)
+    report = activity(sandbox, sandbox_account, modified_calls=5, deleted_calls=3, modify_within_days=20)
+    modified = {m["id"] if isinstance(m, dict) else m for m in report["modified_calls"]}
+    deleted = set(report["deleted_calls"])
+    assert modified
+    assert deleted
+
+    incremental = execute(sandbox_account, SyncKind.INCREMENTAL)
+    assert incremental.records_updated == incremental.records_deleted == 0  # outside the overlap window
+
+    reread = execute(sandbox_account, SyncKind.REREAD)
+    assert reread.status == SyncStatus.SUCCEEDED, reread.errors
+    assert reread.records_deleted == len(deleted)
+    assert reread.records_updated == len(modified - deleted)
+    calls = Call.objects.for_account(sandbox_account)
+    # Deleted upstream: marked, hidden from lists by default, not lost.
+    assert set(calls.deleted().values_list("callrail_id", flat=True)) == deleted
+    assert not calls.live().filter(callrail_id__in=deleted).exists()
+    assert calls.filter(callrail_id__in=deleted).count() == len(deleted)
+    assert_mirror_equals_upstream(sandbox_account)
+
+
+def test_small_resources_disappearing_upstream_are_marked_on_any_sync(sandbox, sandbox_account):
+    from apps.callrail.client import client_for_account
+    from apps.tags.models import Tag
+
+    execute(sandbox_account, SyncKind.FULL)
+    tag = Tag.objects.for_account(sandbox_account).live().first()
+    client_for_account(sandbox_account, lane="interactive").delete(f"tags/{tag.callrail_id}.json")
+
+    run = execute(sandbox_account, SyncKind.INCREMENTAL)
+    assert run.records_deleted == 1
+    tag.refresh_from_db()
+    assert tag.deleted_upstream_at is not None
+    assert tag.name
+    # (calls that carried the tag change upstream too; older than the overlap window they are the re-read's job)
+    assert_mirror_equals_upstream(sandbox_account, only={"tags", "companies", "trackers", "users"})
+
+
+def test_cursor_advances_to_the_window_end_and_the_overlap_is_reread(sandbox, sandbox_account, settings):
+    settings.SYNC_OVERLAP_MINUTES = 45
+    execute(sandbox_account, SyncKind.FULL)
+    state = SyncState.objects.for_account(sandbox_account).get(resource="calls")
+    first_cursor = state.cursor
+    assert first_cursor is not None
+    assert state.checkpoint == {}
+    assert state.last_full_at == first_cursor
+
+    new = activity(sandbox, sandbox_account, new_calls=3)["new_calls"]
+    run = execute(sandbox_account, SyncKind.INCREMENTAL, resources=["calls"])
+    state.refresh_from_db()
+    assert state.cursor >= first_cursor
+    # The calls of the last 45 minutes were listed again (unchanged), the new ones created.
+    since = first_cursor - timedelta(minutes=45)
+    recent = Call.objects.for_account(sandbox_account).filter(start_time__gte=since, start_time__lte=first_cursor)
+    recent = recent.exclude(callrail_id__in=new).count()
+    assert run.records_created == 3
+    assert run.records_unchanged == recent
