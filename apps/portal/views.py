@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -12,11 +12,16 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from apps.callrail.budget import budget_status_for_account
+from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
+from apps.sync.models import SyncKind, SyncTrigger
+from apps.sync.resources import resource_names
+from apps.sync.selectors import sync_run_list
+from apps.sync.services import sync_request, sync_schedule_for, sync_schedule_update
 from apps.tenancy.forms import ClientAccountForm
 from apps.tenancy.middleware import SESSION_KEY
 from apps.tenancy.models import ClientAccount
-from apps.tenancy.selectors import agencies_for_user
+from apps.tenancy.selectors import agencies_for_user, user_can_sync
 from apps.tenancy.services import client_account_check_connection, client_account_save
 
 
@@ -49,7 +54,64 @@ class AccountDetailView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         account = self.get_account()
-        return super().get_context_data(account=account, budget=budget_status_for_account(account), **kwargs)
+        kwargs.setdefault("schedule_form", SyncScheduleForm(instance=sync_schedule_for(account=account)))
+        return super().get_context_data(
+            account=account,
+            budget=budget_status_for_account(account),
+            runs=sync_run_list(user=self.request.user, account=account)[:10],
+            resources=resource_names(),
+            can_sync=user_can_sync(user=self.request.user, agency=self.request.agency or None),
+            **kwargs,
+        )
+
+
+class AccountSyncStatusView(PortalView, TemplateView):
+    """The account's recent sync runs (HTMX polls it while a run is active)."""
+
+    template_name = "portal/_sync_runs.html"
+
+    def get_context_data(self, **kwargs):
+        account = self.get_account()
+        return super().get_context_data(
+            account=account, runs=sync_run_list(user=self.request.user, account=account)[:10], **kwargs
+        )
+
+
+class AccountSyncNowView(PortalView, View):
+    """"Sync now" for the whole account or one resource, on the interactive budget lane."""
+
+    def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
+        if not user_can_sync(user=request.user, agency=request.agency or None):
+            raise PermissionDenied("Clients cannot start a sync.")
+        account = self.get_account()
+        kind = request.POST.get("kind", SyncKind.INCREMENTAL)
+        resource = request.POST.get("resource") or None
+        if kind not in SyncKind.values or (resource and resource not in resource_names()):
+            messages.error(request, "Choose a known kind of sync and resource.")
+        elif not account.sync_enabled or account.connection_error:
+            messages.error(request, f"Sync is off for {account.name}: {account.connection_error or 'paused'}.")
+        else:
+            run, created = sync_request(
+                account=account, kind=kind, resources=[resource] if resource else None,
+                trigger=SyncTrigger.MANUAL, lane="interactive",
+            )
+            if created:
+                messages.success(request, f"{run.get_kind_display()} sync of {account.name} queued.")
+            else:
+                messages.info(request, f"A sync of {account.name} is already {run.get_status_display().lower()}.")
+        return redirect("portal:account_detail", account_pk=account.pk)
+
+
+class AccountScheduleView(ManagerRequiredMixin, View):
+    def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
+        account = self.get_account()
+        form = SyncScheduleForm(request.POST, instance=sync_schedule_for(account=account))
+        if form.is_valid():
+            sync_schedule_update(account=account, **form.cleaned_data)
+            messages.success(request, "Sync schedule saved.")
+            return redirect("portal:account_detail", account_pk=account.pk)
+        view = AccountDetailView(request=request, kwargs=self.kwargs)
+        return view.render_to_response(view.get_context_data(schedule_form=form), status=400)
 
 
 class AccountFormView(ManagerRequiredMixin, FormView):

@@ -27,6 +27,16 @@ def client_account_list(*, user: User, agency: Agency | None) -> QuerySet[Client
     return ClientAccount.objects.visible_to(user, agency).select_related("agency")
 
 
+def user_can_sync(*, user: User, agency: Agency | None) -> bool:
+    """Everyone but clients may spend the interactive budget on a sync."""
+    if agency is None:
+        return False
+    if user.is_superuser:
+        return True
+    membership = membership_for(user=user, agency=agency)
+    return membership is not None and membership.role != Role.CLIENT
+
+
 def user_can_manage_agency(*, user: User, agency: Agency | None) -> bool:
     """Owners and admins (and operators) may connect accounts and change their settings."""
     if agency is None:
