@@ -149,8 +149,13 @@ DATABASES = {"default": env.db_url_config(_database_url)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", _setting("DATABASE_CONN_MAX_AGE", int, 60))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Web, worker and beat share the file: wait for the writer instead of failing at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    # Web, worker and beat share the file: writers queue for the lock (IMMEDIATE transactions honour the
+    # busy timeout; deferred ones fail at once with "database is locked" when a reader turns writer).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
