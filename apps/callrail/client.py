@@ -117,7 +117,6 @@ def new_session() -> requests.Session:
     return session
 
 
-_new_session = new_session  # the name apps.sync imported first
 
 
 # ----------------------------------------------------------------------------------------------- client

@@ -17,9 +17,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.callrail.client import _new_session, client_for_account
+from apps.callrail.client import client_for_account, new_session
 from apps.callrail.errors import AuthFailed, CallRailError, Transient
 from apps.tenancy.models import ClientAccount
+from apps.tenancy.services import client_account_mark_refused
 
 from .engine import SyncContext, setting, sync_resource
 from .locks import AccountSyncLock, LockLost, is_locked
@@ -153,7 +154,7 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         raise LockBusy(retry_after=max(1, lock.ttl()))
     wire = _Wire()
     base_requests, base_429 = run.requests, run.rate_limited
-    session = _new_session()
+    session = new_session()
     session.hooks["response"].append(wire.hook)
     client = client_for_account(account, lane=run.lane, session=session)
     now = timezone.now()
@@ -203,6 +204,8 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             except AuthFailed as exc:
                 run.errors = [*run.errors, {"resource": name, "message": str(exc)}]
                 logger.warning("sync run %s account %s stopped: %s", run.pk, account.pk, exc)
+                # Shown on the account page; the schedule skips the account until a new key is saved.
+                client_account_mark_refused(account=account, message=exc.message)
                 break
             except CallRailError as exc:
                 run.errors = [*run.errors, {"resource": name, "message": str(exc)}]
@@ -297,7 +300,11 @@ def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     account with one queued, running or waiting; re-send waiting runs whose wait is over."""
     now = now or timezone.now()
     queued: list[SyncRun] = []
-    accounts = ClientAccount.objects.unscoped(reason="beat-dispatch").filter(sync_enabled=True).order_by("pk")
+    accounts = (
+        ClientAccount.objects.unscoped(reason="beat-dispatch")
+        .filter(sync_enabled=True, connection_error="")  # a refused key is not retried forever
+        .order_by("pk")
+    )
     for account in accounts:
         try:
             existing = active_run(account)
