@@ -4,19 +4,54 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .models import Agency, ClientAccount, Membership, User
+from .scoping import TenantManager
 
 
-class TenantAdmin(admin.ModelAdmin):
+class TenantRelatedFilter(admin.RelatedFieldListFilter):
+    """A sidebar filter on a foreign key to tenant data: its choices are read explicitly unscoped."""
+
+    def field_choices(self, field, request, model_admin):
+        rows = field.related_model._default_manager.unscoped(reason="admin")
+        return [(row.pk, str(row)) for row in rows]
+
+
+def _admin_choices(db_field, kwargs: dict) -> dict:
+    """Choices of a relation to tenant data are read explicitly unscoped (operators see every tenant)."""
+    manager = db_field.related_model._default_manager
+    if isinstance(manager, TenantManager):
+        kwargs["queryset"] = manager.unscoped(reason="admin")
+    return kwargs
+
+
+class TenantChoicesMixin:
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **_admin_choices(db_field, kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(db_field, request, **_admin_choices(db_field, kwargs))
+
+
+class TenantAdmin(TenantChoicesMixin, admin.ModelAdmin):
     """Base for admin pages of tenant data: operators see every tenant, by name."""
 
     def get_queryset(self, request):
         return self.model._default_manager.unscoped(reason="admin")
 
+    def get_list_filter(self, request):
+        def scoped(entry):
+            if isinstance(entry, str) and "__" not in entry:
+                related = getattr(self.model._meta.get_field(entry), "related_model", None)
+                if related is not None and isinstance(related._default_manager, TenantManager):
+                    return (entry, TenantRelatedFilter)
+            return entry
+
+        return [scoped(entry) for entry in super().get_list_filter(request)]
+
     def has_module_permission(self, request) -> bool:
         return request.user.is_superuser
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantChoicesMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -54,14 +89,16 @@ class ClientAccountAdmin(TenantAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TenantChoicesMixin, admin.ModelAdmin):
     list_display = ["user", "agency", "role", "is_active"]
     list_filter = ["agency", "role", "is_active"]
     search_fields = ["user__email", "agency__name"]
     filter_horizontal = ["client_accounts"]
     autocomplete_fields = ["user"]
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "client_accounts":
-            kwargs["queryset"] = ClientAccount.objects.unscoped(reason="admin").select_related("agency")
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+class MirrorAdmin(TenantAdmin):
+    """Base for mirrored CallRail records: searchable by CallRail id, the sync's bookkeeping read-only."""
+
+    search_fields = ["callrail_id"]
+    readonly_fields = ["payload", "first_seen_at", "last_seen_at", "changed_at", "deleted_upstream_at"]
