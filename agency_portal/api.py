@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from apps.sync.api import register as register_mirror_endpoints
 from apps.tenancy.api import ClientAccountViewSet
 
 router = DefaultRouter()
 router.register("client-accounts", ClientAccountViewSet, basename="client-account")
+register_mirror_endpoints(router)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -6,6 +6,8 @@ from apps.sync.mirror import MirrorModel
 
 
 class Company(MirrorModel):
+    tenancy_company_field = "pk"  # a client limited to some companies sees only those
+
     name = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=20, blank=True)
     time_zone = models.CharField(max_length=64, blank=True)

@@ -23,9 +23,22 @@ class ClientAccountSerializer(TenantModelSerializer):
     class Meta:
         model = ClientAccount
         fields = [
-            "id", "agency", "name", "callrail_account_id", "auth_mode", "api_key", "masked_api_key",
-            "connection_id", "base_url", "time_zone", "sync_enabled", "connection_error", "connection_checked_at",
-            "budget", "created_at", "updated_at",
+            "id",
+            "agency",
+            "name",
+            "callrail_account_id",
+            "auth_mode",
+            "api_key",
+            "masked_api_key",
+            "connection_id",
+            "base_url",
+            "time_zone",
+            "sync_enabled",
+            "connection_error",
+            "connection_checked_at",
+            "budget",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["sync_enabled", "connection_error", "connection_checked_at", "created_at", "updated_at"]
 
@@ -70,9 +83,11 @@ class ClientAccountViewSet(TenantModelViewSet):
         serializer.instance = self._save(serializer, agency=serializer.instance.agency, instance=serializer.instance)
 
     def _save(self, serializer, *, agency, instance):
-        data = {**serializer.to_representation(instance), **serializer.validated_data} if instance else {
-            **serializer.validated_data
-        }
+        data = (
+            {**serializer.to_representation(instance), **serializer.validated_data}
+            if instance
+            else {**serializer.validated_data}
+        )
         try:
             account, _ = client_account_save(
                 agency=agency,

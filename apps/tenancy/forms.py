@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from apps.companies.models import Company
+
 from .models import Agency, AuthMode, ClientAccount, Role
 
 
@@ -23,7 +25,9 @@ class ClientAccountForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.agency = agency
         if self.instance.pk:
-            self.fields["api_key"].help_text = (
+            self.fields[
+                "api_key"
+            ].help_text = (
                 f"Stored: {self.instance.masked_api_key}. Leave empty to keep it; type a new key to replace it."
             )
 
@@ -51,19 +55,34 @@ class MembershipForm(forms.Form):
 
     role = forms.ChoiceField(choices=Role.choices, initial=Role.STAFF)
     client_accounts = forms.ModelMultipleChoiceField(
-        queryset=ClientAccount.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        queryset=ClientAccount.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Staff: leave all unticked for every account. Clients: the accounts they may see.",
+    )
+    companies = forms.ModelMultipleChoiceField(
+        queryset=Company.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Clients only: limit an account to some of its companies (none ticked: the whole account).",
     )
 
     def __init__(self, *args, agency, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Choices come through the scoping mechanism: only accounts this user may see in this agency.
         self.fields["client_accounts"].queryset = ClientAccount.objects.visible_to(user, agency)
+        self.fields["companies"].queryset = (
+            Company.objects.visible_to(user, agency)
+            .live()
+            .select_related("client_account")
+            .order_by("client_account__name", "name")
+        )
+        self.fields["companies"].label_from_instance = lambda c: f"{c.client_account.name} · {c.name}"
 
 
 class InvitationForm(MembershipForm):
     email = forms.EmailField()
-    field_order = ["email", "role", "client_accounts"]
+    field_order = ["email", "role", "client_accounts", "companies"]
 
 
 class InvitationAcceptForm(forms.Form):
@@ -84,13 +103,20 @@ class AgencySettingsForm(forms.ModelForm):
 
     class Meta:
         model = Agency
-        fields = ["name", "primary_colour", "client_can_annotate_calls", "client_can_manage_summary_emails",
-                  "require_two_factor"]
+        fields = [
+            "name",
+            "primary_colour",
+            "client_can_annotate_calls",
+            "client_can_manage_summary_emails",
+            "require_two_factor",
+        ]
         widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
 
 
 class TwoFactorCodeForm(forms.Form):
     code = forms.RegexField(
-        regex=r"^\d{6}$", label="6-digit code", error_messages={"invalid": "Enter the 6 digits your app shows."},
+        regex=r"^\d{6}$",
+        label="6-digit code",
+        error_messages={"invalid": "Enter the 6 digits your app shows."},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )

@@ -30,9 +30,7 @@ class CurrentAgencyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.agency = SimpleLazyObject(lambda: current_agency(request))
-        request.membership = SimpleLazyObject(
-            lambda: membership_for(user=request.user, agency=request.agency or None)
-        )
+        request.membership = SimpleLazyObject(lambda: membership_for(user=request.user, agency=request.agency or None))
         return self.get_response(request)
 
 

@@ -97,9 +97,7 @@ class Agency(models.Model):
     client_can_manage_summary_emails = models.BooleanField(
         default=False, help_text="Clients may manage their own summary email subscription."
     )
-    require_two_factor = models.BooleanField(
-        "require two-factor sign-in for owners and admins", default=False
-    )
+    require_two_factor = models.BooleanField("require two-factor sign-in for owners and admins", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -152,20 +150,23 @@ class ClientAccount(TenantValidationMixin, models.Model):
         "API key", help_text="The CallRail API key, or the gateway key in gateway mode. Stored encrypted."
     )
     connection_id = models.CharField(
-        "gateway connection id", max_length=100, blank=True,
+        "gateway connection id",
+        max_length=100,
+        blank=True,
         help_text="Only for the gateway, when it holds several CallRail connections (Maton-Connection).",
     )
     base_url = models.URLField(
-        "API base URL", blank=True,
+        "API base URL",
+        blank=True,
         help_text="Leave empty for CallRail itself; set it to use a CallRail-compatible server such as the sandbox.",
     )
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="America/New_York")
     sync_enabled = models.BooleanField("sync on", default=True)
     budget_overrides = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text=(
-            "Per-account CallRail limits when CallRail raised them, "
-            'e.g. {"general": {"hour": 2000, "day": 20000}}.'
+            'Per-account CallRail limits when CallRail raised them, e.g. {"general": {"hour": 2000, "day": 20000}}.'
         ),
     )
     connection_error = models.TextField(blank=True, help_text="Why CallRail last refused this account, if it did.")
@@ -179,7 +180,8 @@ class ClientAccount(TenantValidationMixin, models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["agency", "callrail_account_id"], name="unique_callrail_account_per_agency",
+                fields=["agency", "callrail_account_id"],
+                name="unique_callrail_account_per_agency",
                 violation_error_message="This agency already has a client account for that CallRail account.",
             )
         ]
@@ -203,8 +205,16 @@ class Membership(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices)
     client_accounts = models.ManyToManyField(
-        ClientAccount, blank=True, related_name="memberships",
+        ClientAccount,
+        blank=True,
+        related_name="memberships",
         help_text="Staff: leave empty for every account of the agency. Clients: the accounts they may see.",
+    )
+    companies = models.ManyToManyField(
+        "companies.Company",
+        blank=True,
+        related_name="+",
+        help_text="Clients only: limit an account to these of its companies (none ticked: the whole account).",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -245,6 +255,7 @@ class Invitation(models.Model):
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices)
     client_accounts = models.ManyToManyField(ClientAccount, blank=True, related_name="+")
+    companies = models.ManyToManyField("companies.Company", blank=True, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     expires_at = models.DateTimeField()

@@ -23,7 +23,9 @@ from django.db.models import Q
 if TYPE_CHECKING:
     from .models import ClientAccount
 
-UNSCOPED_REASONS = frozenset({"admin", "operator-command", "demo-data", "beat-dispatch", "system-check"})
+UNSCOPED_REASONS = frozenset(
+    {"admin", "operator-command", "demo-data", "beat-dispatch", "system-check", "webhook-token"}
+)  # webhook-token: the webhook receiver finds the account by its endpoint token
 
 
 class UnscopedTenantQuery(RuntimeError):
@@ -38,11 +40,14 @@ class UnscopedTenantQuery(RuntimeError):
 
 @dataclass(frozen=True)
 class AccessScope:
-    """What one user may see: whole agencies, and single client accounts."""
+    """What one user may see: whole agencies, single client accounts, and within some of those accounts
+    only some companies (clients limited to their companies)."""
 
     all_agencies: bool = False
     agency_ids: frozenset[int] = field(default_factory=frozenset)
     account_ids: frozenset[int] = field(default_factory=frozenset)
+    # account id -> the only company ids visible in it; accounts not listed here are seen whole.
+    company_limits: dict[int, frozenset[int]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -58,8 +63,22 @@ class AccessScope:
         condition = Q(pk__in=[])  # matches nothing: the fail-safe start
         if self.agency_ids:
             condition |= Q(**{f"{agency}__in": sorted(self.agency_ids)})
-        if self.account_ids:
-            condition |= Q(**{f"{account}__in": sorted(self.account_ids)})
+        whole = self.account_ids - self.company_limits.keys()
+        if whole:
+            condition |= Q(**{f"{account}__in": sorted(whole)})
+        company = getattr(model, "tenancy_company_field", None)
+        for account_id, company_ids in sorted(self.company_limits.items()):
+            if account_id not in self.account_ids:
+                continue
+            if not path:  # the client account itself
+                condition |= Q(pk=account_id)
+            elif company == "pk":  # the company itself
+                condition |= Q(**{account: account_id, "pk__in": sorted(company_ids)})
+            elif company:  # rows of those companies, and account-level rows (no company)
+                condition |= Q(**{account: account_id}) & (
+                    Q(**{f"{company}__in": sorted(company_ids)}) | Q(**{f"{company}__isnull": True})
+                )
+            # rows that belong to no company (users, sync runs, ...) stay hidden from company-limited users
         return condition
 
 
@@ -92,15 +111,24 @@ def _scope_from_memberships(user: Any, agency_id: int | None) -> AccessScope:
         memberships = memberships.filter(agency_id=agency_id)
     agency_ids: set[int] = set()
     account_ids: set[int] = set()
-    for membership in memberships.prefetch_related("client_accounts"):
+    company_limits: dict[int, set[int]] = {}
+    for membership in memberships.prefetch_related("client_accounts", "companies"):
         restricted = {account.pk for account in membership.client_accounts.all()}
         if membership.role in (Role.OWNER, Role.ADMIN) or (membership.role == Role.STAFF and not restricted):
             agency_ids.add(membership.agency_id)
-        else:  # restricted staff, and clients (a client with no accounts sees nothing)
-            account_ids |= {
-                pk for pk, owner in _account_agencies(restricted).items() if owner == membership.agency_id
-            }
-    return AccessScope(agency_ids=frozenset(agency_ids), account_ids=frozenset(account_ids))
+            continue
+        # restricted staff, and clients (a client with no accounts sees nothing)
+        mine = {pk for pk, owner in _account_agencies(restricted).items() if owner == membership.agency_id}
+        account_ids |= mine
+        if membership.role == Role.CLIENT:
+            for company in membership.companies.all():
+                if company.client_account_id in mine:
+                    company_limits.setdefault(company.client_account_id, set()).add(company.pk)
+    return AccessScope(
+        agency_ids=frozenset(agency_ids),
+        account_ids=frozenset(account_ids),
+        company_limits={account: frozenset(ids) for account, ids in company_limits.items()},
+    )
 
 
 def _account_agencies(account_ids: set[int]) -> dict[int, int]:

@@ -69,6 +69,8 @@ def two_factor_state(*, user: User) -> TwoFactorState:
 
 
 def membership_list(*, agency: Agency) -> QuerySet[Membership]:
-    return agency.memberships.select_related("user").prefetch_related("client_accounts").order_by(
-        "-is_active", "role", "user__email"
+    return (
+        agency.memberships.select_related("user")
+        .prefetch_related("client_accounts", "companies")
+        .order_by("-is_active", "role", "user__email")
     )

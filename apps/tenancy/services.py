@@ -121,9 +121,9 @@ def _token_hash(token: str) -> str:
 
 
 def _check_can_grant(*, actor: User, agency: Agency, role: str, client_accounts) -> None:
-    membership = None if actor.is_superuser else Membership.objects.filter(
-        user=actor, agency=agency, is_active=True
-    ).first()
+    membership = (
+        None if actor.is_superuser else Membership.objects.filter(user=actor, agency=agency, is_active=True).first()
+    )
     allowed = set(Role) if actor.is_superuser else GRANTABLE_ROLES.get(getattr(membership, "role", None), set())
     if role not in allowed:
         raise ValidationError({"role": "You cannot grant this role."})
@@ -133,12 +133,27 @@ def _check_can_grant(*, actor: User, agency: Agency, role: str, client_accounts)
         raise ValidationError({"client_accounts": "A client must be given at least one client account."})
 
 
+def _client_companies(*, role: str, client_accounts: list, companies) -> list:
+    """Company limits apply to clients only, and each company must belong to one of their accounts."""
+    companies = list(companies or [])
+    if role != Role.CLIENT:
+        return []
+    account_ids = {account.pk for account in client_accounts}
+    stray = [company.name for company in companies if company.client_account_id not in account_ids]
+    if stray:
+        raise ValidationError({"companies": f"Not in the chosen client accounts: {', '.join(sorted(stray))}."})
+    return companies
+
+
 @transaction.atomic
-def invitation_create(*, agency: Agency, email: str, role: str, client_accounts, invited_by: User) -> Invitation:
+def invitation_create(
+    *, agency: Agency, email: str, role: str, client_accounts, invited_by: User, companies=()
+) -> Invitation:
     email = User.objects.normalize_email(email.strip()).lower()
     validate_email(email)
     client_accounts = list(client_accounts)
     _check_can_grant(actor=invited_by, agency=agency, role=role, client_accounts=client_accounts)
+    companies = _client_companies(role=role, client_accounts=client_accounts, companies=companies)
     if Membership.objects.filter(agency=agency, user__email__iexact=email, is_active=True).exists():
         raise ValidationError({"email": f"{email} is already a member of {agency.name}."})
     agency.invitations.filter(email__iexact=email, accepted_at=None, revoked_at=None).update(revoked_at=timezone.now())
@@ -146,8 +161,19 @@ def invitation_create(*, agency: Agency, email: str, role: str, client_accounts,
     token = _issue_token(invitation)
     invitation.save()
     invitation.client_accounts.set([a for a in client_accounts if role in (Role.STAFF, Role.CLIENT)])
-    audit_record(agency=agency, actor=invited_by, action="invitation.create", obj=invitation,
-                 after={"email": email, "role": role, "accounts": [a.pk for a in client_accounts]})
+    invitation.companies.set(companies)
+    audit_record(
+        agency=agency,
+        actor=invited_by,
+        action="invitation.create",
+        obj=invitation,
+        after={
+            "email": email,
+            "role": role,
+            "accounts": [a.pk for a in client_accounts],
+            "companies": [c.pk for c in companies],
+        },
+    )
     transaction.on_commit(lambda: _send_invitation(invitation, token))
     return invitation
 
@@ -215,6 +241,7 @@ def invitation_accept(*, token: str, full_name: str = "", password: str | None =
         user=user, agency=invitation.agency, defaults={"role": invitation.role, "is_active": True}
     )
     membership.client_accounts.set(invitation.client_accounts.all())
+    membership.companies.set(invitation.companies.all())
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     audit_record(agency=invitation.agency, actor=user, action="invitation.accept", obj=membership)
@@ -222,17 +249,28 @@ def invitation_accept(*, token: str, full_name: str = "", password: str | None =
 
 
 @transaction.atomic
-def membership_update(*, membership: Membership, role: str, client_accounts, actor: User) -> Membership:
+def membership_update(*, membership: Membership, role: str, client_accounts, actor: User, companies=()) -> Membership:
     client_accounts = list(client_accounts)
     _check_can_grant(actor=actor, agency=membership.agency, role=role, client_accounts=client_accounts)
+    companies = _client_companies(role=role, client_accounts=client_accounts, companies=companies)
     _keep_an_owner(membership, new_role=role)
-    before = {"role": membership.role, "accounts": sorted(a.pk for a in membership.client_accounts.all())}
+
+    def state() -> dict:
+        return {
+            "role": membership.role,
+            "accounts": sorted(a.pk for a in membership.client_accounts.all()),
+            "companies": sorted(c.pk for c in membership.companies.all()),
+        }
+
+    before = state()
     membership.role = role
     membership.save(update_fields=["role"])
     membership.client_accounts.set(client_accounts if role in (Role.STAFF, Role.CLIENT) else [])
-    after = {"role": role, "accounts": sorted(a.pk for a in membership.client_accounts.all())}
-    audit_record(agency=membership.agency, actor=actor, action="membership.update", obj=membership,
-                 before=before, after=after)
+    membership.companies.set(companies)
+    after = state()
+    audit_record(
+        agency=membership.agency, actor=actor, action="membership.update", obj=membership, before=before, after=after
+    )
     return membership
 
 
@@ -245,8 +283,12 @@ def membership_set_active(*, membership: Membership, active: bool, actor: User) 
         _keep_an_owner(membership, new_role=None)
     membership.is_active = active
     membership.save(update_fields=["is_active"])
-    audit_record(agency=membership.agency, actor=actor, obj=membership,
-                 action="membership.activate" if active else "membership.deactivate")
+    audit_record(
+        agency=membership.agency,
+        actor=actor,
+        obj=membership,
+        action="membership.activate" if active else "membership.deactivate",
+    )
 
 
 def _keep_an_owner(membership: Membership, *, new_role: str | None) -> None:
@@ -281,8 +323,14 @@ def agency_update_settings(*, agency: Agency, actor: User, logo=None, remove_log
         agency.logo, agency.logo_content_type = logo.read(), logo.content_type
     agency.full_clean()
     agency.save()
-    audit_record(agency=agency, actor=actor, action="agency.update", obj=agency, before=before,
-                 after={name: getattr(agency, name) for name in fields})
+    audit_record(
+        agency=agency,
+        actor=actor,
+        action="agency.update",
+        obj=agency,
+        before=before,
+        after={name: getattr(agency, name) for name in fields},
+    )
     return agency
 
 
@@ -360,14 +408,19 @@ def impersonation_target(*, actor: User, membership_id: int | None) -> User | No
     """
     if not membership_id or not actor.is_authenticated:
         return None
-    membership = Membership.objects.select_related("user", "agency").filter(
-        pk=membership_id, role=Role.CLIENT, is_active=True, user__is_active=True
-    ).first()
+    membership = (
+        Membership.objects.select_related("user", "agency")
+        .filter(pk=membership_id, role=Role.CLIENT, is_active=True, user__is_active=True)
+        .first()
+    )
     if membership is None or membership.user_id == actor.pk:
         return None
-    manages = actor.is_superuser or Membership.objects.filter(
-        user=actor, agency=membership.agency, is_active=True, role__in=[Role.OWNER, Role.ADMIN]
-    ).exists()
+    manages = (
+        actor.is_superuser
+        or Membership.objects.filter(
+            user=actor, agency=membership.agency, is_active=True, role__in=[Role.OWNER, Role.ADMIN]
+        ).exists()
+    )
     return membership.user if manages else None
 
 
@@ -376,8 +429,9 @@ def impersonation_start(*, session, actor: User, membership: Membership) -> User
     if target is None:
         raise ValidationError("You can view the portal only as an active client of an agency you manage.")
     session[IMPERSONATION_SESSION_KEY] = membership.pk
-    audit_record(agency=membership.agency, actor=target, impersonator=actor, action="impersonation.start",
-                 obj=membership)
+    audit_record(
+        agency=membership.agency, actor=target, impersonator=actor, action="impersonation.start", obj=membership
+    )
     return target
 
 
@@ -385,5 +439,10 @@ def impersonation_stop(*, session, actor: User) -> None:
     membership_id = session.pop(IMPERSONATION_SESSION_KEY, None)
     membership = Membership.objects.select_related("agency", "user").filter(pk=membership_id).first()
     if membership is not None:
-        audit_record(agency=membership.agency, actor=membership.user, impersonator=actor,
-                     action="impersonation.stop", obj=membership)
+        audit_record(
+            agency=membership.agency,
+            actor=membership.user,
+            impersonator=actor,
+            action="impersonation.stop",
+            obj=membership,
+        )

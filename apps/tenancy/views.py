@@ -57,8 +57,12 @@ class MembersView(ManagerRequiredMixin, TemplateView):
         if form.is_valid():
             try:
                 invitation = services.invitation_create(
-                    agency=request.agency, invited_by=request.user, email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"], client_accounts=form.cleaned_data["client_accounts"],
+                    agency=request.agency,
+                    invited_by=request.user,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    client_accounts=form.cleaned_data["client_accounts"],
+                    companies=form.cleaned_data["companies"],
                 )
             except ValidationError as exc:
                 _add_errors(form, exc)
@@ -152,8 +156,11 @@ class AgencySettingsView(ManagerRequiredMixin, TemplateView):
             data = {name: form.cleaned_data[name] for name in AgencySettingsForm.Meta.fields}
             try:
                 services.agency_update_settings(
-                    agency=agency, actor=request.user, logo=form.cleaned_data.get("logo_upload"),
-                    remove_logo=form.cleaned_data.get("remove_logo", False), **data,
+                    agency=agency,
+                    actor=request.user,
+                    logo=form.cleaned_data.get("logo_upload"),
+                    remove_logo=form.cleaned_data.get("remove_logo", False),
+                    **data,
                 )
             except ValidationError as exc:
                 _add_errors(form, exc)
@@ -225,8 +232,12 @@ class TwoFactorSetupView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, form=None, status=200) -> HttpResponse:
         device = self._device(request)
-        context = {"form": form or TwoFactorCodeForm(), "qr": _qr_svg(device.config_url), "secret": device.key,
-                   "next": _safe_next(request, reverse("portal:dashboard"))}
+        context = {
+            "form": form or TwoFactorCodeForm(),
+            "qr": _qr_svg(device.config_url),
+            "secret": device.key,
+            "next": _safe_next(request, reverse("portal:dashboard")),
+        }
         return render(request, self.template_name, context, status=status)
 
     def post(self, request: HttpRequest) -> HttpResponse:

@@ -10,9 +10,12 @@ A new URL parameter must be taught to `foreign_kwargs`, else this test fails and
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from apps.sync.api import ENDPOINTS
 from apps.tenancy.models import ClientAccount, Invitation, Membership, Role
 from apps.tenancy.services import invitation_create
 
@@ -20,8 +23,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 # Reachable without signing in by design, and carrying no tenant data.
 PUBLIC = {
-    "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
-    "password_reset_complete", "invitation_accept", "healthz",
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "invitation_accept",
+    "healthz",
 }
 ROLES = ["owner", "admin", "staff", "restricted_staff", "client_user", None]
 ACTIONS = {"membership_action": ["update", "deactivate", "activate"], "invitation_action": ["resend", "revoke"]}
@@ -36,7 +45,24 @@ def named_patterns(patterns=None, prefix=""):
             yield pattern, f"{prefix}{pattern.name}"
 
 
-def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation) -> list[dict]:
+def foreign_mirror_rows(account) -> dict[str, object]:
+    """One mirrored record of every API resource in the other tenant's account, by API basename."""
+    now = timezone.now()
+    return {
+        endpoint.basename: apps.get_model(endpoint.model).objects.create(
+            client_account=account,
+            callrail_id=f"FOREIGN-{endpoint.basename}",
+            payload={},
+            payload_hash="x",
+            first_seen_at=now,
+            last_seen_at=now,
+            changed_at=now,
+        )
+        for endpoint in ENDPOINTS
+    }
+
+
+def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation, mirror: dict) -> list[dict]:
     """Ways to fill the URL's parameters with the other tenant's objects."""
     params = set(pattern.pattern.converters) | set(pattern.pattern.regex.groupindex)
     params.discard("format")
@@ -53,6 +79,8 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
             values[param] = [invitation.pk]
         elif param == "pk" and short.startswith("client-account"):
             values[param] = [other.account.pk]
+        elif param == "pk" and short.removesuffix("-detail") in mirror:
+            values[param] = [mirror[short.removesuffix("-detail")].pk]
         elif param == "action":
             values[param] = ACTIONS[short]
         else:
@@ -63,10 +91,16 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
     return combos
 
 
-def foreign_markers(other) -> list[str]:
+def foreign_markers(other, mirror: dict) -> list[str]:
     return [
-        other.agency.name, other.account.name, other.other_account.name, other.account.callrail_account_id,
-        other.other_account.callrail_account_id, other.staff.email, other.client_user.email,
+        other.agency.name,
+        other.account.name,
+        other.other_account.name,
+        other.account.callrail_account_id,
+        other.other_account.callrail_account_id,
+        other.staff.email,
+        other.client_user.email,
+        *(row.callrail_id for row in mirror.values()),
     ]
 
 
@@ -86,15 +120,21 @@ def isolation_failures(where: str, response, markers: list[str], *, aimed: bool,
 
 def test_no_role_reaches_another_tenant_anywhere(tenant, other_tenant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        invitation = invitation_create(agency=other_tenant.agency, email="pending@globex.test", role=Role.STAFF,
-                                       client_accounts=[], invited_by=other_tenant.owner)
-    markers = foreign_markers(other_tenant)
+        invitation = invitation_create(
+            agency=other_tenant.agency,
+            email="pending@globex.test",
+            role=Role.STAFF,
+            client_accounts=[],
+            invited_by=other_tenant.owner,
+        )
+    mirror = foreign_mirror_rows(other_tenant.account)
+    markers = foreign_markers(other_tenant, mirror)
     failures: list[str] = []
     cases = 0
     for pattern, name in named_patterns():
         if name in PUBLIC or name.startswith("admin:") or name.split(":")[-1] in PUBLIC:
             continue
-        for kwargs in foreign_kwargs(name, pattern, other_tenant, invitation):
+        for kwargs in foreign_kwargs(name, pattern, other_tenant, invitation, mirror):
             url = reverse(name, kwargs=kwargs)
             for role in ROLES:
                 browser = Client()
@@ -120,14 +160,13 @@ def test_the_matrix_reports_each_kind_of_leak():
     from django.http import HttpResponse
 
     markers = ["Globex Dental"]
-    ok = isolation_failures("GET /x/ as staff", HttpResponse("yours", status=404), markers, aimed=True,
-                            anonymous=False)
+    ok = isolation_failures("GET /x/ as staff", HttpResponse("yours", status=404), markers, aimed=True, anonymous=False)
     assert ok == []
     reached = isolation_failures("GET /x/ as staff", HttpResponse("ok"), markers, aimed=True, anonymous=False)
     assert reached == ["GET /x/ as staff -> 200: reached another tenant's object"]
-    leaked = isolation_failures("GET /list/ as client_user", HttpResponse("<td>Globex Dental</td>"), markers,
-                                aimed=False, anonymous=False)
+    leaked = isolation_failures(
+        "GET /list/ as client_user", HttpResponse("<td>Globex Dental</td>"), markers, aimed=False, anonymous=False
+    )
     assert leaked == ["GET /list/ as client_user -> 200: body contains ['Globex Dental']"]
-    stranger = isolation_failures("GET /list/ as anonymous", HttpResponse("hi"), markers, aimed=False,
-                                  anonymous=True)
+    stranger = isolation_failures("GET /list/ as anonymous", HttpResponse("hi"), markers, aimed=False, anonymous=True)
     assert stranger == ["GET /list/ as anonymous -> 200: answered an anonymous request"]

@@ -142,3 +142,61 @@ def test_access_scope_is_cached_per_user_object(tenant, django_assert_num_querie
     access_scope(user)
     with django_assert_num_queries(0):
         access_scope(user)
+
+
+def _mirror(model, account, callrail_id: str, **fields):
+    from django.utils import timezone
+
+    now = timezone.now()
+    return model.objects.create(
+        client_account=account, callrail_id=callrail_id, payload={}, payload_hash="x",
+        first_seen_at=now, last_seen_at=now, changed_at=now, **fields,
+    )
+
+
+def test_client_limited_to_companies_sees_only_their_rows(tenant, other_tenant):
+    from apps.calls.models import Call
+    from apps.companies.models import Company
+    from apps.tags.models import Tag
+    from apps.users.models import CallRailUser
+
+    mine = _mirror(Company, tenant.account, "COM1", name="Mine")
+    theirs = _mirror(Company, tenant.account, "COM2", name="Not mine")
+    foreign = _mirror(Company, other_tenant.account, "COM3", name="Other agency")
+    _mirror(Call, tenant.account, "CAL1", company=mine)
+    _mirror(Call, tenant.account, "CAL2", company=theirs)
+    _mirror(Call, other_tenant.account, "CAL3", company=foreign)
+    _mirror(Tag, tenant.account, "T1", name="account-level")
+    _mirror(Tag, tenant.account, "T2", name="theirs", company=theirs)
+    _mirror(CallRailUser, tenant.account, "U1")
+    membership = tenant.client_user.memberships.get()
+    membership.companies.set([mine, foreign])  # a company of another account can never widen access
+
+    client = tenant.client_user
+    assert visible(client) == {tenant.account.name}
+    assert set(Company.objects.visible_to(client).values_list("name", flat=True)) == {"Mine"}
+    assert set(Call.objects.visible_to(client).values_list("callrail_id", flat=True)) == {"CAL1"}
+    assert set(Tag.objects.visible_to(client).values_list("name", flat=True)) == {"account-level"}
+    assert not CallRailUser.objects.visible_to(client).exists()  # rows of no company stay hidden
+
+    membership.companies.clear()
+    client = type(client).objects.get(pk=client.pk)  # a fresh scope cache
+    assert set(Call.objects.visible_to(client).values_list("callrail_id", flat=True)) == {"CAL1", "CAL2"}
+    assert CallRailUser.objects.visible_to(client).exists()
+
+
+def test_company_limits_apply_to_clients_only(tenant):
+    from django.core.exceptions import ValidationError
+
+    from apps.companies.models import Company
+    from apps.tenancy.services import membership_update
+
+    company = _mirror(Company, tenant.other_account, "COM9", name="Elsewhere")
+    membership = tenant.client_user.memberships.get()
+    with pytest.raises(ValidationError, match="Not in the chosen client accounts: Elsewhere"):
+        membership_update(membership=membership, role=Role.CLIENT, client_accounts=[tenant.account],
+                          companies=[company], actor=tenant.owner)
+    staff = tenant.restricted_staff.memberships.get()
+    membership_update(membership=staff, role=Role.STAFF, client_accounts=[tenant.other_account],
+                      companies=[company], actor=tenant.owner)
+    assert not staff.companies.exists()
