@@ -17,3 +17,5 @@ urlpatterns = [
     path("api/", include("agency_portal.api")),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler404 = "apps.core.views.page_not_found"

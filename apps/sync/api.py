@@ -7,13 +7,18 @@ portal shows a user. Records CallRail deleted are left out unless `?deleted=true
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
 
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
+from apps.tenancy.scoping import TenantQuerySet
 
 
 @dataclass(frozen=True)
@@ -146,11 +151,33 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
 )
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 with any offset, compared in UTC (PostgreSQL refuses offsets beyond ±15:59)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        try:
+            return moment.astimezone(UTC) if moment is not None else None
+        except OverflowError:
+            raise ValidationError("This moment is out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class MirrorFilterSet(filters.FilterSet):
     deleted = filters.BooleanFilter(
         method="filter_deleted", help_text="true: only records CallRail deleted; default: only live records."
     )
     client_account = filters.NumberFilter(field_name="client_account_id")
+
+    def __init__(self, *args, request=None, **kwargs) -> None:
+        super().__init__(*args, request=request, **kwargs)
+        user = getattr(request, "user", None)
+        for filter_ in self.filters.values():  # choices of related rows go through the scope too
+            if isinstance(getattr(filter_, "queryset", None), TenantQuerySet):
+                filter_.queryset = filter_.queryset.visible_to(user)
 
     def filter_deleted(self, queryset, name: str, value: bool | None):
         return queryset  # applied in filter_queryset so that omitting it still hides deleted records
@@ -176,7 +203,15 @@ def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
         f"{name}FilterSet",
         (MirrorFilterSet,),
         {
-            "Meta": type("Meta", (), {"model": model, "fields": endpoint.filters}),
+            "Meta": type(
+                "Meta",
+                (),
+                {
+                    "model": model,
+                    "fields": endpoint.filters,
+                    "filter_overrides": {models.DateTimeField: {"filter_class": UtcDateTimeFilter}},
+                },
+            ),
         },
     )
     return type(

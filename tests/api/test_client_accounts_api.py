@@ -74,8 +74,10 @@ def test_owner_creates_an_account_through_the_service_and_bad_input_is_a_clear_4
 def test_clients_staff_and_other_agencies_cannot_write(tenant, other_tenant):
     data = {"agency": tenant.agency.slug, "name": "X", "callrail_account_id": ACC, "api_key": "k"}
     assert api_for(tenant.staff).post(LIST, data, format="json").status_code == 403
-    assert api_for(tenant.client_user).patch(f"{LIST}{tenant.account.pk}/", {"name": "Y"}, format="json"
-                                             ).status_code == 403
+    assert (
+        api_for(tenant.client_user).patch(f"{LIST}{tenant.account.pk}/", {"name": "Y"}, format="json").status_code
+        == 403
+    )
     response = api_for(other_tenant.owner).post(LIST, data, format="json")
     assert response.status_code == 400  # the agency is not among their choices
     assert not ClientAccount.objects.unscoped(reason="admin").filter(callrail_account_id=ACC).exists()

@@ -1,5 +1,7 @@
 """REST API over the mirror: every resource listed, scoped, filtered, searched and ordered like the portal."""
 
+from datetime import timedelta, timezone
+
 import pytest
 from django.apps import apps
 from rest_framework.test import APIClient
@@ -85,3 +87,14 @@ def test_invalid_filter_is_a_clear_400(synced, tenant):
     response = api_as(tenant.owner).get("/api/v1/calls/", {"start_time__gte": "not a date"})
     assert response.status_code == 400
     assert "start_time__gte" in response.json()
+
+
+def test_moments_with_any_offset_are_compared_in_utc(synced, tenant):
+    client = api_as(tenant.owner)
+    far = client.get("/api/v1/calls/", {"start_time__lte": "0157-11-01T05:36:36-21:21"})
+    assert far.status_code == 200
+    assert far.json()["count"] == 0
+    recent = Call.objects.for_account(synced).live().order_by("-start_time").first()
+    shifted = recent.start_time.astimezone(timezone(timedelta(hours=-9, minutes=-30)))
+    answer = client.get("/api/v1/calls/", {"start_time__gte": shifted.isoformat()}).json()
+    assert recent.callrail_id in {row["callrail_id"] for row in answer["results"]}
