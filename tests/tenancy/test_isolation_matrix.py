@@ -31,6 +31,7 @@ PUBLIC = {
     "password_reset_complete",
     "invitation_accept",
     "healthz",
+    "readyz",
 }
 ROLES = ["owner", "admin", "staff", "restricted_staff", "client_user", None]
 ACTIONS = {"membership_action": ["update", "deactivate", "activate"], "invitation_action": ["resend", "revoke"]}
