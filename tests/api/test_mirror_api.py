@@ -98,3 +98,9 @@ def test_moments_with_any_offset_are_compared_in_utc(synced, tenant):
     shifted = recent.start_time.astimezone(timezone(timedelta(hours=-9, minutes=-30)))
     answer = client.get("/api/v1/calls/", {"start_time__gte": shifted.isoformat()}).json()
     assert recent.callrail_id in {row["callrail_id"] for row in answer["results"]}
+
+
+def test_error_bodies_are_objects(synced, tenant):
+    response = api_as(tenant.owner).get("/api/v1/calls/", {"search": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Null characters are not allowed."}
