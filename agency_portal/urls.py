@@ -8,6 +8,8 @@ from apps.tenancy import views as tenancy_views
 urlpatterns = [
     path("", include("apps.portal.urls")),
     path("", include("apps.tenancy.urls")),
+    path("", include("apps.summaries.urls")),  # portal summary emails and their unsubscribe link (issue 10)
+    path("", include("apps.push.urls")),  # per-account outbox pages (issue 6)
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/two-factor/", tenancy_views.TwoFactorVerifyView.as_view(), name="two_factor_verify"),
     path("accounts/two-factor/setup/", tenancy_views.TwoFactorSetupView.as_view(), name="two_factor_setup"),

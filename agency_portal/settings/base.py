@@ -99,6 +99,8 @@ LOCAL_APPS = [
     "apps.integrations",
     "apps.form_submissions",
     "apps.text_conversations",
+    "apps.summaries",  # the agency's own branded summary emails (issue 10)
+    "apps.push",  # the outbox: staff edits pushed to CallRail (issue 6)
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -230,6 +232,10 @@ except (ValueError, environ.ImproperlyConfigured) as exc:
 if EMAIL_BACKEND.endswith("filebased.EmailBackend"):  # noqa: F821 - set by email_url above
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = _setting("DEFAULT_FROM_EMAIL", str, "Agency Portal <portal@localhost>")
+# Portal summary emails (issue 10): how late a missed send may still go out, retries of SMTP failures.
+SUMMARY_CATCH_UP_HOURS = _setting("SUMMARY_CATCH_UP_HOURS", float, 20.0)
+SUMMARY_MAX_ATTEMPTS = _setting("SUMMARY_MAX_ATTEMPTS", int, 5)
+SUMMARY_RETRY_BASE_SECONDS = _setting("SUMMARY_RETRY_BASE_SECONDS", float, 60.0)
 
 # --- i18n / time: stored in UTC, shown in the account's or company's time zone.
 LANGUAGE_CODE = "en-us"
@@ -277,8 +283,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     "core.heartbeat": {"task": "core.heartbeat", "schedule": crontab(), "options": {"expires": 60}},
     # Pull sync fan-out: queues each account's due incremental / re-read / full run (issue 5).
     "sync.dispatch": {"task": "sync.dispatch", "schedule": crontab(), "options": {"expires": 55}},
+    # Portal summary emails: queue the summaries whose local send hour has come (issue 10).
+    "email.summaries_dispatch": {
+        "task": "email.summaries_dispatch",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 290},
+    },
+    # Push: re-send drains of accounts with unsent edits (lost messages, waits longer than a countdown).
+    "push.sweep": {"task": "push.sweep", "schedule": crontab(), "options": {"expires": 55}},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Push (outbox, issue 6): transient failures are retried with exponential backoff between attempts
+PUSH_MAX_ATTEMPTS = _setting("PUSH_MAX_ATTEMPTS", int, 8)
+PUSH_RETRY_BASE_SECONDS = _setting("PUSH_RETRY_BASE_SECONDS", float, 5.0)
+PUSH_RETRY_MAX_SECONDS = _setting("PUSH_RETRY_MAX_SECONDS", float, 300.0)
 
 # --- CallRail
 # Share of every CallRail limit the portal allows itself (CallRail may count other clients too).

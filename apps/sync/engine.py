@@ -45,6 +45,12 @@ logger = logging.getLogger(__name__)
 MAX_PROBLEMS_KEPT = 200
 _MISSING = object()
 
+#: Hooks ``(ctx, resource, {callrail_id: record}) -> ids`` naming listed records whose local row holds an edit
+#: not yet pushed to CallRail (registered by apps.push): a pull never overwrites a pending local edit.
+PENDING_EDIT_HOOKS: list[Callable[[Any, Resource, dict[str, Any]], set[str]]] = []
+#: ``callrail_id`` prefix of rows created in the portal and not yet confirmed by CallRail (never swept).
+LOCAL_ID_PREFIX = "pending:"
+
 
 def setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
@@ -395,8 +401,13 @@ def apply_page(
             .values_list("callrail_id", "payload_hash", "deleted_upstream_at", "last_seen_at")
         }
         stale = now - timedelta(seconds=float(setting("SYNC_LAST_SEEN_RESOLUTION_SECONDS", 6 * 3600)))
+        held: set[str] = set()
+        for hook in PENDING_EDIT_HOOKS:
+            held |= hook(ctx, resource, {cid: item[0] for cid, item in listed.items()})
         changed, unchanged, touch = [], [], []
         for callrail_id, (record, digest, blob) in listed.items():
+            if callrail_id in held and callrail_id in existing:
+                continue  # a local edit is still pending: the push (or a person) decides, not the pull
             known = existing.get(callrail_id)
             if known is not None and known[0] == digest and known[1] is None:
                 unchanged.append(callrail_id)
@@ -547,6 +558,9 @@ def mark_disappeared(
         ctx.problem(resource, None, "the pass's list of seen ids was lost (Redis restarted?): deletions not checked")
         return 0
     rows = resource.model.objects.for_account(ctx.account).filter(deleted_upstream_at__isnull=True)
+    rows = rows.exclude(callrail_id__startswith=LOCAL_ID_PREFIX)  # created locally, not in CallRail yet
+    if any(f.name == "spam" for f in resource.model._meta.concrete_fields):
+        rows = rows.exclude(spam=True)  # CallRail hides spam calls from lists; the mirror keeps them as spam
     if window is not None:
         column = resource.window.column
         rows = rows.filter(**{f"{column}__gte": window[0], f"{column}__lte": window[1]})

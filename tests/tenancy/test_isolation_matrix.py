@@ -32,6 +32,7 @@ PUBLIC = {
     "invitation_accept",
     "healthz",
     "readyz",
+    "summaries:unsubscribe",  # a signed token is the authorisation; a bad token shows nothing (issue 10)
 }
 ROLES = ["owner", "admin", "staff", "restricted_staff", "client_user", None]
 ACTIONS = {"membership_action": ["update", "deactivate", "activate"], "invitation_action": ["resend", "revoke"]}
@@ -82,6 +83,17 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
             values[param] = [other.account.pk]
         elif param == "pk" and short.removesuffix("-detail") in mirror:
             values[param] = [mirror[short.removesuffix("-detail")].pk]
+        elif param == "summary_pk":  # the other tenant's portal summary email (apps.summaries)
+            from tests.summaries.factories import foreign_summary
+
+            values[param] = [foreign_summary(other).pk]
+        elif param == "entry_pk":  # the other tenant's outbox entry (apps.push)
+            from apps.push.models import OutboxEntry
+
+            entry = OutboxEntry.objects.create(
+                client_account=other.account, resource="tags", object_pk=0, operation="update"
+            )
+            values[param] = [entry.pk]
         elif param == "action":
             values[param] = ACTIONS[short]
         else:
