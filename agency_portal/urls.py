@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.tenancy.urls")),
     path("", include("apps.summaries.urls")),  # portal summary emails and their unsubscribe link (issue 10)
     path("", include("apps.push.urls")),  # per-account outbox pages (issue 6)
+    path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/two-factor/", tenancy_views.TwoFactorVerifyView.as_view(), name="two_factor_verify"),
     path("accounts/two-factor/setup/", tenancy_views.TwoFactorSetupView.as_view(), name="two_factor_setup"),

@@ -101,6 +101,7 @@ LOCAL_APPS = [
     "apps.text_conversations",
     "apps.summaries",  # the agency's own branded summary emails (issue 10)
     "apps.push",  # the outbox: staff edits pushed to CallRail (issue 6)
+    "apps.webhooks",  # signed CallRail webhooks (issue 7)
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -283,6 +284,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "core.heartbeat": {"task": "core.heartbeat", "schedule": crontab(), "options": {"expires": 60}},
     # Pull sync fan-out: queues each account's due incremental / re-read / full run (issue 5).
     "sync.dispatch": {"task": "sync.dispatch", "schedule": crontab(), "options": {"expires": 55}},
+    # Webhook event log retention (issue 7).
+    "webhooks.prune": {"task": "webhooks.prune", "schedule": crontab(minute=17, hour=4), "options": {"expires": 3600}},
     # Portal summary emails: queue the summaries whose local send hour has come (issue 10).
     "email.summaries_dispatch": {
         "task": "email.summaries_dispatch",
@@ -293,6 +296,15 @@ CELERY_BEAT_SCHEDULE: dict = {
     "push.sweep": {"task": "push.sweep", "schedule": crontab(), "options": {"expires": 55}},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Webhooks (issue 7): signed CallRail webhooks received at PORTAL_BASE_URL/hooks/<token>/<event>/
+WEBHOOK_MAX_BODY_BYTES = _setting("WEBHOOK_MAX_BODY_BYTES", int, 256 * 1024)  # larger deliveries: 413
+WEBHOOK_REPLAY_WINDOW_MINUTES = _setting("WEBHOOK_REPLAY_WINDOW_MINUTES", float, 15.0)  # payload timestamp age
+# While webhooks are healthy for an account its incremental sync runs at most this often (0: never slowed).
+WEBHOOK_HEALTHY_INCREMENTAL_MINUTES = _setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", int, 60)
+WEBHOOK_EXPECTED_CALLS = _setting("WEBHOOK_EXPECTED_CALLS", float, 3.0)  # silence while this many calls expected
+WEBHOOK_MAX_SILENCE_HOURS = _setting("WEBHOOK_MAX_SILENCE_HOURS", float, 24.0)  # no webhook this long: unhealthy
+WEBHOOK_EVENT_RETENTION_DAYS = _setting("WEBHOOK_EVENT_RETENTION_DAYS", int, 30)  # event log kept this long (0: ever)
 
 # --- Push (outbox, issue 6): transient failures are retried with exponential backoff between attempts
 PUSH_MAX_ATTEMPTS = _setting("PUSH_MAX_ATTEMPTS", int, 8)

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.callrail.client import client_for_account, new_session
 from apps.callrail.errors import AuthFailed, CallRailError, Transient
@@ -45,6 +47,16 @@ class LockBusy(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"account sync lock busy for {retry_after} s")
         self.retry_after = retry_after
+
+
+#: Redis unreachable (restarted, failed over, network blip) while a run holds the account lock.
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+REDIS_DOWN_RETRY_SECONDS = 5.0
+
+
+class CoordinationUnavailable(Transient):
+    """Redis (the account lock) could not be reached mid-run: the run waits and retries like after a CallRail
+    503, instead of recording the resource as crashed and staying ``running`` until the dispatcher retires it."""
 
 
 # --------------------------------------------------------------------------------------------- queue
@@ -150,7 +162,11 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         return run
     account = ClientAccount.objects.for_account(run.client_account_id).get()
     lock = AccountSyncLock(account.pk, owner=f"run{run.pk}@{_owner()}")
-    if not lock.acquire(run.lock_ttl):
+    try:
+        acquired = lock.acquire(run.lock_ttl)
+    except REDIS_DOWN as exc:
+        raise CoordinationUnavailable(f"Redis unreachable: {exc}", retry_after=REDIS_DOWN_RETRY_SECONDS) from exc
+    if not acquired:
         raise LockBusy(retry_after=max(1, lock.ttl()))
     wire = _Wire()
     base_requests, base_429 = run.requests, run.rate_limited
@@ -201,6 +217,10 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
                 sync_resource(ctx, get_resource(name), run.kind)
             except (Transient, LockLost):
                 raise
+            except REDIS_DOWN as exc:
+                raise CoordinationUnavailable(
+                    f"Redis unreachable: {exc}", retry_after=REDIS_DOWN_RETRY_SECONDS
+                ) from exc
             except AuthFailed as exc:
                 run.errors = [*run.errors, {"resource": name, "message": str(exc)}]
                 logger.warning("sync run %s account %s stopped: %s", run.pk, account.pk, exc)
@@ -231,7 +251,10 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         _record_wait(run, ctx, save_progress, exc)
         raise
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except REDIS_DOWN:  # the lock expires by itself (its ttl)
+            logger.warning("sync run %s account %s: Redis unreachable, lock left to expire", run.pk, account.pk)
 
 
 def _record_wait(run: SyncRun, ctx: SyncContext, save_progress: Any, exc: Transient) -> None:
@@ -239,6 +262,8 @@ def _record_wait(run: SyncRun, ctx: SyncContext, save_progress: Any, exc: Transi
         save_progress(ctx)
     except LockLost:
         return
+    except REDIS_DOWN:
+        pass  # the lock cannot be renewed; the wait is still recorded so the dispatcher re-sends the run
     run.status = SyncStatus.WAITING
     run.not_before = timezone.now() + timedelta(seconds=float(exc.retry_after or 0))
     run.errors = [*run.errors[-20:], {"resource": ctx.current, "message": str(exc), "transient": True}]
@@ -295,6 +320,19 @@ def due_kind(schedule: SyncSchedule, *, now: datetime, time_zone: str) -> str | 
     return None
 
 
+def webhooks_slow_polling(account: ClientAccount, schedule: SyncSchedule, *, now: datetime) -> bool:
+    """True while the incremental run may wait: webhooks are healthy for the account (they bring calls, texts
+    and forms for free) and the last incremental run is younger than ``WEBHOOK_HEALTHY_INCREMENTAL_MINUTES``.
+    When webhooks fall silent while calls were expected, polling is back at the schedule's pace."""
+    slow = int(setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", 60))
+    last = schedule.last_incremental_at
+    if slow <= schedule.incremental_every_minutes or last is None or now - last >= timedelta(minutes=slow):
+        return False
+    from apps.webhooks.selectors import webhook_health
+
+    return webhook_health(account, now=now).healthy
+
+
 def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     """The beat fan-out: queue what each enabled account's schedule wants, never a second run for an
     account with one queued, running or waiting; re-send waiting runs whose wait is over."""
@@ -315,7 +353,7 @@ def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
                 continue
             schedule = sync_schedule_for(account=account)
             kind = due_kind(schedule, now=now, time_zone=account.time_zone)
-            if kind is None:
+            if kind is None or (kind == SyncKind.INCREMENTAL and webhooks_slow_polling(account, schedule, now=now)):
                 continue
             run, created = sync_request(account=account, kind=kind, trigger=SyncTrigger.SCHEDULE)
             if not created:

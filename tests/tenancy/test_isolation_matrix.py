@@ -64,6 +64,26 @@ def foreign_mirror_rows(account) -> dict[str, object]:
     }
 
 
+def foreign_webhook_values(other, mirror: dict) -> dict:
+    """The other tenant's webhook endpoint token, one of its logged webhook events, and one of its companies."""
+    from apps.companies.models import Company
+    from apps.webhooks.models import WebhookEvent
+    from apps.webhooks.services import webhook_endpoint_ensure
+
+    company = mirror.get("company") or Company.objects.for_account(other.account).first()
+    if company is None:
+        now = timezone.now()
+        company = Company.objects.create(
+            client_account=other.account, callrail_id="FOREIGN-company", payload={}, payload_hash="x",
+            first_seen_at=now, last_seen_at=now, changed_at=now,
+        )  # fmt: skip
+    event = WebhookEvent.objects.for_account(other.account).first() or WebhookEvent.objects.create(
+        client_account=other.account, event_type="post_call", status="rejected", raw_body="{}"
+    )
+    return {"token": webhook_endpoint_ensure(account=other.account).token, "event_type": "post_call",
+            "event_pk": event.pk, "company_pk": company.pk}  # fmt: skip
+
+
 def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation, mirror: dict) -> list[dict]:
     """Ways to fill the URL's parameters with the other tenant's objects."""
     params = set(pattern.pattern.converters) | set(pattern.pattern.regex.groupindex)

@@ -1,0 +1,37 @@
+"""Celery task applying a received webhook to the mirror (routed to the ``webhooks`` queue by name)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 5
+
+
+@shared_task(name="webhooks.apply_event", bind=True, max_retries=MAX_RETRIES)
+def webhook_apply_event_task(self, *, client_account_id: int, event_id: int) -> str:
+    from .models import WebhookEvent
+    from .services import webhook_event_apply, webhook_event_fail
+
+    event = WebhookEvent.objects.for_account(client_account_id).filter(pk=event_id).first()
+    if event is None:
+        logger.warning("webhook event %s of account %s no longer exists", event_id, client_account_id)
+        return "missing"
+    try:
+        return webhook_event_apply(event=event).status
+    except Exception as exc:  # a database hiccup or a bug: retried, then recorded on the event
+        logger.exception("applying webhook event %s of account %s failed", event_id, client_account_id)
+        if self.request.retries >= MAX_RETRIES:
+            webhook_event_fail(event=event, message=f"{type(exc).__name__}: {exc}")
+            return "failed"
+        raise self.retry(countdown=2**self.request.retries) from None
+
+
+@shared_task(name="webhooks.prune", bind=True)
+def webhook_events_prune_task(self) -> int:
+    from .services import webhook_events_prune
+
+    return webhook_events_prune()
