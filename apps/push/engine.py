@@ -142,6 +142,8 @@ def apply_answer(*, account: Any, write: Write, row: Any, record: dict, keep: se
     """Apply CallRail's answer to the mirrored row: the columns whose source key the answer carries (a
     partial answer never blanks the others), except ``keep`` (columns a later local edit still holds)."""
     resource = get_resource(write.name)
+    if write.on_answer is not None:
+        record = write.on_answer(account, row, record)
     ctx = _QuietContext(account=account, client=None)
     ident = str(record.get("id", row.callrail_id))
     mapped = map_record(ctx, resource, record, ident)

@@ -436,3 +436,26 @@ def webhook_events_prune(*, now: datetime | None = None) -> int:
     for account_id in ClientAccount.objects.unscoped(reason="beat-dispatch").values_list("pk", flat=True):
         removed += WebhookEvent.objects.for_account(account_id).filter(received_at__lt=cutoff).delete()[0]
     return removed
+
+
+# ------------------------------------------------------------------------------------------ connect
+def webhooks_connect(*, company: Company, actor: Any = None) -> Any:
+    """Point the company's CallRail Webhooks integration at the portal, through the outbox: created if the
+    company has none, else its URLs for every event are set (other URLs it lists are kept). When CallRail
+    answers a create, the signing key it returns is stored encrypted (see apps.push.writes)."""
+    from apps.integrations.models import Integration
+    from apps.integrations.services import integration_update, webhook_integration_create
+
+    account = ClientAccount.objects.for_account(company.client_account_id).get()
+    ours = webhook_urls(account)
+    existing = (
+        Integration.objects.for_account(account).live().filter(company=company, type="Webhooks").order_by("pk").first()
+    )
+    if existing is None:
+        return webhook_integration_create(
+            account=account, company=company, config={event: [url] for event, url in ours.items()}, actor=actor
+        )
+    config = {
+        event: [*[u for u in (existing.config or {}).get(event, []) if u != url], url] for event, url in ours.items()
+    }
+    return integration_update(integration=existing, config=config, state="active", actor=actor)
