@@ -8,6 +8,7 @@ from apps.tenancy import views as tenancy_views
 urlpatterns = [
     path("", include("apps.portal.urls")),
     path("", include("apps.tenancy.urls")),
+    path("", include("apps.audit.urls")),
     path("", include("apps.summaries.urls")),  # portal summary emails and their unsubscribe link (issue 10)
     path("", include("apps.push.urls")),  # per-account outbox pages (issue 6)
     path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages

@@ -59,4 +59,11 @@ class Call(MirrorModel):
             models.Index(fields=["client_account", "tracker", "start_time"], name="call_account_tracker_start"),
             models.Index(fields=["client_account", "lead_status"], name="call_account_lead_status"),
             models.Index(fields=["client_account", "customer_phone_number"], name="call_account_customer"),
+            # the portal's calls list (newest first, id breaks ties) and its counts: page 1 and deep pages read
+            # this index in order (indexed offset), and date-range summaries use it for their range
+            models.Index(
+                fields=["client_account", "-start_time", "-id"],
+                name="call_live_account_start_id",
+                condition=models.Q(deleted_upstream_at__isnull=True),
+            ),
         ]

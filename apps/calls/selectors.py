@@ -1,14 +1,88 @@
-"""Read side of the call mirror."""
+"""Read side of the call mirror: lists, CallRail's date ranges, and the summaries the overview pages show.
+
+The summaries follow CallRail's ``calls/summary.json`` and ``calls/timeseries.json`` semantics:
+``answered_calls`` counts answered calls, ``missed_calls`` every call not answered (voicemails included),
+``first_time_callers`` calls with ``first_call``, ``leads`` calls whose lead status is ``good_lead``, and
+``average_duration`` the integer mean of the durations. Days are the account's time-zone days.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from apps.sync.selectors import mirror_list
 
 from .models import Call
+
+#: CallRail's standard date ranges ("Filtering by Standard Date Range"), with the labels its UI uses.
+DATE_RANGES: tuple[tuple[str, str], ...] = (
+    ("recent", "Recent (last 30 days and today)"),
+    ("today", "Today"),
+    ("yesterday", "Yesterday"),
+    ("last_7_days", "Last 7 days"),
+    ("last_30_days", "Last 30 days"),
+    ("this_month", "This month"),
+    ("last_month", "Last month"),
+    ("this_year", "This year"),
+    ("last_year", "Last year"),
+    ("all_time", "All time"),
+)
+_END_OF_DAY = time(23, 59, 59, 999999)
+
+#: CallRail's answer_status filter values.
+ANSWER_STATUSES = (("answered", "Answered"), ("missed", "Missed"), ("voicemail", "Voicemail"))
+LEAD_STATUSES = (
+    ("good_lead", "Good lead"),
+    ("not_a_lead", "Not a lead"),
+    ("previously_marked_good_lead", "Previously marked good lead"),
+    ("not_scored", "Not scored"),
+)
+DIRECTIONS = (("inbound", "Inbound"), ("outbound", "Outbound"))
+
+
+def zone_of(account: Any) -> tzinfo:
+    """The account's time zone (an account, or a zone name); UTC when unknown."""
+    name = account if isinstance(account, str) else getattr(account, "time_zone", "")
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def date_window(preset: str, tz: tzinfo, now: datetime | None = None) -> tuple[datetime | None, datetime]:
+    """The [start, end] of one of CallRail's date-range presets, in ``tz`` (start None: no lower bound)."""
+    today = (now or timezone.now()).astimezone(tz).date()
+
+    def start(d: date) -> datetime:
+        return datetime.combine(d, time(0), tz)
+
+    def end(d: date) -> datetime:
+        return datetime.combine(d, _END_OF_DAY, tz)
+
+    yesterday = today - timedelta(days=1)
+    first_this = today.replace(day=1)
+    last_prev = first_this - timedelta(days=1)
+    windows = {
+        "recent": (start(today - timedelta(days=30)), end(today)),
+        "today": (start(today), end(today)),
+        "yesterday": (start(yesterday), end(yesterday)),
+        "last_7_days": (start(today - timedelta(days=7)), end(yesterday)),
+        "last_30_days": (start(today - timedelta(days=30)), end(yesterday)),
+        "this_month": (start(first_this), end(today)),
+        "last_month": (start(last_prev.replace(day=1)), end(last_prev)),
+        "this_year": (start(date(today.year, 1, 1)), end(today)),
+        "last_year": (start(date(today.year - 1, 1, 1)), end(date(today.year - 1, 12, 31))),
+        "all_time": (None, end(today)),
+    }
+    if preset not in windows:
+        raise ValueError(f"Unknown date range {preset!r}")
+    return windows[preset]
 
 
 def call_list(*, user: Any, agency: Any = None, include_deleted: bool = False) -> QuerySet:
@@ -18,3 +92,164 @@ def call_list(*, user: Any, agency: Any = None, include_deleted: bool = False) -
         .select_related("company", "tracker")
         .order_by("-start_time", "-pk")
     )
+
+
+def call_answer_status_q(value: str) -> Q:
+    """CallRail's ``answer_status``: answered; voicemail; missed = neither answered nor voicemail."""
+    if value == "answered":
+        return Q(answered=True)
+    if value == "voicemail":
+        return Q(voicemail=True)
+    if value == "missed":
+        return ~Q(answered=True) & ~Q(voicemail=True)
+    raise ValueError(value)
+
+
+def lead_status_q(value: str) -> Q:
+    """``not_scored`` is CallRail's name for no lead status at all."""
+    return Q(lead_status__isnull=True) | Q(lead_status="") if value == "not_scored" else Q(lead_status=value)
+
+
+# ---------------------------------------------------------------------------------------------- summaries
+SUMMARY_FIELDS = ("total_calls", "answered_calls", "missed_calls", "first_time_callers", "leads", "average_duration")
+
+
+def _summary_aggregates() -> dict[str, Any]:
+    return {
+        "total_calls": Count("pk"),
+        "answered_calls": Count("pk", filter=Q(answered=True)),
+        "missed_calls": Count("pk", filter=~Q(answered=True)),
+        "voicemails": Count("pk", filter=Q(voicemail=True)),
+        "first_time_callers": Count("pk", filter=Q(first_call=True)),
+        "leads": Count("pk", filter=Q(lead_status="good_lead")),
+        "seconds": Sum("duration"),
+    }
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    total = row.get("total_calls") or 0
+    row["average_duration"] = int((row.pop("seconds", 0) or 0) // total) if total else 0
+    row["formatted_average_duration"] = format_duration(row["average_duration"])
+    row["answered_rate"] = round(100 * row.get("answered_calls", 0) / total) if total else None
+    return row
+
+
+def format_duration(seconds: int) -> str:
+    """CallRail's ``formatted_average_duration``: "2m 59s", "45s"."""
+    minutes, secs = divmod(int(seconds or 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes}m {secs}s"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+def call_summary(
+    calls: QuerySet, *, group_by: str | None = None, label: str | None = None, limit: int | None = None
+) -> Any:
+    """CallRail's call summary over an already scoped queryset: totals, or one row per group (biggest first).
+
+    ``label`` names what a group shows when ``group_by`` is an id (two trackers may share a name)."""
+    calls = calls.order_by()
+    if group_by is None:
+        return _finish(calls.aggregate(**_summary_aggregates()))
+    names = [group_by, label] if label else [group_by]
+    rows = calls.values(*names).annotate(**_summary_aggregates()).order_by("-total_calls", group_by)
+    if limit:
+        rows = rows[:limit]
+    out = []
+    for row in rows:
+        key = row.pop(group_by)
+        out.append(_finish({"key": row.pop(label) if label else key, **row}))
+    return out
+
+
+def calls_between(calls: QuerySet, start: datetime | None, end: datetime | None) -> QuerySet:
+    if start is not None:
+        calls = calls.filter(start_time__gte=start)
+    if end is not None:
+        calls = calls.filter(start_time__lte=end)
+    return calls
+
+
+def _totals(row: dict[str, Any]) -> Any:
+    """A summary row as ``reports.Totals`` (the shape the summary emails use too)."""
+    from . import reports
+
+    return reports.Totals(
+        total_calls=row["total_calls"],
+        answered_calls=row["answered_calls"],
+        missed_calls=row["missed_calls"],
+        voicemails=row.get("voicemails", 0),
+        first_time_callers=row["first_time_callers"],
+        average_duration=row["average_duration"],
+        leads=row["leads"],
+    )
+
+
+def account_call_overview(*, user: Any, agency: Any, account: Any) -> dict[str, Any]:
+    """The account overview over CallRail's ``recent`` range (the last 30 days and today, in the account's
+    time zone): calls today and this week, totals, calls per day and summaries by source, company and
+    tracker, with the semantics of ``reports.py`` (live calls, spam not counted).
+
+    Computed over the calls *the user* may see (``visible_to``), so a client limited to some companies of
+    the account sees only those companies' figures."""
+    from . import reports
+
+    tz_name = account.time_zone or "UTC"
+    today = reports.local_today(tz_name)
+    period = reports.period_preset("recent", tz_name=tz_name)
+    tz = zone_of(tz_name)
+    calls = call_list(user=user, agency=agency).filter(
+        client_account=account, spam=False, start_time__gte=period.start_at, start_time__lt=period.end_before
+    )
+    per_day = {
+        row.pop("day"): _finish(row)
+        for row in calls.order_by()
+        .annotate(day=TruncDate("start_time", tzinfo=tz))
+        .values("day")
+        .annotate(**_summary_aggregates())
+    }
+    empty = {"total_calls": 0, "answered_calls": 0, "missed_calls": 0, "first_time_callers": 0, "leads": 0,
+             "average_duration": 0}  # fmt: skip
+    series = [reports.SeriesPoint(day=day, totals=_totals(per_day.get(day, empty))) for day in period.dates()]
+    week_start = today - timedelta(days=today.weekday())
+
+    def breakdown(column: str, label: str | None = None) -> list:
+        return [reports.GroupRow(key=row["key"], totals=_totals(row))
+                for row in call_summary(calls, group_by=column, label=label, limit=8)]  # fmt: skip
+
+    return {
+        "today": sum(p.totals.total_calls for p in series if p.day == today),
+        "this_week": sum(p.totals.total_calls for p in series if p.day >= week_start),
+        "period": period,
+        "totals": _totals(call_summary(calls)),
+        "series": series,
+        "peak": max((p.totals.total_calls for p in series), default=0),
+        "summary_tables": [
+            ("Top sources", "Source", breakdown("source")),
+            ("By company", "Company", breakdown("company_id", "company__name")),
+            ("By tracker", "Tracker", breakdown("tracker_id", "tracker__name")),
+        ],
+    }
+
+
+def agency_call_totals(*, user: Any, agency: Any, preset: str) -> dict[int, dict[str, Any]]:
+    """Per visible account, CallRail's call summary over a date-range preset in that account's time zone
+    (spam not counted, as in ``reports.py``).
+
+    One grouped query per distinct time zone (usually one), so the dashboard stays bounded.
+    """
+    from apps.tenancy.selectors import client_account_list
+
+    accounts = list(client_account_list(user=user, agency=agency))
+    by_zone: dict[str, list[int]] = {}
+    for account in accounts:
+        by_zone.setdefault(account.time_zone or "UTC", []).append(account.pk)
+    out: dict[int, dict[str, Any]] = {}
+    for zone_name, ids in by_zone.items():
+        start, end = date_window(preset, zone_of(zone_name))
+        visible = mirror_list(Call, user=user, agency=agency).filter(client_account__in=ids, spam=False)
+        calls = calls_between(visible, start, end)
+        for row in call_summary(calls, group_by="client_account_id"):
+            out[row["key"]] = row
+    return out

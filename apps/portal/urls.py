@@ -1,6 +1,22 @@
-from django.urls import path
+from django.urls import path, register_converter
 
-from . import views
+from . import resource_views, views
+from .catalog import PORTAL_RESOURCES
+
+
+class ResourceConverter:
+    """Only the names of the resource pages, so other account URLs are never shadowed."""
+
+    regex = "|".join(r.name for r in PORTAL_RESOURCES)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ResourceConverter, "resource")
 
 app_name = "portal"
 
@@ -14,4 +30,24 @@ urlpatterns = [
     path("accounts/<int:account_pk>/sync/", views.AccountSyncNowView.as_view(), name="account_sync"),
     path("accounts/<int:account_pk>/sync/runs/", views.AccountSyncStatusView.as_view(), name="account_sync_runs"),
     path("accounts/<int:account_pk>/sync/schedule/", views.AccountScheduleView.as_view(), name="account_schedule"),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/",
+        resource_views.ResourceListView.as_view(),
+        name="resource_list",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/export.csv",
+        resource_views.ResourceExportView.as_view(),
+        name="resource_export",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/columns/",
+        resource_views.ResourceColumnsView.as_view(),
+        name="resource_columns",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/<int:pk>/",
+        resource_views.ResourceDetailView.as_view(),
+        name="resource_detail",
+    ),
 ]

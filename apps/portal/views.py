@@ -12,8 +12,11 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from apps.callrail.budget import budget_status_for_account
+from apps.calls.selectors import DATE_RANGES, SUMMARY_FIELDS, account_call_overview, agency_call_totals
 from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
+from apps.portal.resource_views import account_tabs
+from apps.portal.selectors import sync_last_finished
 from apps.sync.models import SyncKind, SyncTrigger
 from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
@@ -30,9 +33,27 @@ class DashboardView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         accounts = list(self.accounts())
+        agency = self.request.agency or None
+        preset = self.request.GET.get("range") or "today"
+        range_error = None
+        if preset not in dict(DATE_RANGES):
+            range_error = f"Unknown date range {preset!r}; showing today."
+            preset = "today"
+        totals = agency_call_totals(user=self.request.user, agency=agency, preset=preset) if accounts else {}
+        last_syncs = sync_last_finished(user=self.request.user, agency=agency)
         for account in accounts:
             account.budget = budget_status_for_account(account)
-        return super().get_context_data(accounts=accounts, **kwargs)
+            account.calls = totals.get(account.pk)
+            account.last_sync = last_syncs.get(account.pk)
+        grand = {
+            key: sum((t.get(key) or 0) for t in totals.values()) for key in SUMMARY_FIELDS if key != "average_duration"
+        }
+        grand["answered_rate"] = (
+            round(100 * grand["answered_calls"] / grand["total_calls"]) if grand.get("total_calls") else None
+        )
+        return super().get_context_data(
+            accounts=accounts, date_ranges=DATE_RANGES, range=preset, range_error=range_error, grand=grand, **kwargs
+        )
 
 
 class AgencySwitchView(PortalView, View):
@@ -61,6 +82,9 @@ class AccountDetailView(PortalView, TemplateView):
             runs=sync_run_list(user=self.request.user, account=account)[:10],
             resources=resource_names(),
             can_sync=user_can_sync(user=self.request.user, agency=self.request.agency or None),
+            overview=account_call_overview(user=self.request.user, agency=self.request.agency or None, account=account),
+            tabs=account_tabs(account),
+            active_tab="overview",
             **kwargs,
         )
 
@@ -78,7 +102,7 @@ class AccountSyncStatusView(PortalView, TemplateView):
 
 
 class AccountSyncNowView(PortalView, View):
-    """"Sync now" for the whole account or one resource, on the interactive budget lane."""
+    """ "Sync now" for the whole account or one resource, on the interactive budget lane."""
 
     def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
         if not user_can_sync(user=request.user, agency=request.agency or None):
@@ -92,8 +116,11 @@ class AccountSyncNowView(PortalView, View):
             messages.error(request, f"Sync is off for {account.name}: {account.connection_error or 'paused'}.")
         else:
             run, created = sync_request(
-                account=account, kind=kind, resources=[resource] if resource else None,
-                trigger=SyncTrigger.MANUAL, lane="interactive",
+                account=account,
+                kind=kind,
+                resources=[resource] if resource else None,
+                trigger=SyncTrigger.MANUAL,
+                lane="interactive",
             )
             if created:
                 messages.success(request, f"{run.get_kind_display()} sync of {account.name} queued.")
@@ -148,7 +175,7 @@ class AccountFormView(ManagerRequiredMixin, FormView):
 
 
 class AccountConnectionCheckView(ManagerRequiredMixin, View):
-    """"Test connection": one interactive request to CallRail with the stored key."""
+    """ "Test connection": one interactive request to CallRail with the stored key."""
 
     def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
         account = self.get_account()

@@ -103,6 +103,14 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
             values[param] = [other.account.pk]
         elif param == "pk" and short.removesuffix("-detail") in mirror:
             values[param] = [mirror[short.removesuffix("-detail")].pk]
+        elif param == "action":
+            values[param] = ACTIONS[short]
+        elif param == "resource":  # the portal's resource pages, all of them
+            from apps.portal.catalog import PORTAL_RESOURCES
+
+            values[param] = [r.name for r in PORTAL_RESOURCES]
+        elif param == "pk" and short == "resource_detail":  # the other tenant's call (under each resource name)
+            values[param] = [mirror["call"].pk]
         elif param == "summary_pk":  # the other tenant's portal summary email (apps.summaries)
             from tests.summaries.factories import foreign_summary
 
@@ -114,8 +122,8 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
                 client_account=other.account, resource="tags", object_pk=0, operation="update"
             )
             values[param] = [entry.pk]
-        elif param == "action":
-            values[param] = ACTIONS[short]
+        elif param in ("token", "event_type", "event_pk", "company_pk"):  # apps.webhooks
+            values[param] = [foreign_webhook_values(other, mirror)[param]]
         else:
             pytest.fail(f"{name}: teach the isolation matrix how to aim parameter {param!r} at another tenant")
     combos = [{}]

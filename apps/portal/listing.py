@@ -1,0 +1,480 @@
+"""The one generic list/detail mechanism of the portal's resource pages.
+
+A :class:`PortalResource` declares, per mirrored CallRail resource, its columns, filters, free-text search
+fields and sort keys; :func:`build_listing` turns a request's query string into a validated filter form, a
+filtered and sorted scoped queryset, and one page of rows. Nothing here knows a particular resource:
+``catalog.py`` holds the declarations.
+
+Pagination is *indexed offset*: the page's primary keys are read first (an index scan on the sort index,
+no row bodies), then only those rows are fetched, so deep pages of a million-call mirror stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.apps import apps
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Window
+from django.http import QueryDict
+
+from apps.calls.selectors import DATE_RANGES, date_window, zone_of
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: ``path`` reads the value (``company__name`` follows relations), ``sort`` is the
+    ORDER BY key (None: not sortable), ``kind`` picks the cell format."""
+
+    key: str
+    label: str
+    path: str | None = None
+    sort: str | None = None
+    kind: str = "text"  # see templatetags/portal_tables.py for the formats
+    default: bool = True
+    getter: Callable[[Any], Any] | None = None  # a computed value (then ``path`` is unused)
+
+    @property
+    def value_path(self) -> str:
+        return self.path or self.key
+
+    def value(self, obj: Any) -> Any:
+        if self.getter is not None:
+            return self.getter(obj)
+        value = obj
+        for part in self.value_path.split("__"):
+            if value is None:
+                return None
+            value = getattr(value, part, None)
+        return value
+
+    def csv_value(self, obj: Any) -> str:
+        value = self.value(obj)
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        if isinstance(value, Decimal):
+            return f"{value:.2f}"
+        return str(value)
+
+
+@dataclass
+class FilterContext:
+    account: Any
+    queryset: QuerySet  # the scoped, unfiltered list of the resource (for distinct choices)
+    scoped: Callable[[Any], QuerySet]  # a model's live rows of the account that the user may see
+    choices: Callable[[str, Callable[[], list]], list]  # choice loader, once per request
+    cached_choices: Callable[[str, Callable[[], list]], list]  # choice loader cached for a while (costly ones)
+
+
+class OpenChoiceField(forms.ChoiceField):
+    """A choice among the values present in the mirror: offered as a list, but any value is accepted (the
+    list may be cached and lag behind the mirror; an unknown value simply matches nothing)."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
+class Filter:
+    """A filter: contributes form fields, and narrows the queryset with their cleaned values."""
+
+    name: str
+    label: str
+
+    def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
+        raise NotImplementedError
+
+    def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
+        raise NotImplementedError
+
+
+@dataclass
+class ChoiceFilter(Filter):
+    """Exact match on a field, from fixed choices or (``distinct=True``) the values present in the mirror."""
+
+    name: str
+    label: str
+    lookup: str | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+    distinct: bool = False
+    q: Callable[[str], Q] | None = None  # a custom condition for a value (CallRail semantics)
+
+    def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
+        choices = list(self.choices)
+        if self.distinct:
+            lookup = self.lookup or self.name
+            choices = ctx.cached_choices(
+                self.name,
+                lambda: [
+                    (v, v)
+                    for v in ctx.queryset.order_by(lookup)
+                    .exclude(**{f"{lookup}__isnull": True})
+                    .exclude(**{lookup: ""})
+                    .values_list(lookup, flat=True)
+                    .distinct()[:300]
+                ],
+            )
+            field_class = OpenChoiceField
+        else:
+            field_class = forms.ChoiceField
+        return {self.name: field_class(label=self.label, required=False, choices=[("", "Any"), *choices])}
+
+    def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
+        value = data.get(self.name)
+        if not value:
+            return queryset
+        if self.q is not None:
+            return queryset.filter(self.q(value))
+        return queryset.filter(**{self.lookup or self.name: value})
+
+
+@dataclass
+class BoolFilter(Filter):
+    """Yes / no / any on a boolean field."""
+
+    name: str
+    label: str
+    lookup: str | None = None
+    yes: str = "Yes"
+    no: str = "No"
+
+    def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
+        choices = [("", "Any"), ("yes", self.yes), ("no", self.no)]
+        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
+
+    def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
+        value = data.get(self.name)
+        lookup = self.lookup or self.name
+        if value == "yes":
+            return queryset.filter(**{lookup: True})
+        if value == "no":
+            return queryset.exclude(**{lookup: True})
+        return queryset
+
+
+@dataclass
+class RefFilter(Filter):
+    """A related record of the same account (company, tracker), chosen by its portal id."""
+
+    name: str
+    label: str
+    model_label: str
+    lookup: str
+    label_field: str = "name"
+
+    def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
+        model = apps.get_model(self.model_label)
+
+        def load() -> list:
+            rows = ctx.scoped(model).order_by(self.label_field, "pk")
+            return [(str(pk), label or f"#{pk}") for pk, label in rows.values_list("pk", self.label_field)[:500]]
+
+        choices = ctx.choices(self.name, load)
+        return {
+            self.name: forms.TypedChoiceField(
+                label=self.label, required=False, coerce=int, empty_value=None, choices=[("", "Any"), *choices]
+            )
+        }
+
+    def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
+        value = data.get(self.name)
+        return queryset if value is None else queryset.filter(**{self.lookup: value})
+
+
+@dataclass
+class TagFilter(Filter):
+    """Records carrying a tag (the account's tags by name; records store tag names)."""
+
+    name: str = "tag"
+    label: str = "Tag"
+    lookup: str = "tags"
+
+    def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
+        model = apps.get_model("tags.Tag")
+
+        def load() -> list:
+            names = ctx.scoped(model).order_by("name").values_list("name", flat=True)
+            return [(n, n) for n in dict.fromkeys(names[:500]) if n]
+
+        choices = ctx.choices(self.name, load)
+        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=[("", "Any"), *choices])}
+
+    def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
+        value = data.get(self.name)
+        if not value:
+            return queryset
+        if connection.vendor == "postgresql":
+            return queryset.filter(**{f"{self.lookup}__contains": [value]})  # jsonb containment
+        # SQLite (the embedded default) has no JSON containment: match the quoted name in the JSON text
+        return queryset.filter(**{f"{self.lookup}__icontains": json.dumps(value)})
+
+
+@dataclass
+class DateRangeFilter(Filter):
+    """CallRail's date ranges: a preset (``date_range``) or ``start_date``/``end_date`` (inclusive days),
+    in the account's time zone."""
+
+    field: str
+    name: str = "date_range"
+    label: str = "Date range"
+
+    def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
+        widget = forms.DateInput(attrs={"type": "date"})
+        return {
+            self.name: forms.ChoiceField(
+                label=self.label, required=False, choices=[("", "Any time"), *DATE_RANGES, ("custom", "Custom dates")]
+            ),
+            "start_date": forms.DateField(label="From", required=False, widget=widget),
+            "end_date": forms.DateField(label="To", required=False, widget=widget),
+        }
+
+    def clean(self, data: dict[str, Any]) -> None:
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and start > end:
+            raise forms.ValidationError("The start date must be on or before the end date.")
+
+    def window(self, data: dict[str, Any], ctx: FilterContext) -> tuple[datetime | None, datetime | None]:
+        tz = zone_of(ctx.account)
+        preset = data.get(self.name)
+        start: date | None = data.get("start_date")
+        end: date | None = data.get("end_date")
+        if start or end:
+            return (
+                datetime.combine(start, time(0), tz) if start else None,
+                datetime.combine(end, time(23, 59, 59, 999999), tz) if end else None,
+            )
+        if preset and preset != "custom":
+            return date_window(preset, tz)
+        return None, None
+
+    def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
+        start, end = self.window(data, ctx)
+        if start is not None:
+            queryset = queryset.filter(**{f"{self.field}__gte": start})
+        if end is not None:
+            queryset = queryset.filter(**{f"{self.field}__lte": end})
+        return queryset
+
+
+@dataclass(frozen=True)
+class PortalResource:
+    """How the portal lists and shows one mirrored resource."""
+
+    name: str  # the sync resource name, also the URL segment
+    label: str  # plural, for tabs and headings
+    singular: str
+    model_label: str
+    columns: tuple[Column, ...]
+    default_sort: str  # a column key, "-" for descending
+    filters: tuple[Filter, ...] = ()
+    search: tuple[str, ...] = ()  # fields matched by the free-text search (icontains)
+    related: tuple[str, ...] = ()  # select_related for list and detail
+    title: Callable[[Any], str] = str
+    detail_template: str = "portal/resource_detail.html"
+    empty_hint: str = ""
+    #: extra fields the detail page lists first (the rest follow in model order)
+    detail_fields: tuple[str, ...] = ()
+
+    @property
+    def model(self):
+        return apps.get_model(self.model_label)
+
+    def column(self, key: str) -> Column | None:
+        return next((c for c in self.columns if c.key == key), None)
+
+    @property
+    def default_columns(self) -> list[str]:
+        return [c.key for c in self.columns if c.default]
+
+    def chosen_columns(self, keys: Iterable[str] | None) -> list[Column]:
+        known = {c.key: c for c in self.columns}
+        chosen = [known[k] for k in (keys or []) if k in known]
+        return chosen or [known[k] for k in self.default_columns]
+
+    def sort_keys(self) -> dict[str, str]:
+        return {c.key: c.sort for c in self.columns if c.sort}
+
+    def order_by(self, sort: str) -> list[str]:
+        """ORDER BY for a sort key; the primary key breaks ties in the same direction (stable pages)."""
+        descending = sort.startswith("-")
+        expr = self.sort_keys()[sort.lstrip("-")]
+        sign = "-" if descending else ""
+        return [f"{sign}{expr}", f"{sign}pk"]
+
+
+def filter_form_class(resource: PortalResource, ctx: FilterContext) -> type[forms.Form]:
+    """The filter form of a resource: every filter's fields, plus search, sort and page size."""
+    fields: dict[str, forms.Field] = {}
+    if resource.search:
+        fields["q"] = forms.CharField(label="Search", required=False, max_length=200)
+    for flt in resource.filters:
+        fields.update(flt.fields(ctx))
+
+    def clean(self):
+        data = forms.Form.clean(self)
+        for flt in resource.filters:
+            check = getattr(flt, "clean", None)
+            if check is not None:
+                try:
+                    check(data)
+                except forms.ValidationError as exc:
+                    self.add_error(None, exc)
+        return data
+
+    return type(f"{resource.name.title()}FilterForm", (forms.Form,), {**fields, "clean": clean})
+
+
+@dataclass
+class Page:
+    number: int
+    size: int
+    count: int
+    rows: list
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def start_index(self) -> int:
+        return 0 if not self.count else (self.number - 1) * self.size + 1
+
+    @property
+    def end_index(self) -> int:
+        return min(self.count, self.number * self.size)
+
+    def window(self) -> list[int | None]:
+        """Page numbers to link: first, last, and two either side of this one (None: a gap)."""
+        wanted = {1, self.num_pages, *range(self.number - 2, self.number + 3)}
+        out: list[int | None] = []
+        previous = 0
+        for n in sorted(p for p in wanted if 1 <= p <= self.num_pages):
+            if n - previous > 1:
+                out.append(None)
+            out.append(n)
+            previous = n
+        return out
+
+
+@dataclass
+class Listing:
+    resource: PortalResource
+    form: forms.Form
+    queryset: QuerySet  # filtered and sorted (for the page and the CSV export)
+    base: QuerySet  # scoped, unfiltered: fetches the page's rows by primary key
+    sort: str
+    problems: list[str] = field(default_factory=list)
+    page: Page | None = None
+
+    @property
+    def active_filters(self) -> bool:
+        data = getattr(self.form, "cleaned_data", {}) or {}
+        return any(v not in (None, "", []) for v in data.values())
+
+
+def _int(value: str | None, default: int, *, low: int, high: int) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if low <= number <= high else None
+
+
+def build_listing(resource: PortalResource, *, queryset: QuerySet, params: QueryDict, ctx: FilterContext) -> Listing:
+    """Validate the query string and apply it. Bad input never raises: it becomes a message, and the list
+    shows what the valid part of the input selects."""
+    form = filter_form_class(resource, ctx)(params)
+    problems: list[str] = []
+    form.is_valid()
+    data = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else "Filter"
+        problems += [f"{label}: {e}" if name != "__all__" else e for e in errors]
+    if "__all__" in form.errors:
+        data.pop("start_date", None)
+        data.pop("end_date", None)
+    qs = queryset
+    for flt in resource.filters:
+        qs = flt.apply(qs, data, ctx)
+    term = (data.get("q") or "").strip()
+    if term and resource.search:
+        condition = Q()
+        for name in resource.search:
+            condition |= Q(**{f"{name}__icontains": term})
+        qs = qs.filter(condition)
+    sort = params.get("sort") or resource.default_sort
+    if sort.lstrip("-") not in resource.sort_keys():
+        problems.append(f"Cannot sort by {sort!r}; sorted by {resource.default_sort.lstrip('-')} instead.")
+        sort = resource.default_sort
+    qs = qs.order_by(*resource.order_by(sort))
+    return Listing(resource=resource, form=form, queryset=qs, base=queryset, sort=sort, problems=problems)
+
+
+def paginate(listing: Listing, params: QueryDict, page_size: int) -> Page:
+    """One page by indexed offset: the page's primary keys first (read in index order), then those rows.
+
+    Unfiltered, the count is an index-only count and the keys stop after the page. Filtered (the filter
+    reads the rows anyway), one query returns the page's keys with the total as a window count, instead of
+    scanning the matching rows twice.
+    """
+    number = _int(params.get("page"), 1, low=1, high=MAX_PAGE)
+    if number is None:
+        listing.problems.append("The page number must be a whole number of 1 or more; showing page 1.")
+        number = 1
+    queryset = listing.queryset
+    count: int | None = None
+    pks: list = []
+    if listing.active_filters:
+        offset = (number - 1) * page_size
+        window = queryset.annotate(_total=Window(Count("pk"))).values_list("pk", "_total")
+        found = list(window[offset : offset + page_size])
+        if found:
+            count, pks = found[0][1], [pk for pk, _ in found]
+    if count is None:  # unfiltered, or past the last page
+        count = queryset.count()
+        number = min(number, max(1, -(-count // page_size)))
+        offset = (number - 1) * page_size
+        pks = list(queryset.values_list("pk", flat=True)[offset : offset + page_size]) if count else []
+    rows: list = []
+    if pks:
+        rows_qs = listing.base.order_by().filter(pk__in=pks).defer("payload")  # lists never show the payload
+        by_pk = {row.pk: row for row in rows_qs}
+        rows = [by_pk[pk] for pk in pks if pk in by_pk]
+    listing.page = Page(number=number, size=page_size, count=count, rows=rows)
+    return listing.page
+
+
+def page_size_from(params: QueryDict, remembered: int | None, problems: list[str]) -> int:
+    raw = params.get("per_page")
+    if raw in (None, ""):
+        return remembered if remembered in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    size = _int(raw, DEFAULT_PAGE_SIZE, low=1, high=10_000)
+    if size not in PAGE_SIZES:
+        problems.append(f"Rows per page must be one of {', '.join(map(str, PAGE_SIZES))}; showing {DEFAULT_PAGE_SIZE}.")
+        return DEFAULT_PAGE_SIZE
+    return size

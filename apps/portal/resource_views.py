@@ -1,0 +1,226 @@
+"""The generic pages of every mirrored resource: list (filter, search, sort, pages, columns), CSV export, detail.
+
+One set of views for all resources, driven by the declarations in ``catalog.py``. Every query goes
+through the account looked up in the user's scope (another tenant's account is a 404) and the mirror's
+``visible_to`` scope, so lists, counts, filter choices, searches and exports hold only visible rows.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.text import slugify
+from django.views import View
+from django.views.generic import TemplateView
+
+from apps.sync.selectors import mirror_list
+
+from .catalog import BY_NAME, PORTAL_RESOURCES
+from .listing import PAGE_SIZES, FilterContext, Listing, PortalResource, build_listing, page_size_from, paginate
+from .mixins import PortalView
+from .models import ListPreference
+from .templatetags.portal_tables import render_cell
+
+EXPORT_CHUNK = 2000
+CHOICES_CACHE_SECONDS = 300  # distinct values offered in filters (sources): a scan of the account's rows
+
+
+class ResourceMixin(PortalView):
+    """The resource named in the URL, and its scoped records inside the URL's account."""
+
+    def get_resource(self) -> PortalResource:
+        try:
+            return BY_NAME[self.kwargs["resource"]]
+        except KeyError:
+            raise Http404("No such list") from None
+
+    def records(self, resource: PortalResource, account: Any) -> QuerySet:
+        rows = mirror_list(resource.model, user=self.request.user, agency=self.request.agency or None)
+        return rows.filter(client_account=account).select_related(*resource.related)
+
+    def preference(self, resource: PortalResource) -> ListPreference | None:
+        return ListPreference.objects.filter(user=self.request.user, resource=resource.name).first()
+
+    def listing(self, resource: PortalResource, account: Any) -> Listing:
+        records = self.records(resource, account)
+        memo: dict[str, list] = {}
+
+        def choices(name: str, load) -> list:
+            if name not in memo:
+                memo[name] = load()
+            return memo[name]
+
+        def cached_choices(name: str, load) -> list:
+            # per user: what a company-limited client may see differs from what staff see
+            stamp = f"{account.pk}:{account.created_at.timestamp():.0f}:{self.request.user.pk}"
+            key = f"portal:choices:{stamp}:{resource.name}:{name}"
+            return cache.get_or_set(key, load, CHOICES_CACHE_SECONDS)
+
+        def scoped(model) -> QuerySet:
+            rows = mirror_list(model, user=self.request.user, agency=self.request.agency or None)
+            return rows.filter(client_account=account)
+
+        ctx = FilterContext(
+            account=account, queryset=records, scoped=scoped, choices=choices, cached_choices=cached_choices
+        )
+        return build_listing(resource, queryset=records, params=self.request.GET, ctx=ctx)
+
+
+def account_tabs(account: Any) -> list[dict[str, Any]]:
+    """The account's sub-navigation: the overview, then every resource page."""
+    tabs = [{"name": "overview", "label": "Overview", "url": reverse("portal:account_detail", args=[account.pk])}]
+    tabs += [
+        {"name": r.name, "label": r.label, "url": reverse("portal:resource_list", args=[account.pk, r.name])}
+        for r in PORTAL_RESOURCES
+    ]
+    return tabs
+
+
+class ResourceListView(ResourceMixin, TemplateView):
+    template_name = "portal/resource_list.html"
+    partial_template = "portal/_list_region.html"
+
+    def get_template_names(self) -> list[str]:
+        htmx = getattr(self.request, "htmx", None)
+        if htmx and htmx.target == "list-region":
+            return [self.partial_template]
+        return [self.template_name]
+
+    def render_to_response(self, context, **kwargs) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        patch_vary_headers(response, ("HX-Request", "HX-Target"))  # one URL, a page or its list region
+        return response
+
+    def get_context_data(self, **kwargs):
+        kwargs.pop("resource", None)
+        resource = self.get_resource()
+        account = self.get_account()
+        pref = self.preference(resource)
+        listing = self.listing(resource, account)
+        size = page_size_from(self.request.GET, pref.page_size if pref else None, listing.problems)
+        paginate(listing, self.request.GET, size)
+        columns = resource.chosen_columns(pref.columns if pref else None)
+        table = [
+            [(column.key, render_cell(row, column, account, resource)) for column in columns]
+            for row in listing.page.rows
+        ]
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        return super().get_context_data(
+            account=account,
+            resource=resource,
+            listing=listing,
+            page=listing.page,
+            columns=columns,
+            table=table,
+            chosen=[c.key for c in columns],
+            page_sizes=PAGE_SIZES,
+            page_size=size,
+            query=query.urlencode(),
+            tabs=account_tabs(account),
+            active_tab=resource.name,
+            list_url=reverse("portal:resource_list", args=[account.pk, resource.name]),
+            export_url=reverse("portal:resource_export", args=[account.pk, resource.name]),
+            **kwargs,
+        )
+
+
+class ResourceColumnsView(ResourceMixin, View):
+    """Save the columns (and rows per page) a user wants on one resource list."""
+
+    def post(self, request: HttpRequest, account_pk: int, resource: str) -> HttpResponse:
+        res = self.get_resource()
+        account = self.get_account()
+        known = {c.key for c in res.columns}
+        columns = [k for k in request.POST.getlist("columns") if k in known]
+        target = reverse("portal:resource_list", args=[account.pk, res.name])
+        query = request.POST.get("query", "")
+        if request.POST.get("reset"):
+            ListPreference.objects.filter(user=request.user, resource=res.name).delete()
+            messages.success(request, "Columns reset to the default.")
+        elif not columns:
+            messages.error(request, "Choose at least one column.")
+        else:
+            size = request.POST.get("per_page")
+            ListPreference.objects.update_or_create(
+                user=request.user,
+                resource=res.name,
+                defaults={
+                    "columns": columns,
+                    "page_size": int(size) if size and size.isdigit() and int(size) in PAGE_SIZES else None,
+                },
+            )
+            messages.success(request, "Columns saved.")
+        return HttpResponseRedirect(f"{target}?{query}" if query else target)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class ResourceExportView(ResourceMixin, View):
+    """The current filtered, sorted list as CSV, streamed in chunks (any size, constant memory)."""
+
+    def get(self, request: HttpRequest, account_pk: int, resource: str) -> HttpResponse:
+        res = self.get_resource()
+        account = self.get_account()
+        listing = self.listing(res, account)
+        columns = list(res.columns)
+        writer = csv.writer(_Echo())
+
+        def rows() -> Iterator[str]:
+            yield writer.writerow([c.label for c in columns])
+            for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK):
+                yield writer.writerow([c.csv_value(obj) for c in columns])
+
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        filename = f"{slugify(account.name)}-{res.name}-{stamp}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class ResourceDetailView(ResourceMixin, TemplateView):
+    def get_template_names(self) -> list[str]:
+        return [self.get_resource().detail_template]
+
+    def get_context_data(self, **kwargs):
+        kwargs.pop("resource", None)
+        resource = self.get_resource()
+        account = self.get_account()
+        obj = self.records(resource, account).filter(pk=self.kwargs["pk"]).first()
+        if obj is None:
+            raise Http404(f"No such {resource.singular}")
+        fields = []
+        skip = {"id", "client_account", "payload", "payload_hash"}
+        first = [f for f in resource.detail_fields]
+        model_fields = [f for f in obj._meta.concrete_fields if f.name not in skip]
+        model_fields.sort(key=lambda f: (f.name not in first, first.index(f.name) if f.name in first else 0))
+        for f in model_fields:
+            value = getattr(obj, f.name)
+            kind = "json" if f.get_internal_type() == "JSONField" else "value"
+            if kind == "json" and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+                value, kind = ", ".join(map(str, value)), "value"  # tags, tracking numbers: plain text
+            fields.append({"name": f.name, "label": f.verbose_name, "value": value, "kind": kind})
+        return super().get_context_data(
+            account=account,
+            resource=resource,
+            object=obj,
+            fields=fields,
+            payload=obj.payload,
+            col={c.key: c for c in resource.columns},
+            tabs=account_tabs(account),
+            active_tab=resource.name,
+            list_url=reverse("portal:resource_list", args=[account.pk, resource.name]),
+            **kwargs,
+        )

@@ -1,0 +1,183 @@
+"""Cells, sort links and page links of the generic resource tables."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from apps.calls.selectors import format_duration, zone_of
+
+register = template.Library()
+
+DASH = mark_safe('<span class="muted">—</span>')  # constants, no input
+YES = mark_safe('<span class="yes">Yes</span>')
+NO = mark_safe('<span class="muted">No</span>')
+SELECTED = mark_safe(" selected")
+INVALID = mark_safe(' aria-invalid="true"')
+EMPTY = mark_safe("")
+LEAD_LABELS = {
+    "good_lead": ("Good lead", "ok"),
+    "not_a_lead": ("Not a lead", "muted"),
+    "previously_marked_good_lead": ("Previously good", "warn"),
+}
+STATUS_BADGES = {"Answered": "ok", "Missed": "danger", "Voicemail": "warn", "Outbound": "muted"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _list_url(account_pk: int, name: str) -> str:
+    """The list URL; a record's detail URL is this plus its id (one reverse per list, not per row)."""
+    return reverse("portal:resource_list", args=[account_pk, name])
+
+
+def _when(value: datetime, account: Any) -> str:
+    return timezone.localtime(value, zone_of(account)).strftime("%b %-d, %Y %-I:%M %p")
+
+
+@register.simple_tag
+def cell(obj: Any, column: Any, account: Any, resource: Any) -> str:
+    return render_cell(obj, column, account, resource)
+
+
+def render_cell(obj: Any, column: Any, account: Any, resource: Any) -> str:
+    """One table cell as safe HTML (the list view renders its rows with this directly, not per template tag)."""
+    value = column.value(obj)
+    kind = column.kind
+    if kind in ("link", "link_datetime", "tag"):
+        url = f"{_list_url(account.pk, resource.name)}{obj.pk}/"
+        if kind == "link_datetime":
+            text = _when(value, account) if value else "(no time)"
+        elif kind == "tag":
+            color = getattr(obj, "color", None) or ""
+            color = color if re.fullmatch(r"#?[\w-]{1,20}", color) else "#6b7280"  # a colour name, nothing else
+            return format_html('<a class="tag" style="border-color: {}" href="{}">{}</a>', color, url, value)
+        else:
+            text = value or obj.callrail_id
+        return format_html('<a href="{}">{}</a>', url, text)
+    if kind == "caller":
+        return format_html(
+            '<span class="caller">{}</span><br><small class="muted">{}</small>',
+            value or "Unknown caller",
+            obj.customer_phone_number or "",
+        )
+    if value is None or value == "" or value == [] or value == {}:
+        return DASH
+    if kind == "datetime":
+        return _when(value, account)
+    if kind == "bool":
+        return YES if value else NO
+    if kind == "duration":
+        return format_duration(value)
+    if kind == "money":
+        return f"${Decimal(value):,.2f}"
+    if kind == "tags":
+        return format_html_join(" ", '<span class="tag">{}</span>', ((t,) for t in value))
+    if kind == "list":
+        return ", ".join(str(v) for v in value)
+    if kind == "count":
+        return str(len(value))
+    if kind == "keys":
+        return ", ".join(k for k, v in value.items() if v) if isinstance(value, dict) else str(value)
+    if kind == "code":
+        return format_html("<code>{}</code>", value)
+    if kind == "badge":
+        tone = "ok" if value in ("active", "admin") else "muted"
+        return format_html('<span class="badge {}">{}</span>', tone, value)
+    if kind == "call_status":
+        return format_html('<span class="badge {}">{}</span>', STATUS_BADGES.get(value, "muted"), value)
+    if kind == "lead":
+        label, tone = LEAD_LABELS.get(value, (value, "muted"))
+        return format_html('<span class="badge {}">{}</span>', tone, label)
+    if kind == "json":
+        return format_html("<code>{}</code>", json.dumps(value)[:120])
+    return str(value)
+
+
+@register.simple_tag
+def field_value(value: Any, kind: str, account: Any) -> str:
+    """A value on a detail page."""
+    if value is None or value == "":
+        return DASH
+    if kind == "json":
+        return format_html('<pre class="json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        return _when(value, account)
+    return str(value)
+
+
+@register.simple_tag
+def with_query(query: str, **changes: Any) -> str:
+    """The current query string with some parameters replaced (None removes one)."""
+    params = QueryDict(query, mutable=True)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()
+
+
+@register.simple_tag
+def sort_query(query: str, column: Any, current: str) -> str:
+    """The query string that sorts by ``column``: ascending first, or flipped when already sorted by it."""
+    key = column.key
+    new = f"-{key}" if current == key else key
+    if current.lstrip("-") != key and column.kind in ("datetime", "link_datetime", "money", "duration"):
+        new = f"-{key}"  # newest / biggest first is what people want first
+    params = QueryDict(query, mutable=True)
+    params["sort"] = new
+    params.pop("page", None)
+    return params.urlencode()
+
+
+@register.filter
+def sort_state(column: Any, current: str) -> str:
+    if current == column.key:
+        return "ascending"
+    if current == f"-{column.key}":
+        return "descending"
+    return "none"
+
+
+@register.simple_tag
+def filter_input(bound_field: Any) -> str:
+    """One filter control, rendered directly (Django's widget templates cost a template render per option,
+    which is most of a list page's time with a few hundred options)."""
+    field = bound_field.field
+    name = bound_field.html_name
+    ident = bound_field.id_for_label
+    value = bound_field.value()
+    invalid = INVALID if bound_field.errors else EMPTY
+    choices = getattr(field, "choices", None)
+    if choices is not None:
+        current = "" if value in (None, "") else str(value)
+        choices = list(choices)
+        if current and not any(str(k) == current for k, _ in choices) and field.valid_value(current):
+            choices.append((current, current))  # an open choice typed in the URL: keep it visible
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((str(k), SELECTED if str(k) == current else EMPTY, label) for k, label in choices),
+        )
+        return format_html('<select name="{}" id="{}"{}>{}</select>', name, ident, invalid, options)
+    kind = getattr(field.widget, "input_type", "text")
+    return format_html(
+        '<input type="{}" name="{}" id="{}" value="{}"{}>',
+        kind,
+        name,
+        ident,
+        "" if value is None else value,
+        invalid,
+    )
