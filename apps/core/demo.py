@@ -70,6 +70,17 @@ def load_demo_data(*, sandbox_url: str, accounts: list[dict]) -> list[ClientAcco
     _member(_user("owner@northwind.test"), northwind, Role.OWNER)
     _member(_user("staff@northwind.test"), northwind, Role.STAFF)
     _member(_user("limited@northwind.test"), northwind, Role.STAFF, northwind_accounts[:2])
-    _member(_user("client@northwind.test"), northwind, Role.CLIENT, northwind_accounts[:1])
+    client = _user("client@northwind.test")
+    _member(client, northwind, Role.CLIENT, northwind_accounts[:1])
     _member(_user("owner@southside.test"), southside, Role.OWNER)
+    _daily_summary(northwind_accounts[0], client)
     return saved
+
+
+def _daily_summary(account: ClientAccount, client: User) -> None:
+    """One branded daily summary for the client, so the demo shows what it sends (EMAIL_URL: var/mail)."""
+    from apps.summaries.models import PortalSummary
+    from apps.summaries.services import summary_save
+
+    if not PortalSummary.objects.for_account(account).exists():
+        summary_save(account=account, actor=None, frequency="daily", hour=7, users=[client])
