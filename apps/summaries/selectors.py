@@ -53,3 +53,18 @@ def account_client_users(*, account: ClientAccount) -> QuerySet[User]:
 
 def account_companies(*, account: ClientAccount) -> QuerySet[Company]:
     return Company.objects.for_account(account).live().order_by("name")
+
+
+def my_summaries(*, user: Any, agency: Any) -> list[tuple[PortalSummary, SummaryRecipient | None]]:
+    """The active summaries of the accounts the user sees, each with the user's own recipient row (if any)."""
+    summaries = list(
+        PortalSummary.objects.visible_to(user, agency)
+        .filter(is_active=True)
+        .select_related("company", "client_account")
+        .order_by("client_account__name", "company__name", "frequency", "pk")
+    )
+    mine: dict[int, SummaryRecipient] = {}
+    for account_id in {s.client_account_id for s in summaries}:
+        for recipient in SummaryRecipient.objects.for_account(account_id).filter(email__iexact=user.email):
+            mine[recipient.summary_id] = recipient
+    return [(summary, mine.get(summary.pk)) for summary in summaries]

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -28,7 +28,8 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.reports import Period
-from apps.tenancy.models import ClientAccount, User
+from apps.tenancy.models import ClientAccount, Role, User
+from apps.tenancy.selectors import membership_for
 
 from .emails import portal_url, summary_build, summary_message
 from .models import CLAIMABLE, DeliveryStatus, PortalSummary, SummaryDelivery, SummaryRecipient
@@ -218,6 +219,38 @@ def recipient_unsubscribe(*, recipient: SummaryRecipient) -> bool:
         )
     recipient.refresh_from_db()
     return bool(changed)
+
+
+@transaction.atomic
+def summary_self_subscription_set(*, summary: PortalSummary, user: User, subscribed: bool) -> SummaryRecipient | None:
+    """A person subscribes to, or leaves, a summary of an account they see (clients only when their agency
+    lets clients manage their own summary emails)."""
+    account = ClientAccount.objects.for_account(summary.client_account_id).select_related("agency").get()
+    membership = membership_for(user=user, agency=account.agency)
+    if membership is None or not PortalSummary.objects.visible_to(user, account.agency).filter(pk=summary.pk).exists():
+        raise PermissionDenied("You do not receive this account's summaries.")
+    if membership.role == Role.CLIENT and not account.agency.client_can_manage_summary_emails:
+        raise PermissionDenied(f"{account.agency.name} manages your summary emails for you.")
+    recipients = SummaryRecipient.objects.for_account(account)
+    recipient = recipients.filter(summary=summary, email__iexact=user.email).first()
+    if subscribed:
+        if recipient is None:
+            recipient = SummaryRecipient.objects.create(
+                client_account=account, summary=summary, user=user, email=user.email.lower()
+            )
+        elif recipient.unsubscribed_at is not None:
+            recipients.filter(pk=recipient.pk).update(unsubscribed_at=None)
+    elif recipient is not None and recipient.unsubscribed_at is None:
+        recipients.filter(pk=recipient.pk).update(unsubscribed_at=timezone.now())
+    audit_record(
+        agency=account.agency,
+        client_account=account,
+        obj=summary,
+        actor=user,
+        action="summary.subscribe" if subscribed else "summary.unsubscribe",
+        after={"email": user.email},
+    )
+    return recipient
 
 
 # --- dispatching -------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ urlpatterns = [
         views.SummaryTestSendView.as_view(),
         name="test_send",
     ),
+    path("me/summaries/", views.MySummariesView.as_view(), name="mine"),
     # Public: the signed token is the authorisation (one-click unsubscribe from the email, no sign-in).
     path("summaries/unsubscribe/<str:token>/", views.UnsubscribeView.as_view(), name="unsubscribe"),
 ]

@@ -22,12 +22,13 @@ from .emails import summary_build
 from .forms import PortalSummaryForm
 from .models import DeliveryStatus, PortalSummary
 from .schedule import latest_occurrence, next_occurrence, summary_time_zone
-from .selectors import delivery_list, summary_get, summary_list
+from .selectors import delivery_list, my_summaries, summary_get, summary_list
 from .services import (
     recipient_for_token,
     recipient_unsubscribe,
     summary_delete,
     summary_save,
+    summary_self_subscription_set,
     summary_send_test,
     unsubscribe_url,
 )
@@ -213,3 +214,32 @@ class UnsubscribeView(View):
             )
         recipient_unsubscribe(recipient=recipient)
         return render(request, "summaries/unsubscribe.html", {"recipient": recipient, "done": True})
+
+
+class MySummariesView(PortalView, TemplateView):
+    """Summary emails I receive, and (where my agency allows clients to) subscribing or leaving them."""
+
+    template_name = "summaries/mine.html"
+
+    def get_context_data(self, **kwargs):
+        agency = self.request.agency or None
+        membership = membership_for(user=self.request.user, agency=agency) if agency else None
+        may_manage = membership is not None and (membership.role != "client" or agency.client_can_manage_summary_emails)
+        rows = [
+            (summary, recipient is not None and recipient.unsubscribed_at is None)
+            for summary, recipient in my_summaries(user=self.request.user, agency=agency)
+        ]
+        return super().get_context_data(rows=rows, may_manage=may_manage, **kwargs)
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        summary = (
+            PortalSummary.objects.visible_to(request.user, request.agency or None)
+            .filter(pk=request.POST.get("summary") or 0)
+            .first()
+        )
+        if summary is None:
+            raise Http404
+        subscribed = request.POST.get("action") == "subscribe"
+        summary_self_subscription_set(summary=summary, user=request.user, subscribed=subscribed)
+        messages.success(request, f"{'Subscribed to' if subscribed else 'Unsubscribed from'} {summary}.")
+        return redirect("summaries:mine")
