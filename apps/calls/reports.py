@@ -334,13 +334,14 @@ def report_calls(
     answer_status: str | None = None,
     lead_status: str | None = None,
     tracker_ids: Iterable[int] | None = None,
+    calls: QuerySet | None = None,
 ) -> QuerySet:
-    """The mirrored calls a report counts: live, not spam, started within the period (and filters)."""
-    qs = (
-        Call.objects.for_account(account)
-        .live()
-        .filter(spam=False, start_time__gte=period.start_at, start_time__lt=period.end_before)
-    )
+    """The mirrored calls a report counts: live, not spam, started within the period (and filters).
+
+    ``calls``: the calls a person may see (``visible_to``), so a client limited to some companies gets
+    figures over those only; default every call of the account (emails, tasks)."""
+    base = calls.filter(client_account=account) if calls is not None else Call.objects.for_account(account)
+    qs = base.live().filter(spam=False, start_time__gte=period.start_at, start_time__lt=period.end_before)
     if company is not None:
         qs = qs.filter(company_id=getattr(company, "pk", company))
     if direction in ("inbound", "outbound"):

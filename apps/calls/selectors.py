@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.sync.selectors import mirror_list
@@ -171,66 +170,35 @@ def calls_between(calls: QuerySet, start: datetime | None, end: datetime | None)
     return calls
 
 
-def _totals(row: dict[str, Any]) -> Any:
-    """A summary row as ``reports.Totals`` (the shape the summary emails use too)."""
-    from . import reports
-
-    return reports.Totals(
-        total_calls=row["total_calls"],
-        answered_calls=row["answered_calls"],
-        missed_calls=row["missed_calls"],
-        voicemails=row.get("voicemails", 0),
-        first_time_callers=row["first_time_callers"],
-        average_duration=row["average_duration"],
-        leads=row["leads"],
-    )
-
-
 def account_call_overview(*, user: Any, agency: Any, account: Any) -> dict[str, Any]:
     """The account overview over CallRail's ``recent`` range (the last 30 days and today, in the account's
     time zone): calls today and this week, totals, calls per day and summaries by source, company and
-    tracker, with the semantics of ``reports.py`` (live calls, spam not counted).
-
-    Computed over the calls *the user* may see (``visible_to``), so a client limited to some companies of
-    the account sees only those companies' figures."""
+    tracker — computed by ``reports.py`` (the figures of the summary emails) over the calls *the user* may
+    see (``visible_to``), so a client limited to some companies sees only those companies' figures."""
     from . import reports
 
     tz_name = account.time_zone or "UTC"
     today = reports.local_today(tz_name)
     period = reports.period_preset("recent", tz_name=tz_name)
-    tz = zone_of(tz_name)
-    calls = call_list(user=user, agency=agency).filter(
-        client_account=account, spam=False, start_time__gte=period.start_at, start_time__lt=period.end_before
-    )
-    per_day = {
-        row.pop("day"): _finish(row)
-        for row in calls.order_by()
-        .annotate(day=TruncDate("start_time", tzinfo=tz))
-        .values("day")
-        .annotate(**_summary_aggregates())
-    }
-    empty = {"total_calls": 0, "answered_calls": 0, "missed_calls": 0, "first_time_callers": 0, "leads": 0,
-             "average_duration": 0}  # fmt: skip
-    series = [reports.SeriesPoint(day=day, totals=_totals(per_day.get(day, empty))) for day in period.dates()]
+    scope = {"account": account, "period": period, "calls": call_list(user=user, agency=agency)}
+    series = reports.call_timeseries(**scope)
     week_start = today - timedelta(days=today.weekday())
-
-    def breakdown(column: str, label: str | None = None) -> list:
-        return [reports.GroupRow(key=row["key"], totals=_totals(row))
-                for row in call_summary(calls, group_by=column, label=label, limit=8)]  # fmt: skip
-
     return {
         "today": sum(p.totals.total_calls for p in series if p.day == today),
         "this_week": sum(p.totals.total_calls for p in series if p.day >= week_start),
         "period": period,
-        "totals": _totals(call_summary(calls)),
+        "totals": reports.call_totals(**scope),
         "series": series,
         "peak": max((p.totals.total_calls for p in series), default=0),
         "summary_tables": [
-            ("Top sources", "Source", breakdown("source")),
-            ("By company", "Company", breakdown("company_id", "company__name")),
-            ("By tracker", "Tracker", breakdown("tracker_id", "tracker__name")),
+            (title, heading, reports.call_breakdown(group_by=group, limit=8, **scope))
+            for title, heading, group in OVERVIEW_TABLES
         ],
     }
+
+
+OVERVIEW_TABLES = (("Top sources", "Source", "source"), ("By company", "Company", "company"),
+                   ("By tracker", "Tracker", "tracker"))  # fmt: skip
 
 
 def agency_call_totals(*, user: Any, agency: Any, preset: str) -> dict[int, dict[str, Any]]:
