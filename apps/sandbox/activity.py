@@ -84,35 +84,40 @@ def _modify(state: SandboxState, acc: AccountData, ctx, synth, count: int, days:
         changes = []
         kinds = [k for k in MODIFICATIONS if not (k == "recording" and (call.recording_key or not call.answered))]
         kind = rng.choice(kinds)
+        if kind == "tags" and not _tag_pool(acc, call):
+            kind = "note"  # every modification really changes the call (no tag left to add)
         if kind == "recording":
             call.recording_key = f"{rng.getrandbits(80):020x}"
             call.recording_duration = call.duration
             changes = ["recording", "recording_duration"]
         elif kind == "tags":
-            pool = [t["id"] for t in acc.tags.values()
-                    if t["status"] == "enabled" and t["company_id"] in (call.company_id, None)
-                    and t["id"] not in call.tag_ids]
-            if pool:
-                call.tag_ids = [*call.tag_ids, rng.choice(pool)]
+            call.tag_ids = [*call.tag_ids, rng.choice(_tag_pool(acc, call))]
             changes = ["tags"]
         elif kind == "lead_status":
             call.lead_status = "not_a_lead" if call.lead_status == "good_lead" else "good_lead"
             changes = ["lead_status"]
         elif kind == "note":
-            call.note = rng.choice(synth.bp.notes)
+            call.note = rng.choice([n for n in synth.bp.notes if n != call.note] or [f"{call.note} (again)"])
             changes = ["note"]
         elif kind == "value":
             low, high = synth.bp.value_range
-            call.value = float(rng.randint(low, high))
+            call.value = float(rng.choice([v for v in range(low, high + 1) if v != call.value] or [high + 1]))
             changes = ["value"]
         else:
-            summary = rng.choice(synth.bp.summaries)
+            summary = rng.choice([x for x in synth.bp.summaries if x != call.call_summary] or ["Follow-up call."])
             call.transcription = f"Agent: Thanks for calling, how can I help? Caller: {summary}"
             call.call_summary = summary
             changes = ["transcription_text", "call_summary"]
         state.emit(acc, call.company_id, "updated_call_webhook", call_webhook_payload(ctx, call, changes))
         out.append({"id": call.id, "changes": changes})
     return out
+
+
+def _tag_pool(acc: AccountData, call: Any) -> list[str]:
+    """Enabled tags of the call's company (or the account) it does not carry yet."""
+    return [t["id"] for t in acc.tags.values()
+            if t["status"] == "enabled" and t["company_id"] in (call.company_id, None)
+            and t["id"] not in call.tag_ids]  # fmt: skip
 
 
 def _delete(state: SandboxState, acc: AccountData, synth, count: int, days: float) -> list[str]:
