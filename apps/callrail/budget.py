@@ -414,6 +414,7 @@ class Budget:
         min_block_seconds: float | None = None,
         block_jitter_seconds: float | None = None,
         redis_retry_seconds: float | None = None,
+        window_guard_seconds: float | None = None,
     ) -> None:
         def opt(value: Any, name: str, default: Any) -> Any:
             return value if value is not None else getattr(settings, name, default)
@@ -431,8 +432,12 @@ class Budget:
         self.min_block_seconds = float(opt(min_block_seconds, "CALLRAIL_BUDGET_MIN_BLOCK_SECONDS", 60.0))
         self.block_jitter_seconds = float(opt(block_jitter_seconds, "CALLRAIL_BUDGET_BLOCK_JITTER_SECONDS", 15.0))
         self.redis_retry_seconds = float(opt(redis_retry_seconds, "CALLRAIL_BUDGET_REDIS_RETRY_SECONDS", 5.0))
-        self.hour_us = round(HOUR * US / self.time_scale)
-        self.day_us = round(DAY * US / self.time_scale)
+        # A grant is counted at grant time on Redis's clock, CallRail counts the request when it arrives: each
+        # window is held this much longer (real seconds, not scaled), so a burst granted at a window's very
+        # end and one at the next window's start cannot overlap in CallRail's count.
+        guard_us = round(float(opt(window_guard_seconds, "CALLRAIL_BUDGET_WINDOW_GUARD_SECONDS", 1.0)) * US)
+        self.hour_us = round(HOUR * US / self.time_scale) + guard_us
+        self.day_us = round(DAY * US / self.time_scale) + guard_us
         self._acquire = self.redis.register_script(_ACQUIRE_LUA)
         self._exhausted = self.redis.register_script(_EXHAUSTED_LUA)
         self._local = _LocalBudget()

@@ -49,7 +49,7 @@ def test_lanes_and_background_pacing(make_budget):
 
 
 def test_grants_up_to_the_ceiling_then_says_when_a_token_returns(make_budget):
-    budget = make_budget(time_scale=3600)  # an "hour" lasts one second
+    budget = make_budget(time_scale=3600, window_guard_seconds=0)  # an "hour" lasts one second
     granted, grants = spend(budget, 1, 25, overrides=SMALL)
     assert granted == 18
     assert all(g.granted for g in grants[:18])
@@ -61,6 +61,15 @@ def test_grants_up_to_the_ceiling_then_says_when_a_token_returns(make_budget):
     assert refused.retry_after == pytest.approx(first_grant_at + 1.0 - refused.decided_at, abs=0.002)
     time.sleep(refused.retry_after + 0.01)
     assert budget.try_acquire(1, "general", "interactive", overrides=SMALL).granted
+
+
+def test_the_window_guard_holds_each_grant_a_little_longer_than_callrail_does(make_budget):
+    """A grant is counted when granted; CallRail counts the request when it arrives, a little later."""
+    budget = make_budget(time_scale=3600, window_guard_seconds=0.25)
+    granted, grants = spend(budget, 1, 19, overrides=SMALL)
+    assert granted == 18
+    refused = grants[18]
+    assert refused.retry_after == pytest.approx(grants[0].decided_at + 1.25 - refused.decided_at, abs=0.002)
 
 
 def test_lanes_share_one_counter(make_budget):
