@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -51,12 +51,23 @@ class LockBusy(Exception):
 
 #: Redis unreachable (restarted, failed over, network blip) while a run holds the account lock.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-REDIS_DOWN_RETRY_SECONDS = 5.0
+#: The database connection dropped (server restarted, backend terminated, network blip) or a transaction
+#: failed in a way a retry can fix (serialization failure, deadlock).
+DB_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+try:  # the engine's COPY upsert talks to psycopg directly, whose errors Django does not wrap
+    import psycopg
+
+    DB_DOWN += (psycopg.OperationalError, psycopg.InterfaceError)
+except ImportError:  # SQLite (the embedded default)
+    pass
+BACKEND_RETRY_SECONDS = 5.0
 
 
-class CoordinationUnavailable(Transient):
-    """Redis (the account lock) could not be reached mid-run: the run waits and retries like after a CallRail
-    503, instead of recording the resource as crashed and staying ``running`` until the dispatcher retires it."""
+class BackendUnavailable(Transient):
+    """Redis (the account lock) or PostgreSQL could not be reached mid-run: the run waits and retries from its
+    checkpoint like after a CallRail 503, instead of recording the resource as crashed (the run ending
+    ``partial`` with the rest of the resource never fetched) or staying ``running`` until the dispatcher
+    retires it."""
 
 
 # --------------------------------------------------------------------------------------------- queue
@@ -165,7 +176,7 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
     try:
         acquired = lock.acquire(run.lock_ttl)
     except REDIS_DOWN as exc:
-        raise CoordinationUnavailable(f"Redis unreachable: {exc}", retry_after=REDIS_DOWN_RETRY_SECONDS) from exc
+        raise BackendUnavailable(f"Redis unreachable: {exc}", retry_after=BACKEND_RETRY_SECONDS) from exc
     if not acquired:
         raise LockBusy(retry_after=max(1, lock.ttl()))
     wire = _Wire()
@@ -218,8 +229,11 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             except (Transient, LockLost):
                 raise
             except REDIS_DOWN as exc:
-                raise CoordinationUnavailable(
-                    f"Redis unreachable: {exc}", retry_after=REDIS_DOWN_RETRY_SECONDS
+                raise BackendUnavailable(f"Redis unreachable: {exc}", retry_after=BACKEND_RETRY_SECONDS) from exc
+            except DB_DOWN as exc:
+                connection.close()  # the retry (and the wait recorded below) open a new connection
+                raise BackendUnavailable(
+                    f"database connection lost: {type(exc).__name__}: {exc}", retry_after=BACKEND_RETRY_SECONDS
                 ) from exc
             except AuthFailed as exc:
                 run.errors = [*run.errors, {"resource": name, "message": str(exc)}]

