@@ -19,10 +19,12 @@ COPY --chown=portal:portal . .
 RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://127.0.0.1:1/0 \
     FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     python manage.py collectstatic --noinput \
- && mkdir -p /app/var && chown -R portal:portal /app/var
+ && mkdir -p /app/var/exports && chown -R portal:portal /app/var
 
 USER portal
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
+# Ready = database, Redis and broker answer. /readyz is answered before the host check and the HTTPS
+# redirect (apps/operations/middleware.py), so the plain-HTTP probe on 127.0.0.1 works in production.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
 CMD ["gunicorn", "agency_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -599,10 +599,11 @@ def _date_param(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).replace(microsecond=0).isoformat()
 
 
-def retention_start(now: datetime, tz: ZoneInfo) -> datetime:
+def retention_start(now: datetime, tz: ZoneInfo, agency_months: int | None = None) -> datetime:
     """The oldest instant a full sync asks for: CallRail keeps communication records 25 months
-    (``SYNC_HISTORY_MONTHS``); one day of margin so the request is never refused as out of retention."""
-    months = int(setting("SYNC_HISTORY_MONTHS", 25))
+    (``SYNC_HISTORY_MONTHS``), the agency perhaps fewer (its retention, which a sync must not undo); one
+    day of margin so the request is never refused as out of retention."""
+    months = min(int(setting("SYNC_HISTORY_MONTHS", 25)), agency_months or 10**6)
     today = now.astimezone(tz).date()
     year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
     day = min(today.day, calendar.monthrange(year, month + 1)[1])  # 31 March - 1 month = 28/29 February
@@ -642,7 +643,8 @@ def sync_listed(ctx: SyncContext, resource: Resource) -> None:
     seen.discard()  # a fresh pass
     params: dict[str, Any] = dict(resource.params)
     if resource.dated:
-        params.update(_dated_params(ctx, retention_start(started, ctx.tz), started))
+        floor = retention_start(started, ctx.tz, ctx.account.agency.retention_months)
+        params.update(_dated_params(ctx, floor, started))
     if resource.parent is not None:
         parent = resource.parent
         parent_model = get_resource(parent.resource).model
@@ -673,7 +675,7 @@ def _new_window(ctx: SyncContext, resource: Resource, state: SyncState, kind: st
     now = ctx.now()
     if now.microsecond:  # the end is inclusive and sent in whole seconds: round up, never cut off "now"
         now = now.replace(microsecond=0) + timedelta(seconds=1)
-    floor = retention_start(now, ctx.tz)
+    floor = retention_start(now, ctx.tz, ctx.account.agency.retention_months)
     if kind == SyncKind.INCREMENTAL and state.cursor is not None:
         overlap = timedelta(minutes=float(setting("SYNC_OVERLAP_MINUTES", 30)))
         start = state.cursor - overlap

@@ -7,4 +7,4 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the tenancy system checks
+        from . import authentication, checks  # noqa: F401 - system checks; the API token's OpenAPI scheme

@@ -109,6 +109,7 @@ class AgencySettingsForm(forms.ModelForm):
             "client_can_annotate_calls",
             "client_can_manage_summary_emails",
             "require_two_factor",
+            "retention_months",
         ]
         widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
 

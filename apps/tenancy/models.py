@@ -9,7 +9,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.crypto import salted_hmac
 
@@ -98,6 +98,14 @@ class Agency(models.Model):
         default=False, help_text="Clients may manage their own summary email subscription."
     )
     require_two_factor = models.BooleanField("require two-factor sign-in for owners and admins", default=False)
+    # Data lifecycle (issue 11): mirrored communication records older than this are deleted nightly.
+    retention_months = models.PositiveSmallIntegerField(
+        "keep communication records for (months)",
+        default=25,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text="Calls, form submissions and text conversations older than this are deleted from the portal "
+        "(CallRail itself keeps them 25 months).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -171,6 +179,14 @@ class ClientAccount(TenantValidationMixin, models.Model):
     )
     connection_error = models.TextField(blank=True, help_text="Why CallRail last refused this account, if it did.")
     connection_checked_at = models.DateTimeField(null=True, blank=True)
+    # Data lifecycle (issue 11): a scheduled deletion (export written first), cancellable until it is due.
+    deletion_due_at = models.DateTimeField(null=True, blank=True, help_text="When the account and its data go.")
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deletion_export_path = models.CharField(max_length=500, blank=True, help_text="The export written first.")
+    sync_enabled_before_deletion = models.BooleanField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from .models import ClientAccount
 
 UNSCOPED_REASONS = frozenset(
-    {"admin", "operator-command", "demo-data", "beat-dispatch", "system-check", "webhook-token"}
-)  # webhook-token: the webhook receiver finds the account by its endpoint token
+    {"admin", "operator-command", "demo-data", "beat-dispatch", "system-check", "webhook-token", "metrics"}
+)  # webhook-token: the webhook receiver finds the account by its endpoint token; metrics: the /metrics scrape
 
 
 class UnscopedTenantQuery(RuntimeError):

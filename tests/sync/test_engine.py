@@ -176,3 +176,14 @@ def test_records_from_outside_a_listing_go_through_the_same_mapping(tenant):
     assert call.note == "Called back"
     assert call.value == Decimal("40.00")
     assert not Call.objects.for_account(tenant.other_account).exists()
+
+
+def test_a_shorter_agency_retention_bounds_the_full_window(tenant):
+    """A sync never pulls back what the agency's retention job deleted."""
+    tenant.agency.retention_months = 3
+    tenant.agency.save()
+    tenant.account.time_zone = "America/Denver"
+    now = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
+    ctx = ctx_for(tenant.account, now)
+    full = _new_window(ctx, CALLS, SyncState(client_account=tenant.account, resource="calls"), SyncKind.FULL)
+    assert full["window_start"].startswith("2026-04-16T00:00:00")  # three months and a day of margin

@@ -140,15 +140,20 @@ def test_branding_settings_and_logo_validation(login, tenant, client):
     client = login(tenant.owner)
     url = reverse("tenancy:agency_settings")
     png = SimpleUploadedFile("logo.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
-    response = client.post(url, {"name": "Acme", "primary_colour": "#123456", "logo_upload": png})
+    settings = {"name": "Acme", "primary_colour": "#123456", "retention_months": 13}
+    response = client.post(url, {**settings, "logo_upload": png})
     assert response.status_code == 302
+    tenant.agency.refresh_from_db()
+    assert tenant.agency.retention_months == 13
     assert client.get(reverse("tenancy:agency_logo")).content.startswith(b"\x89PNG")
     assert "background: #123456" in client.get(reverse("portal:dashboard")).content.decode()
     exe = SimpleUploadedFile("x.exe", b"MZ", content_type="application/octet-stream")
-    response = client.post(url, {"name": "Acme", "primary_colour": "#123456", "logo_upload": exe})
+    response = client.post(url, {**settings, "logo_upload": exe})
     assert "PNG, JPEG, WebP or SVG" in response.content.decode()
-    response = client.post(url, {"name": "Acme", "primary_colour": "blue"})
+    response = client.post(url, {**settings, "primary_colour": "blue"})
     assert "#RRGGBB" in response.content.decode()
+    response = client.post(url, {**settings, "retention_months": 0})
+    assert "greater than or equal to 1" in response.content.decode()
 
 
 def test_invited_existing_user_joins_without_changing_password(

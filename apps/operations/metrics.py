@@ -1,0 +1,161 @@
+"""Prometheus exposition of what the UI shows, read from PostgreSQL and Redis at scrape time.
+
+A custom collector (no process-global counters), so every gunicorn worker answers a scrape with the same,
+complete figures. Per-account series carry ``agency`` (slug), ``account`` (the portal's id) and
+``callrail_account`` (the ACC… id) — never a key or any secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from django.db.models import QuerySet
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .selectors import account_figures, last_heartbeat, queue_depths
+
+ACCOUNT_LABELS = ["agency", "account", "callrail_account"]
+PREFIX = "agency_portal"
+
+
+def operator_scope(model: type) -> QuerySet:
+    """Every row: the scrape is an operator's view of the whole installation (token or superuser only)."""
+    return model.objects.unscoped(reason="metrics")
+
+
+class PortalCollector(Collector):
+    """Collects per-account budget, sync, outbox and webhook figures plus Celery queue depths."""
+
+    def __init__(self, scope: Callable[[type], QuerySet] = operator_scope) -> None:
+        self.scope = scope
+
+    def collect(self) -> Iterator:
+        g = {
+            "hour": GaugeMetricFamily(
+                f"{PREFIX}_callrail_requests_hour",
+                "CallRail requests spent in the sliding hour, per limit class.",
+                labels=[*ACCOUNT_LABELS, "limit_class"],
+            ),
+            "day": GaugeMetricFamily(
+                f"{PREFIX}_callrail_requests_day",
+                "CallRail requests spent in the sliding 24 hours, per limit class.",
+                labels=[*ACCOUNT_LABELS, "limit_class"],
+            ),
+            "hour_limit": GaugeMetricFamily(
+                f"{PREFIX}_callrail_budget_hour_limit",
+                "The portal's own hourly ceiling (CallRail's limit times the safety share).",
+                labels=[*ACCOUNT_LABELS, "limit_class"],
+            ),
+            "day_limit": GaugeMetricFamily(
+                f"{PREFIX}_callrail_budget_day_limit",
+                "The portal's own daily ceiling (CallRail's limit times the safety share).",
+                labels=[*ACCOUNT_LABELS, "limit_class"],
+            ),
+            "r429_day": GaugeMetricFamily(
+                f"{PREFIX}_callrail_rate_limited_day",
+                "429 answers from CallRail in the last 24 hours (budget events).",
+                labels=ACCOUNT_LABELS,
+            ),
+            "deferred": GaugeMetricFamily(
+                f"{PREFIX}_callrail_budget_deferred_hour",
+                "Requests the budget refused (not sent) in the current hour window.",
+                labels=ACCOUNT_LABELS,
+            ),
+            "blocked": GaugeMetricFamily(
+                f"{PREFIX}_callrail_budget_blocked",
+                "1 while a 429 blocks the account (or one of its limit classes).",
+                labels=ACCOUNT_LABELS,
+            ),
+            "degraded": GaugeMetricFamily(
+                f"{PREFIX}_callrail_budget_degraded",
+                "1 while this process counts the budget locally because Redis is unreachable.",
+                labels=ACCOUNT_LABELS,
+            ),
+            "lag": GaugeMetricFamily(
+                f"{PREFIX}_sync_lag_seconds",
+                "Seconds since the account's last successful sync run finished (absent: never).",
+                labels=ACCOUNT_LABELS,
+            ),
+            "last_success": GaugeMetricFamily(
+                f"{PREFIX}_sync_last_success_timestamp_seconds",
+                "When the account's last successful sync run finished (Unix time).",
+                labels=ACCOUNT_LABELS,
+            ),
+            "outbox": GaugeMetricFamily(
+                f"{PREFIX}_outbox_entries",
+                "Outbox entries by status.",
+                labels=[*ACCOUNT_LABELS, "status"],
+            ),
+            "outbox_depth": GaugeMetricFamily(
+                f"{PREFIX}_outbox_depth",
+                "Edits still to be sent to CallRail (pending and in flight).",
+                labels=ACCOUNT_LABELS,
+            ),
+            "webhooks": GaugeMetricFamily(
+                f"{PREFIX}_webhook_events_last_hour",
+                "Webhook deliveries received in the last hour, accepted (signed) or rejected.",
+                labels=[*ACCOUNT_LABELS, "result"],
+            ),
+        }
+        c_429 = CounterMetricFamily(
+            f"{PREFIX}_sync_rate_limited",
+            "429 answers recorded on the account's sync runs.",
+            labels=ACCOUNT_LABELS,
+        )
+        c_requests = CounterMetricFamily(
+            f"{PREFIX}_sync_requests",
+            "CallRail requests recorded on the account's sync runs.",
+            labels=ACCOUNT_LABELS,
+        )
+        for fig in account_figures(self.scope):
+            account = fig.account
+            labels = [account.agency.slug, str(account.pk), account.callrail_account_id]
+            budget = fig.budget
+            if budget is not None:
+                for cls in budget.classes:
+                    g["hour"].add_metric([*labels, cls.limit_class], cls.hour_spent)
+                    g["day"].add_metric([*labels, cls.limit_class], cls.day_spent)
+                    g["hour_limit"].add_metric([*labels, cls.limit_class], cls.hour_limit)
+                    g["day_limit"].add_metric([*labels, cls.limit_class], cls.day_limit)
+                g["r429_day"].add_metric(labels, budget.rate_limited_day)
+                g["deferred"].add_metric(labels, budget.deferred)
+                g["blocked"].add_metric(labels, 1 if budget.blocked else 0)
+                g["degraded"].add_metric(labels, 1 if budget.degraded else 0)
+            if fig.last_success_at is not None:
+                g["lag"].add_metric(labels, max(0.0, fig.sync_lag.total_seconds()))
+                g["last_success"].add_metric(labels, fig.last_success_at.timestamp())
+            for status, count in sorted(fig.outbox.items()):
+                g["outbox"].add_metric([*labels, status], count)
+            g["outbox_depth"].add_metric(labels, fig.outbox_depth)
+            for result in ("accepted", "rejected"):
+                g["webhooks"].add_metric([*labels, result], fig.webhooks_last_hour.get(result, 0))
+            c_429.add_metric(labels, fig.rate_limited_total)
+            c_requests.add_metric(labels, fig.requests_total)
+        yield from g.values()
+        yield c_429
+        yield c_requests
+
+        queues = GaugeMetricFamily(
+            f"{PREFIX}_celery_queue_length", "Messages waiting in each Celery queue.", labels=["queue"]
+        )
+        for name, depth in queue_depths().items():
+            if depth is not None:
+                queues.add_metric([name], depth)
+        yield queues
+        beat = last_heartbeat()
+        heartbeat = GaugeMetricFamily(
+            f"{PREFIX}_beat_heartbeat_timestamp_seconds",
+            "When a worker last ran beat's core.heartbeat task (Unix time; absent: never).",
+        )
+        if beat is not None:
+            heartbeat.add_metric([], beat.timestamp())
+        yield heartbeat
+
+
+def render_metrics(scope: Callable[[type], QuerySet] = operator_scope) -> bytes:
+    """The exposition text of one scrape (a fresh registry each time: nothing is kept between scrapes)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PortalCollector(scope))
+    return generate_latest(registry)

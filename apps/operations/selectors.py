@@ -1,0 +1,183 @@
+"""Reads for the metrics endpoint and the system page: per-account figures, Celery queues and workers.
+
+The per-account figures are read in a few grouped queries over a given account queryset (the caller
+scopes it: ``visible_to`` for a person, ``unscoped(reason="metrics")`` for the operators'
+Prometheus scrape), never one query per account and figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+
+from apps.callrail.budget import BudgetStatus, budget_status_for_account
+from apps.core.redis import get_redis
+from apps.sync.models import SyncRun, SyncStatus
+from apps.tenancy.models import ClientAccount
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_CACHE_KEY = "worker-heartbeat"  # written by the core.heartbeat beat task (apps/core/tasks.py)
+PING_CACHE_KEY = "operations:worker-ping"
+#: kombu's Redis transport keeps a queue's messages of priority p > 0 in "<queue>\x06\x16<p>"
+KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
+KOMBU_PRIORITY_SEP = "\x06\x16"
+
+
+@dataclass
+class AccountFigures:
+    """What the UI shows about one account's health, for the system page and Prometheus."""
+
+    account: ClientAccount
+    budget: BudgetStatus | None = None
+    last_success_at: datetime | None = None
+    last_run: SyncRun | None = None
+    rate_limited_total: int = 0  # 429s recorded on the account's sync runs
+    requests_total: int = 0  # CallRail requests recorded on the account's sync runs
+    outbox: dict[str, int] = field(default_factory=dict)  # status -> count
+    webhooks_last_hour: dict[str, int] = field(default_factory=dict)  # "accepted" / "rejected" -> count
+
+    @property
+    def sync_lag(self) -> timedelta | None:
+        return None if self.last_success_at is None else timezone.now() - self.last_success_at
+
+    @property
+    def outbox_depth(self) -> int:
+        return self.outbox.get("pending", 0) + self.outbox.get("in_flight", 0)
+
+    @property
+    def outbox_attention(self) -> int:
+        """Entries a person must retry or discard (failed, conflict)."""
+        return self.outbox.get("failed", 0) + self.outbox.get("conflict", 0)
+
+
+def _grouped(queryset: QuerySet, *values: str, **aggregates: Any) -> list[dict]:
+    return list(queryset.values("client_account_id", *values).order_by().annotate(**aggregates))
+
+
+def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = True) -> list[AccountFigures]:
+    """Figures of every account ``scope`` reaches. ``scope(Model)`` returns the model's rows the caller may
+    read: ``lambda m: m.objects.visible_to(user, agency)`` for a person, or an operator's ``unscoped``."""
+    accounts = list(scope(ClientAccount).select_related("agency").order_by("agency__slug", "pk"))
+    figures = {a.pk: AccountFigures(account=a) for a in accounts}
+    if not figures:
+        return []
+    ids = list(figures)
+    runs = scope(SyncRun).filter(client_account_id__in=ids)
+    for row in _grouped(
+        runs,
+        last_success=Max("finished_at", filter=Q(status=SyncStatus.SUCCEEDED)),
+        rate_limited=Sum("rate_limited"),
+        requests=Sum("requests"),
+        last_pk=Max("pk"),
+    ):
+        fig = figures[row["client_account_id"]]
+        fig.last_success_at = row["last_success"]
+        fig.rate_limited_total = int(row["rate_limited"] or 0)
+        fig.requests_total = int(row["requests"] or 0)
+    last_pks = [row["last_pk"] for row in _grouped(runs, last_pk=Max("pk"))]
+    for run in runs.filter(pk__in=last_pks):
+        figures[run.client_account_id].last_run = run
+    if apps.is_installed("apps.push"):
+        from apps.push.models import OutboxEntry
+
+        entries = scope(OutboxEntry).filter(client_account_id__in=ids)
+        for row in _grouped(entries, "status", n=Count("pk")):
+            figures[row["client_account_id"]].outbox[row["status"]] = row["n"]
+    if apps.is_installed("apps.webhooks"):
+        from apps.webhooks.models import ACCEPTED_STATUSES, EventStatus, WebhookEvent
+
+        events = scope(WebhookEvent).filter(
+            client_account_id__in=ids, received_at__gte=timezone.now() - timedelta(hours=1)
+        )
+        for row in _grouped(
+            events,
+            accepted=Count("pk", filter=Q(status__in=ACCEPTED_STATUSES)),
+            rejected=Count("pk", filter=Q(status=EventStatus.REJECTED)),
+        ):
+            figures[row["client_account_id"]].webhooks_last_hour = {
+                "accepted": row["accepted"],
+                "rejected": row["rejected"],
+            }
+    if with_budget:
+        for fig in figures.values():
+            try:
+                fig.budget = budget_status_for_account(fig.account)
+            except Exception:  # a gauge must not take the page down; the budget logs its own degradation
+                logger.warning("budget status of account %s unavailable", fig.account.pk, exc_info=True)
+    return list(figures.values())
+
+
+def queue_names() -> tuple[str, ...]:
+    return tuple(getattr(settings, "CELERY_TASK_QUEUES_NAMES", ("default", "sync", "push", "webhooks", "email")))
+
+
+def queue_depths() -> dict[str, int | None]:
+    """Messages waiting in each Celery queue (Redis list lengths, every priority), None if Redis is down."""
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    names = queue_names()
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for name in names:
+            for step in KOMBU_PRIORITY_STEPS:
+                pipe.llen(f"{prefix}{name}" if step == 0 else f"{prefix}{name}{KOMBU_PRIORITY_SEP}{step}")
+        lengths = pipe.execute()
+    except Exception:
+        logger.warning("queue depths unavailable: Redis did not answer", exc_info=True)
+        return dict.fromkeys(names)
+    per = len(KOMBU_PRIORITY_STEPS)
+    return {name: sum(lengths[i * per : (i + 1) * per]) for i, name in enumerate(names)}
+
+
+def last_heartbeat() -> datetime | None:
+    """When a worker last ran beat's ``core.heartbeat`` (every minute while beat and a worker are up)."""
+    try:
+        value = cache.get(HEARTBEAT_CACHE_KEY)
+    except Exception:
+        return None
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class WorkerPing:
+    workers: tuple[str, ...]
+    checked_at: datetime
+    error: str = ""
+
+
+def worker_ping(*, timeout: float | None = None, max_age: float = 10.0) -> WorkerPing:
+    """Workers that answered a broadcast ping within ``timeout`` seconds (default WORKER_PING_TIMEOUT).
+
+    Cached for ``max_age`` seconds so a page reload (or several people) never stacks up pings.
+    """
+    cached = None
+    with contextlib.suppress(Exception):  # the cache is Redis: if it is down, ping without it
+        cached = cache.get(PING_CACHE_KEY)
+    if cached is not None:
+        return cached
+    from agency_portal.celery import app
+
+    timeout = float(getattr(settings, "WORKER_PING_TIMEOUT", 1.0)) if timeout is None else timeout
+    try:
+        replies = app.control.inspect(timeout=timeout).ping() or {}
+        result = WorkerPing(workers=tuple(sorted(replies)), checked_at=timezone.now())
+    except Exception as exc:
+        result = WorkerPing(workers=(), checked_at=timezone.now(), error=type(exc).__name__)
+    with contextlib.suppress(Exception):
+        cache.set(PING_CACHE_KEY, result, timeout=max_age)
+    return result

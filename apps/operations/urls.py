@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "operations"
+
+urlpatterns = [
+    path("metrics", views.metrics, name="metrics"),
+    path("agency/system/", views.SystemView.as_view(), name="system"),
+    path("accounts/<int:account_pk>/deletion/", views.AccountDeletionView.as_view(), name="account_deletion"),
+]

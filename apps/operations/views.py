@@ -1,0 +1,136 @@
+"""The Prometheus endpoint and the system page."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.generic import TemplateView
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from apps.portal.mixins import ManagerRequiredMixin, PortalView
+from apps.tenancy.models import ClientAccount, Role
+from apps.tenancy.selectors import membership_for
+
+from .metrics import render_metrics
+from .selectors import account_figures, last_heartbeat, queue_depths, worker_ping
+from .services import client_account_cancel_deletion, client_account_schedule_deletion
+
+
+def _bearer_token_ok(request: HttpRequest) -> bool:
+    expected = getattr(settings, "METRICS_TOKEN", "")
+    header = request.headers.get("Authorization", "")
+    if not expected or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), expected.encode())
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus scrape: ``Authorization: Bearer $METRICS_TOKEN``, or a signed-in superuser. Every account
+    of the installation, so never an agency's member: 401 without credentials, 403 for anyone else."""
+    if not (_bearer_token_ok(request) or (request.user.is_authenticated and request.user.is_superuser)):
+        if request.user.is_authenticated:
+            raise PermissionDenied("Metrics are for operators (superusers) and the Prometheus token.")
+        response = HttpResponse("Metrics need a bearer token.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)
+
+
+class SystemView(PortalView, TemplateView):
+    """Owners (and operators): Celery queues, workers, beat, and each account's sync lag and budget."""
+
+    template_name = "operations/system.html"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user, agency = request.user, getattr(request, "agency", None) or None
+        if user.is_authenticated and not user.is_superuser:
+            membership = membership_for(user=user, agency=agency)
+            if membership is None or membership.role != Role.OWNER:
+                raise PermissionDenied("Only the agency's owners can see the system page.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        user, agency = self.request.user, self.request.agency or None
+        # An operator without a chosen agency sees no tenant's accounts here (Prometheus has them all).
+        figures = [] if agency is None else account_figures(lambda model: model.objects.visible_to(user, agency))
+        beat = last_heartbeat()
+        ping = worker_ping()
+        return super().get_context_data(
+            figures=figures,
+            queues=queue_depths(),
+            ping=ping,
+            heartbeat=beat,
+            heartbeat_stale=beat is None or timezone.now() - beat > timezone.timedelta(minutes=3),
+            pending_deletion=[f.account for f in figures if f.account.deletion_due_at],
+            agency=agency,
+            **kwargs,
+        )
+
+
+class DeletionConfirmForm(forms.Form):
+    confirm_name = forms.CharField(
+        label="Type the account's name to confirm",
+        max_length=200,
+        help_text="Exactly as shown above.",
+    )
+
+    def __init__(self, *args, account: ClientAccount, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_confirm_name(self) -> str:
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.account.name:
+            raise forms.ValidationError(f"That is not the account's name; type “{self.account.name}” to confirm.")
+        return value
+
+
+class AccountDeletionView(ManagerRequiredMixin, TemplateView):
+    """Owners and admins: schedule a client account's deletion (export first, grace period) or cancel it."""
+
+    template_name = "operations/account_deletion.html"
+
+    def get_context_data(self, **kwargs):
+        account = kwargs.get("account") or self.get_account()
+        return super().get_context_data(
+            account=account,
+            form=kwargs.get("form") or DeletionConfirmForm(account=account),
+            grace_days=settings.ACCOUNT_DELETION_GRACE_DAYS,
+            export_name=Path(account.deletion_export_path).name if account.deletion_export_path else "",
+            **{k: v for k, v in kwargs.items() if k not in ("account", "form")},
+        )
+
+    def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
+        account = self.get_account()
+        if request.POST.get("action") == "cancel":
+            try:
+                client_account_cancel_deletion(account=account, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, exc.messages[0])
+            else:
+                messages.success(request, f"{account.name} will be kept. Its sync switch is as it was before.")
+            return redirect("operations:account_deletion", account_pk=account.pk)
+        form = DeletionConfirmForm(request.POST, account=account)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(account=account, form=form), status=400)
+        try:
+            account = client_account_schedule_deletion(account=account, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.success(
+                request,
+                f"{account.name} was exported and will be deleted on {account.deletion_due_at:%Y-%m-%d %H:%M} UTC "
+                "unless you cancel before then.",
+            )
+        return redirect("operations:account_deletion", account_pk=account.pk)
