@@ -1,0 +1,40 @@
+"""Template helpers of the bulk selection on resource lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from apps.bulk.actions import actions_for
+from apps.bulk.selectors import user_can_bulk
+from apps.tenancy.models import Role
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def bulk_actions_for(context: Any, resource: Any) -> list:
+    """The bulk actions of a list for the signed-in person (none for clients)."""
+    request = context.get("request")
+    if request is None or resource is None:
+        return []
+    allowed = getattr(request, "_bulk_allowed", None)
+    if allowed is None:  # once per request (the page and its list region ask)
+        agency = getattr(request, "agency", None) or None
+        # the request's (lazy) membership, shared with the page: base.html reads it anyway
+        role = getattr(getattr(request, "membership", None) or None, "role", None)
+        if agency is not None and role is not None and not request.user.is_superuser:
+            allowed = role != Role.CLIENT
+        else:
+            allowed = user_can_bulk(user=request.user, agency=agency)
+        request._bulk_allowed = allowed
+    if not allowed:
+        return []
+    return actions_for(resource.name)
+
+
+@register.simple_tag
+def bulk_rows(table: list, rows: list) -> list:
+    """Each rendered table row with its record (for the selection checkbox)."""
+    return list(zip(table, rows, strict=False))
