@@ -11,7 +11,7 @@ urlpatterns = [
     path("", include("apps.audit.urls")),
     path("", include("apps.summaries.urls")),  # portal summary emails and their unsubscribe link (issue 10)
     path("", include("apps.push.urls")),  # per-account outbox pages (issue 6)
-    path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages
+    path("", include("apps.bulk.urls")),  # bulk actions on list selections (issue 8)
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/two-factor/", tenancy_views.TwoFactorVerifyView.as_view(), name="two_factor_verify"),
     path("accounts/two-factor/setup/", tenancy_views.TwoFactorSetupView.as_view(), name="two_factor_setup"),
@@ -21,6 +21,8 @@ urlpatterns = [
     path("api/", include("agency_portal.api")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages
+    path("", include("apps.operations.urls")),  # /metrics (Prometheus) and the owners' system page (issue 11)
 ]
 
 handler404 = "apps.core.views.page_not_found"

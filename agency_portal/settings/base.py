@@ -15,6 +15,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.embedded_redis import ensure_embedded_redis
@@ -76,6 +77,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -102,11 +104,14 @@ LOCAL_APPS = [
     "apps.summaries",  # the agency's own branded summary emails (issue 10)
     "apps.push",  # the outbox: staff edits pushed to CallRail (issue 6)
     "apps.webhooks",  # signed CallRail webhooks (issue 7)
+    "apps.bulk",  # bulk actions on list selections, run as Celery jobs (issue 8)
+    "apps.operations",  # metrics, system page, data retention, account deletion (issue 11)
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "apps.core.logcontext.RequestIdMiddleware",
+    "apps.operations.middleware.HealthProbeMiddleware",  # /healthz, /readyz: before host check and HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,6 +122,7 @@ MIDDLEWARE = [
     "apps.tenancy.middleware.ImpersonationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.tenancy.middleware.CurrentAgencyMiddleware",
     "apps.audit.context.AuditContextMiddleware",
@@ -277,6 +283,7 @@ CELERY_TASK_QUEUES_NAMES = ("default", "sync", "push", "webhooks", "email")
 CELERY_TASK_ROUTES = {
     "sync.*": {"queue": "sync"},
     "push.*": {"queue": "push"},
+    "bulk.*": {"queue": "push"},  # bulk jobs only queue outbox entries (issue 8)
     "webhooks.*": {"queue": "webhooks"},
     "email.*": {"queue": "email"},
 }
@@ -294,6 +301,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Push: re-send drains of accounts with unsent edits (lost messages, waits longer than a countdown).
     "push.sweep": {"task": "push.sweep", "schedule": crontab(), "options": {"expires": 55}},
+    # Data lifecycle (issue 11): per-agency retention nightly, scheduled account deletions hourly.
+    "operations.enforce_retention": {
+        "task": "operations.enforce_retention",
+        "schedule": crontab(minute=41, hour=3),
+        "options": {"expires": 3600},
+    },
+    "operations.delete_due_accounts": {
+        "task": "operations.delete_due_accounts",
+        "schedule": crontab(minute=23),
+        "options": {"expires": 3000},
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 
@@ -305,6 +323,17 @@ WEBHOOK_HEALTHY_INCREMENTAL_MINUTES = _setting("WEBHOOK_HEALTHY_INCREMENTAL_MINU
 WEBHOOK_EXPECTED_CALLS = _setting("WEBHOOK_EXPECTED_CALLS", float, 3.0)  # silence while this many calls expected
 WEBHOOK_MAX_SILENCE_HOURS = _setting("WEBHOOK_MAX_SILENCE_HOURS", float, 24.0)  # no webhook this long: unhealthy
 WEBHOOK_EVENT_RETENTION_DAYS = _setting("WEBHOOK_EVENT_RETENTION_DAYS", int, 30)  # event log kept this long (0: ever)
+
+# --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
+METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)
+WORKER_PING_TIMEOUT = _setting("WORKER_PING_TIMEOUT", float, 1.0)  # the system page waits this long for workers
+OPERATIONS_EXPORT_DIR = Path(_setting("OPERATIONS_EXPORT_DIR", str, str(VAR_DIR / "exports")))  # account exports
+ACCOUNT_DELETION_GRACE_DAYS = _setting("ACCOUNT_DELETION_GRACE_DAYS", float, 7.0)  # cancellable until then
+RETENTION_BATCH_SIZE = _setting("RETENTION_BATCH_SIZE", int, 1000)  # rows per delete transaction
+DATA_UPLOAD_MAX_MEMORY_SIZE = _setting("DATA_UPLOAD_MAX_MEMORY_SIZE", int, 2_621_440)  # request body (not files)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = _setting("DATA_UPLOAD_MAX_NUMBER_FIELDS", int, 5000)  # bulk actions post many ids
+FILE_UPLOAD_MAX_MEMORY_SIZE = _setting("FILE_UPLOAD_MAX_MEMORY_SIZE", int, 2_621_440)  # larger go to a temp file
+FILE_UPLOAD_PERMISSIONS = 0o640
 
 # --- Push (outbox, issue 6): transient failures are retried with exponential backoff between attempts
 PUSH_MAX_ATTEMPTS = _setting("PUSH_MAX_ATTEMPTS", int, 8)
@@ -334,6 +363,23 @@ CALLRAIL_BUDGET_MAX_WAIT = _setting("CALLRAIL_BUDGET_MAX_WAIT", float, 0.0)  # 0
 CALLRAIL_MAX_RETRIES = _setting("CALLRAIL_MAX_RETRIES", int, 3)  # 5xx / network, full-jitter backoff
 CALLRAIL_BACKOFF_BASE = _setting("CALLRAIL_BACKOFF_BASE", float, 0.5)
 CALLRAIL_BACKOFF_MAX = _setting("CALLRAIL_BACKOFF_MAX", float, 4.0)
+
+# --- Content-Security-Policy (django-csp): no inline script anywhere; behaviour lives in static/js/portal.js.
+# Inline style attributes stay allowed (the agency's brand colour, the email preview).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- REST framework
 REST_FRAMEWORK = {

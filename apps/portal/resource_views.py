@@ -113,6 +113,7 @@ class ResourceListView(ResourceMixin, TemplateView):
             [(column.key, render_cell(row, column, account, resource)) for column in columns]
             for row in listing.page.rows
         ]
+        self.add_badges(table, resource, account, listing.page.rows)
         query = self.request.GET.copy()
         query.pop("page", None)
         return super().get_context_data(
@@ -130,8 +131,40 @@ class ResourceListView(ResourceMixin, TemplateView):
             active_tab=resource.name,
             list_url=reverse("portal:resource_list", args=[account.pk, resource.name]),
             export_url=reverse("portal:resource_export", args=[account.pk, resource.name]),
+            create_url=self.create_url(resource, account),
             **kwargs,
         )
+
+    def add_badges(self, table: list, resource: PortalResource, account: Any, rows: list) -> None:
+        """Append each edited row's push badge to its first cell (one outbox query for the page)."""
+        from django.template.loader import render_to_string
+        from django.utils.html import format_html
+
+        from apps.push.selectors import _RESOURCE_OF, push_status_map
+
+        write = _RESOURCE_OF.get(resource.model._meta.label_lower)
+        if write is None or not table:
+            return
+        badges = push_status_map(account=account, resource=write, object_pks=[r.pk for r in rows])
+        for cells, row in zip(table, rows, strict=True):
+            badge = badges.get(row.pk)
+            if badge is None or not badge.state or not cells:
+                continue
+            html = render_to_string(
+                "portal/_record_badge.html",
+                {"account": account, "resource": resource, "object": row, "badge": badge, "no_poll": True},
+            )
+            key, value = cells[0]
+            cells[0] = (key, format_html("{} {}", value, html))  # both parts are already safe HTML
+
+    def create_url(self, resource: PortalResource, account: Any) -> str:
+        from .edit_views import edit_permission
+        from .forms import RESOURCE_FORMS
+
+        if resource.name not in RESOURCE_FORMS or resource.name == "calls":
+            return ""
+        allowed, only = edit_permission(user=self.request.user, agency=self.request.agency, resource=resource.name)
+        return reverse("portal:resource_create", args=[account.pk, resource.name]) if allowed and only is None else ""
 
 
 class ResourceColumnsView(ResourceMixin, View):
@@ -222,5 +255,27 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             tabs=account_tabs(account),
             active_tab=resource.name,
             list_url=reverse("portal:resource_list", args=[account.pk, resource.name]),
+            **self.edit_context(resource, account, obj),
             **kwargs,
         )
+
+    def edit_context(self, resource: PortalResource, account: Any, obj: Any) -> dict[str, Any]:
+        """The push badge, whether the user may edit, the call's inline form and history."""
+        from apps.push.selectors import push_status_for
+
+        from .edit_views import edit_permission
+        from .forms import RESOURCE_FORMS, CallForm
+        from .selectors import call_history
+
+        form_class = RESOURCE_FORMS.get(resource.name)
+        allowed, only = edit_permission(user=self.request.user, agency=self.request.agency, resource=resource.name)
+        can_edit = bool(form_class) and allowed and not getattr(obj, "is_deleted_upstream", False)
+        out: dict[str, Any] = {
+            "badge": push_status_for(obj) if form_class else None,
+            "can_edit": can_edit,
+            "delete_label": form_class.delete_label if form_class and resource.name != "calls" else "",
+        }
+        if resource.name == "calls":
+            out["form"] = CallForm(account=account, instance=obj, only=only) if can_edit else None
+            out["history"] = call_history(call=obj, user=self.request.user, agency=self.request.agency)
+        return out

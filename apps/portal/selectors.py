@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Max
@@ -20,3 +21,143 @@ def sync_last_finished(*, user: Any, agency: Any) -> dict[int, datetime]:
         .order_by()
     )
     return {row["client_account_id"]: row["last"] for row in rows}
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One line of a record's history: when, what kind (pull / webhook / edit / audit), what, who, state."""
+
+    at: datetime
+    kind: str
+    text: str
+    who: str = ""
+    state: str = ""
+    detail: str = ""
+
+
+def _run_at(runs: list[SyncRun], when: datetime | None) -> SyncRun | None:
+    for run in runs:
+        if run.started_at and run.started_at <= when and (run.finished_at is None or when <= run.finished_at):
+            return run
+    return None
+
+
+def call_history(*, call: Any, user: Any, agency: Any, limit: int = 100) -> list[HistoryItem]:
+    """The call's pulls (first seen / changed, with the sync run), webhook events and edits, newest first.
+
+    Four queries whatever the history's length: sync runs around the call's pull times, its webhook
+    events (by CallRail id), its outbox entries and the audit events of the record.
+    """
+    from apps.audit.selectors import audit_event_list
+    from apps.push.models import OutboxEntry
+    from apps.webhooks.models import WebhookEvent
+
+    account_id = call.client_account_id
+    items: list[HistoryItem] = []
+    times = [t for t in (call.first_seen_at, call.changed_at) if t]
+    runs = list(
+        SyncRun.objects.for_account(account_id)
+        .filter(started_at__lte=max(times), started_at__gte=min(times) - timedelta(days=1))
+        .order_by("-started_at")[:50]
+    ) if times else []  # fmt: skip
+    events = list(
+        WebhookEvent.objects.for_account(account_id).filter(record_id=call.callrail_id).order_by("-received_at")[:limit]
+    )
+    event_times = {e.received_at.replace(microsecond=0) for e in events}
+    if call.first_seen_at:
+        run = _run_at(runs, call.first_seen_at)
+        how = f"{run.get_kind_display().lower()} sync #{run.pk}" if run else "a pull or webhook"
+        items.append(HistoryItem(call.first_seen_at, "pull", f"First mirrored ({how})"))
+    entries = list(
+        OutboxEntry.objects.for_account(account_id)
+        .filter(resource="calls", object_pk=call.pk)
+        .select_related("actor")
+        .order_by("-pk")[:limit]
+    )
+    for entry in entries:
+        fields = ", ".join(sorted(entry.changes or {})) or entry.get_operation_display()
+        items.append(HistoryItem(entry.created_at, "edit", f"Edit sent to CallRail: {fields}",
+                                 who=str(entry.actor or ""), state=entry.get_status_display(),
+                                 detail=entry.message))  # fmt: skip
+    slack = timedelta(seconds=5)
+    ours = any(
+        e.created_at - slack <= call.changed_at <= (e.done_at or e.updated_at) + slack for e in entries
+    ) if call.changed_at else False  # fmt: skip
+    if (
+        call.changed_at
+        and call.first_seen_at
+        and call.changed_at - call.first_seen_at > timedelta(seconds=1)
+        and not ours
+    ):
+        run = _run_at(runs, call.changed_at)
+        if run or call.changed_at.replace(microsecond=0) not in event_times:
+            how = f"{run.get_kind_display().lower()} sync #{run.pk}" if run else "a pull"
+            items.append(HistoryItem(call.changed_at, "pull", f"Changed in CallRail, brought in by {how}"))
+    for event in events:
+        changes = ", ".join(event.changes or [])
+        items.append(HistoryItem(event.received_at, "webhook", f"Webhook: {event.get_event_type_display()}",
+                                 state=event.status, detail=changes or event.reason))  # fmt: skip
+    audits = audit_event_list(user=user, agency=agency).filter(
+        client_account_id=account_id, object_type=call._meta.label_lower, object_id=str(call.pk)
+    )
+    for event in audits.exclude(action__startswith="calls.").order_by("-created_at")[:limit]:
+        items.append(HistoryItem(event.created_at, "audit", event.action, who=str(event.actor or "")))
+    items.sort(key=lambda i: i.at, reverse=True)
+    return items[:limit]
+
+
+def sync_failures_24h(*, user: Any, agency: Any) -> dict[int, int]:
+    """Sync runs per visible account that failed or finished with errors in the last 24 h (one query)."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    rows = (
+        SyncRun.objects.visible_to(user, agency)
+        .filter(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL), finished_at__gte=timezone.now() - timedelta(days=1))
+        .values("client_account_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["client_account_id"]: row["n"] for row in rows}
+
+
+def dashboard_push_and_webhooks(*, user: Any, agency: Any) -> tuple[dict[int, dict], dict[int, dict]]:
+    """Per visible account: outbox counts (pending, failed, conflict) and webhook figures (last accepted
+    event, accepted / rejected / failed in 24 h, connected). Three grouped queries for any number of accounts."""
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    from apps.push.models import OPEN_STATUSES, EntryStatus, OutboxEntry
+    from apps.webhooks.models import ACCEPTED_STATUSES, EventStatus, WebhookEvent, WebhookSigningKey
+
+    outbox = {
+        row["client_account_id"]: row
+        for row in OutboxEntry.objects.visible_to(user, agency)
+        .filter(status__in=[*OPEN_STATUSES, EntryStatus.FAILED, EntryStatus.CONFLICT])
+        .values("client_account_id")
+        .annotate(
+            pending=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+            failed=Count("pk", filter=Q(status=EntryStatus.FAILED)),
+            conflict=Count("pk", filter=Q(status=EntryStatus.CONFLICT)),
+        )
+        .order_by()
+    }
+    since = timezone.now() - timedelta(hours=24)
+    hooks = {
+        row["client_account_id"]: row
+        for row in WebhookEvent.objects.visible_to(user, agency)
+        .values("client_account_id")
+        .annotate(
+            last=Max("received_at", filter=Q(status__in=ACCEPTED_STATUSES)),
+            accepted=Count("pk", filter=Q(status__in=ACCEPTED_STATUSES, received_at__gte=since)),
+            rejected=Count("pk", filter=Q(status=EventStatus.REJECTED, received_at__gte=since)),
+            failed=Count("pk", filter=Q(status=EventStatus.FAILED, received_at__gte=since)),
+        )
+        .order_by()
+    }
+    keyed = set(WebhookSigningKey.objects.visible_to(user, agency).values_list("client_account_id", flat=True))
+    for account_id in keyed:
+        hooks.setdefault(account_id, {"last": None, "accepted": 0, "rejected": 0, "failed": 0})
+    for account_id, row in hooks.items():
+        row["connected"] = account_id in keyed
+    return outbox, hooks

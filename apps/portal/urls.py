@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import resource_views, views
+from . import edit_views, resource_views, views
 from .catalog import PORTAL_RESOURCES
 
 
@@ -28,6 +28,7 @@ urlpatterns = [
     path("accounts/<int:account_pk>/edit/", views.AccountFormView.as_view(), name="account_edit"),
     path("accounts/<int:account_pk>/check/", views.AccountConnectionCheckView.as_view(), name="account_check"),
     path("accounts/<int:account_pk>/sync/", views.AccountSyncNowView.as_view(), name="account_sync"),
+    path("accounts/<int:account_pk>/sync/pause/", views.AccountSyncPauseView.as_view(), name="account_sync_pause"),
     path("accounts/<int:account_pk>/sync/runs/", views.AccountSyncStatusView.as_view(), name="account_sync_runs"),
     path("accounts/<int:account_pk>/sync/schedule/", views.AccountScheduleView.as_view(), name="account_schedule"),
     path(
@@ -44,6 +45,26 @@ urlpatterns = [
         "accounts/<int:account_pk>/<resource:resource>/columns/",
         resource_views.ResourceColumnsView.as_view(),
         name="resource_columns",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/new/",
+        edit_views.ResourceEditView.as_view(),
+        name="resource_create",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/<int:pk>/edit/",
+        edit_views.ResourceEditView.as_view(),
+        name="resource_edit",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/<int:pk>/delete/",
+        edit_views.ResourceDeleteView.as_view(),
+        name="resource_delete",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/<int:pk>/badge/",
+        edit_views.RecordBadgeView.as_view(),
+        name="resource_badge",
     ),
     path(
         "accounts/<int:account_pk>/<resource:resource>/<int:pk>/",

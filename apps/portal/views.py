@@ -16,7 +16,7 @@ from apps.calls.selectors import DATE_RANGES, SUMMARY_FIELDS, account_call_overv
 from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
-from apps.portal.selectors import sync_last_finished
+from apps.portal.selectors import dashboard_push_and_webhooks, sync_failures_24h, sync_last_finished
 from apps.sync.models import SyncKind, SyncTrigger
 from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
@@ -41,7 +41,12 @@ class DashboardView(PortalView, TemplateView):
             preset = "today"
         totals = agency_call_totals(user=self.request.user, agency=agency, preset=preset) if accounts else {}
         last_syncs = sync_last_finished(user=self.request.user, agency=agency)
+        outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency) if accounts else ({}, {})
+        failures = sync_failures_24h(user=self.request.user, agency=agency) if accounts else {}
         for account in accounts:
+            account.sync_failures = failures.get(account.pk, 0)
+            account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}
+            account.webhooks = hooks.get(account.pk)
             account.budget = budget_status_for_account(account)
             account.calls = totals.get(account.pk)
             account.last_sync = last_syncs.get(account.pk)
@@ -51,8 +56,15 @@ class DashboardView(PortalView, TemplateView):
         grand["answered_rate"] = (
             round(100 * grand["answered_calls"] / grand["total_calls"]) if grand.get("total_calls") else None
         )
+        attention = sum(a.outbox["failed"] + a.outbox["conflict"] for a in accounts)
         return super().get_context_data(
-            accounts=accounts, date_ranges=DATE_RANGES, range=preset, range_error=range_error, grand=grand, **kwargs
+            attention=attention,
+            accounts=accounts,
+            date_ranges=DATE_RANGES,
+            range=preset,
+            range_error=range_error,
+            grand=grand,
+            **kwargs,
         )
 
 
@@ -184,4 +196,17 @@ class AccountConnectionCheckView(ManagerRequiredMixin, View):
             messages.error(request, problem)
         else:
             messages.success(request, f"CallRail accepted the key for {account.name}.")
+        return redirect("portal:account_detail", account_pk=account.pk)
+
+
+class AccountSyncPauseView(ManagerRequiredMixin, View):
+    """Pause or resume an account's scheduled sync (owners and admins; audited)."""
+
+    def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
+        from apps.portal.services import client_account_sync_set
+
+        account = self.get_account()
+        enabled = request.POST.get("enabled") == "1"
+        client_account_sync_set(account=account, enabled=enabled, actor=request.user)
+        messages.success(request, f"Sync {'resumed' if enabled else 'paused'} for {account.name}.")
         return redirect("portal:account_detail", account_pk=account.pk)

@@ -86,6 +86,29 @@ class ClientAccountAdmin(TenantAdmin):
     search_fields = ["name", "callrail_account_id"]
     exclude = ["api_key"]  # never shown in full; staff replace it through the portal's account form
     readonly_fields = ["connection_error", "connection_checked_at"]
+    actions = ["resync_now", "pause_sync", "resume_sync"]
+
+    @admin.action(description="Resync now (incremental, background budget)")
+    def resync_now(self, request, queryset):
+        from apps.sync.services import sync_request
+
+        started = sum(1 for account in queryset if sync_request(account=account)[1])
+        self.message_user(request, f"Sync queued for {started} account(s); others already had one queued or running.")
+
+    def _set_sync(self, request, queryset, enabled: bool) -> None:
+        from apps.portal.services import client_account_sync_set
+
+        for account in queryset:
+            client_account_sync_set(account=account, enabled=enabled, actor=request.user)
+        self.message_user(request, f"Sync {'resumed' if enabled else 'paused'} for {queryset.count()} account(s).")
+
+    @admin.action(description="Pause sync")
+    def pause_sync(self, request, queryset):
+        self._set_sync(request, queryset, False)
+
+    @admin.action(description="Resume sync")
+    def resume_sync(self, request, queryset):
+        self._set_sync(request, queryset, True)
 
 
 @admin.register(Membership)

@@ -19,6 +19,16 @@ from apps.callrail.budget import Budget
 from apps.core.redis import get_redis, redis_key
 
 
+@pytest.fixture(autouse=True)
+def no_broker_connections_across_fork() -> None:
+    """Several tests fork worker processes. A forked child closes the broker connections it inherited
+    (kombu's after-fork hook) and can wait forever on a socket the parent still reads: close them first."""
+    from agency_portal.celery import app
+
+    app.pool.force_close_all()
+    app.producer_pool.force_close_all()
+
+
 @pytest.fixture
 def budget_namespace() -> Iterator[str]:
     namespace = f"test-callrail-{uuid.uuid4().hex[:12]}"

@@ -84,6 +84,10 @@ def foreign_webhook_values(other, mirror: dict) -> dict:
             "event_pk": event.pk, "company_pk": company.pk}  # fmt: skip
 
 
+#: portal pages of one mirrored record (detail, edit, delete, push badge), aimed at the other tenant's call
+RECORD_PAGES = ("resource_detail", "resource_edit", "resource_delete", "resource_badge")
+
+
 def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation, mirror: dict) -> list[dict]:
     """Ways to fill the URL's parameters with the other tenant's objects."""
     params = set(pattern.pattern.converters) | set(pattern.pattern.regex.groupindex)
@@ -109,7 +113,7 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
             from apps.portal.catalog import PORTAL_RESOURCES
 
             values[param] = [r.name for r in PORTAL_RESOURCES]
-        elif param == "pk" and short == "resource_detail":  # the other tenant's call (under each resource name)
+        elif param == "pk" and short in RECORD_PAGES:  # the other tenant's call (under each resource name)
             values[param] = [mirror["call"].pk]
         elif param == "summary_pk":  # the other tenant's portal summary email (apps.summaries)
             from tests.summaries.factories import foreign_summary
@@ -122,6 +126,13 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
                 client_account=other.account, resource="tags", object_pk=0, operation="update"
             )
             values[param] = [entry.pk]
+        elif param == "job_pk":  # the other tenant's bulk job (apps.bulk)
+            from apps.bulk.models import BulkJob
+
+            job = BulkJob.objects.create(
+                client_account=other.account, agency=other.agency, resource="calls", action="tags_add"
+            )
+            values[param] = [job.pk]
         elif param in ("token", "event_type", "event_pk", "company_pk"):  # apps.webhooks
             values[param] = [foreign_webhook_values(other, mirror)[param]]
         else:
