@@ -1,11 +1,14 @@
 """REST API over every mirrored CallRail resource: one generic viewset, configured per resource.
 
 Reads go through the one scoping mechanism (`TenantModelViewSet`), so the API shows exactly what the
-portal shows a user. Records CallRail deleted are left out unless `?deleted=true`.
+portal shows a user. Records CallRail deleted are left out unless `?deleted=true`. Writes go through the
+portal's edit forms and write services, so an API edit is validated, queued to the outbox and pushed to
+CallRail like one made in the browser (PUT: every field; PATCH: only those sent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -16,8 +19,12 @@ from django.db import models
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
 
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
+from apps.push.services import PushRefused
+from apps.tenancy.models import ClientAccount
 from apps.tenancy.scoping import TenantQuerySet
 
 
@@ -28,6 +35,7 @@ class MirrorEndpoint:
     url: str
     model: str  # "app_label.Model"
     basename: str
+    form: str | None  # the portal's edit form (apps/portal/forms.py RESOURCE_FORMS) for writes; None: read-only
     filters: dict[str, list[str]] = field(default_factory=dict)
     search: tuple[str, ...] = ()
     ordering: tuple[str, ...] = ("callrail_id",)
@@ -43,6 +51,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "companies",
         "companies.Company",
         "company",
+        "companies",
         {"status": EXACT, "time_zone": EXACT},
         ("name",),
         ("name", "upstream_created_at"),
@@ -52,6 +61,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "trackers",
         "trackers.Tracker",
         "tracker",
+        "trackers",
         {"company": EXACT, "type": EXACT, "status": EXACT},
         ("name", "destination_number"),
         ("name", "upstream_created_at"),
@@ -62,6 +72,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "callrail-users",
         "callrail_users.CallRailUser",
         "callrail-user",
+        "users",
         {"role": EXACT, "accepted": EXACT},
         ("name", "email"),
         ("name", "email", "role"),
@@ -71,6 +82,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "tags",
         "tags.Tag",
         "tag",
+        "tags",
         {"company": EXACT, "tag_level": EXACT, "status": EXACT},
         ("name",),
         ("name", "upstream_created_at"),
@@ -81,6 +93,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "notifications",
         "notifications.Notification",
         "notification",
+        "notifications",
         {"company": EXACT, "user": EXACT, "tracker": EXACT, "alert_type": EXACT},
         ("name", "email"),
         ("name", "alert_type"),
@@ -91,6 +104,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "summary-emails",
         "summary_emails.SummaryEmail",
         "summary-email",
+        "summary_emails",
         {"company": EXACT, "user": EXACT, "scope_type": EXACT},
         (),
         ("scope_type",),
@@ -101,6 +115,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "integrations",
         "integrations.Integration",
         "integration",
+        "integrations",
         {"company": EXACT, "type": EXACT, "state": EXACT},
         ("type",),
         ("type", "state"),
@@ -111,6 +126,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "calls",
         "calls.Call",
         "call",
+        "calls",
         {
             "company": EXACT,
             "tracker": EXACT,
@@ -132,6 +148,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "form-submissions",
         "form_submissions.FormSubmission",
         "form-submission",
+        None,
         {"company": EXACT, "lead_status": EXACT, "first_form": EXACT, "submitted_at": RANGE},
         ("customer_name", "customer_email", "customer_phone_number", "form_name"),
         ("submitted_at", "customer_name"),
@@ -142,6 +159,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         "text-conversations",
         "text_conversations.TextConversation",
         "text-conversation",
+        None,
         {"company": EXACT, "state": EXACT, "lead_status": EXACT, "last_message_at": RANGE},
         ("customer_name", "customer_phone_number"),
         ("last_message_at", "customer_name"),
@@ -187,6 +205,75 @@ class MirrorFilterSet(filters.FilterSet):
         return queryset.deleted() if self.form.cleaned_data.get("deleted") else queryset.live()
 
 
+def _errors(form: Any) -> dict[str, list[str]]:
+    """A form's errors as the API's 400 body: field -> messages, the form's own under non_field_errors."""
+    return {("non_field_errors" if k == "__all__" else k): [str(m) for m in v] for k, v in form.errors.items()}
+
+
+class MirrorWriteMixin:
+    """Writes through the portal's edit forms (apps/portal/forms.py), hence the same validation, the same
+    write services and the outbox, and the same rule of who may change what (clients: annotate calls)."""
+
+    endpoint: MirrorEndpoint
+
+    def _form(self, account: Any, instance: Any, data: Any) -> Any:
+        from apps.portal.edit_views import edit_permission
+        from apps.portal.forms import RESOURCE_FORMS, CallForm
+
+        allowed, only = edit_permission(user=self.request.user, agency=account.agency, resource=self.endpoint.form)
+        cls = RESOURCE_FORMS[self.endpoint.form]
+        if not allowed or (only is not None and cls is not CallForm):
+            raise PermissionDenied("You may not change this.")
+        kwargs = {"account": account, "instance": instance, **({"only": only} if cls is CallForm else {})}
+        return cls(data, **kwargs)
+
+    def _saved(self, form: Any, status: int) -> Response:
+        saved = form.save(actor=self.request.user) if form.is_valid() else None
+        if saved is None:
+            return Response(_errors(form), status=400)
+        return Response(self.get_serializer(saved).data, status=status)
+
+    def create(self, request, *args, **kwargs) -> Response:
+        if not isinstance(request.data, Mapping):
+            return Response(NOT_AN_OBJECT, status=400)
+        account = ClientAccount.objects.visible_to(request.user).filter(pk=_int(request.data.get("client_account")))
+        account = account.select_related("agency").first()
+        if account is None:
+            return Response({"client_account": ["Name one of your client accounts by its id."]}, status=400)
+        return self._saved(self._form(account, None, request.data), 201)
+
+    def update(self, request, *args, partial: bool = False, **kwargs) -> Response:
+        instance = self.get_object()
+        if not isinstance(request.data, Mapping):
+            return Response(NOT_AN_OBJECT, status=400)
+        if instance.is_deleted_upstream:
+            raise NotFound("CallRail deleted this record; the portal only keeps its last copy.")
+        account = instance.client_account
+        current = self._form(account, instance, None)
+        data = {name: current[name].value() for name in current.fields} if partial else {}
+        data.update(request.data.items())
+        return self._saved(self._form(account, instance, data), 200)
+
+    def destroy(self, request, *args, **kwargs) -> Response:
+        instance = self.get_object()
+        form = self._form(instance.client_account, instance, None)
+        try:
+            form.delete(actor=request.user)
+        except PushRefused as exc:
+            return Response({"detail": exc.message}, status=400)
+        return Response(status=204)
+
+
+NOT_AN_OBJECT = {"non_field_errors": ["Send the fields as one JSON object."]}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
     model = apps.get_model(endpoint.model)
     name = model.__name__
@@ -214,17 +301,24 @@ def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
             ),
         },
     )
+    if endpoint.form is None:
+        methods = ["get", "head", "options"]
+    elif endpoint.form == "calls":  # calls are annotated, never created or deleted
+        methods = ["get", "put", "patch", "head", "options"]
+    else:
+        methods = ["get", "post", "put", "patch", "delete", "head", "options"]
     return type(
         f"{name}ViewSet",
-        (TenantModelViewSet,),
+        (MirrorWriteMixin, TenantModelViewSet),
         {
+            "endpoint": endpoint,
             "__doc__": f"{model._meta.verbose_name_plural.capitalize()} mirrored from CallRail, as you may see them.",
             "queryset": model.objects.select_related(*endpoint.related).order_by(*endpoint.default_ordering),
             "serializer_class": serializer,
             "filterset_class": filterset,
             "search_fields": list(endpoint.search),
             "ordering_fields": list(endpoint.ordering),
-            "http_method_names": ["get", "head", "options"],
+            "http_method_names": methods,
         },
     )
 

@@ -77,10 +77,50 @@ def test_deleted_records_are_hidden_unless_asked_for(synced, tenant):
     assert [row["callrail_id"] for row in deleted["results"]] == [gone.callrail_id]
 
 
-def test_mirror_endpoints_are_read_only(synced, tenant):
-    call = Call.objects.for_account(synced).first()
-    response = api_as(tenant.owner).patch(f"/api/v1/calls/{call.pk}/", {"note": "x"}, format="json")
-    assert response.status_code == 405
+def test_api_edits_go_through_the_services_and_the_outbox_to_callrail(synced, tenant, sandbox):
+    from apps.push.models import OutboxEntry
+    from apps.tags.models import Tag
+    from tests.push.conftest import drain, upstream
+
+    client = api_as(tenant.staff)
+    call = Call.objects.for_account(synced).live().filter(spam=False).first()
+    response = client.patch(f"/api/v1/calls/{call.pk}/", {"note": "Called back via the API"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["note"] == "Called back via the API"
+    created = client.post("/api/v1/tags/", {"client_account": synced.pk, "name": "API tag", "color": "blue1",
+                                            "tag_level": "account"}, format="json")  # fmt: skip
+    assert created.status_code == 201, created.content
+    assert OutboxEntry.objects.for_account(synced).count() == 2
+    drain(synced)
+    assert upstream(sandbox, synced, "calls", call.callrail_id)["note"] == "Called back via the API"
+    tag = Tag.objects.for_account(synced).get(pk=created.json()["id"])
+    assert upstream(sandbox, synced, "tags", tag.callrail_id)["name"] == "API tag"
+
+    refused = client.post("/api/v1/tags/", {"client_account": synced.pk, "name": "X", "color": "hotpink",
+                                            "tag_level": "account"}, format="json")  # fmt: skip
+    assert refused.status_code == 400
+    assert "color" in refused.json()
+    assert client.delete(f"/api/v1/calls/{call.pk}/").status_code == 405
+    assert client.get("/api/v1/form-submissions/").status_code == 200
+    assert client.post("/api/v1/form-submissions/", {}, format="json").status_code == 405
+
+
+def test_api_writes_follow_the_portal_permissions(synced, tenant, other_tenant):
+    call = Call.objects.for_account(synced).live().first()
+    tenant.agency.client_can_annotate_calls = False
+    tenant.agency.save()
+    assert (
+        api_as(tenant.client_user).patch(f"/api/v1/calls/{call.pk}/", {"note": "x"}, format="json").status_code == 403
+    )
+    tenant.agency.client_can_annotate_calls = True
+    tenant.agency.save()
+    client = api_as(type(tenant.client_user).objects.get(pk=tenant.client_user.pk))
+    assert client.patch(f"/api/v1/calls/{call.pk}/", {"note": "mine"}, format="json").status_code == 200
+    tag = {"client_account": synced.pk, "name": "Nope", "color": "blue1", "tag_level": "account"}
+    assert client.post("/api/v1/tags/", tag, format="json").status_code == 403
+    foreign = api_as(other_tenant.owner)
+    assert foreign.patch(f"/api/v1/calls/{call.pk}/", {"note": "x"}, format="json").status_code == 404
+    assert foreign.post("/api/v1/tags/", tag, format="json").status_code == 400  # not one of their accounts
 
 
 def test_invalid_filter_is_a_clear_400(synced, tenant):
