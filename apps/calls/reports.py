@@ -361,7 +361,7 @@ def report_calls(
     return qs
 
 
-_AGGREGATES = {
+AGGREGATES = {
     "n": Count("pk"),
     "answered": Count("pk", filter=Q(answered=True)),
     "voicemails": Count("pk", filter=Q(voicemail=True)),
@@ -372,7 +372,7 @@ _AGGREGATES = {
 }
 
 
-def _totals(row: dict[str, Any]) -> Totals:
+def totals_from_row(row: dict[str, Any]) -> Totals:
     n = row.get("n") or 0
     answered = row.get("answered") or 0
     return Totals(
@@ -389,7 +389,9 @@ def _totals(row: dict[str, Any]) -> Totals:
 
 def call_totals(*, account: Any, period: Period, company: Any = None, **filters: Any) -> Totals:
     """The period's totals (CallRail's ``total_results``)."""
-    return _totals(report_calls(account=account, period=period, company=company, **filters).aggregate(**_AGGREGATES))
+    return totals_from_row(
+        report_calls(account=account, period=period, company=company, **filters).aggregate(**AGGREGATES)
+    )
 
 
 _GROUP_COLUMNS = {
@@ -413,17 +415,17 @@ def call_breakdown(
     rows: list[GroupRow]
     if group_by == "referrer":
         buckets: dict[str | None, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-        for row in qs.values("referring_url").annotate(**_AGGREGATES).order_by():
+        for row in qs.values("referring_url").annotate(**AGGREGATES).order_by():
             bucket = buckets[_domain(row["referring_url"]) or "direct"]
-            for name in _AGGREGATES:
+            for name in AGGREGATES:
                 bucket[name] = (bucket[name] or 0) + (row[name] or 0)
-        rows = [GroupRow(key=key, totals=_totals(bucket)) for key, bucket in buckets.items()]
+        rows = [GroupRow(key=key, totals=totals_from_row(bucket)) for key, bucket in buckets.items()]
     else:
         column, ref = _GROUP_COLUMNS[group_by]
         names = [column] + ([ref] if ref and ref != column else [])
         rows = [
-            GroupRow(key=row[column], totals=_totals(row), ref=row[ref] if ref else None)
-            for row in qs.values(*names).annotate(**_AGGREGATES).order_by()
+            GroupRow(key=row[column], totals=totals_from_row(row), ref=row[ref] if ref else None)
+            for row in qs.values(*names).annotate(**AGGREGATES).order_by()
         ]
     rows.sort(key=lambda r: (-r.totals.total_calls, str(r.key)))
     return rows[:limit] if limit is not None else rows
@@ -435,10 +437,10 @@ def call_timeseries(*, account: Any, period: Period, company: Any = None, **filt
         raise ValueError(f"A daily series is limited to {MAX_SERIES_DAYS} days.")
     qs = report_calls(account=account, period=period, company=company, **filters)
     per_day = {
-        row["day"]: _totals(row)
+        row["day"]: totals_from_row(row)
         for row in qs.annotate(day=TruncDate("start_time", tzinfo=period.tz))
         .values("day")
-        .annotate(**_AGGREGATES)
+        .annotate(**AGGREGATES)
         .order_by()
     }
     return [SeriesPoint(day=day, totals=per_day.get(day, Totals())) for day in period.dates()]

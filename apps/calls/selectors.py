@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.sync.selectors import mirror_list
@@ -113,55 +113,6 @@ def lead_status_q(value: str) -> Q:
 SUMMARY_FIELDS = ("total_calls", "answered_calls", "missed_calls", "first_time_callers", "leads", "average_duration")
 
 
-def _summary_aggregates() -> dict[str, Any]:
-    return {
-        "total_calls": Count("pk"),
-        "answered_calls": Count("pk", filter=Q(answered=True)),
-        "missed_calls": Count("pk", filter=~Q(answered=True)),
-        "voicemails": Count("pk", filter=Q(voicemail=True)),
-        "first_time_callers": Count("pk", filter=Q(first_call=True)),
-        "leads": Count("pk", filter=Q(lead_status="good_lead")),
-        "seconds": Sum("duration"),
-    }
-
-
-def _finish(row: dict[str, Any]) -> dict[str, Any]:
-    total = row.get("total_calls") or 0
-    row["average_duration"] = int((row.pop("seconds", 0) or 0) // total) if total else 0
-    row["formatted_average_duration"] = format_duration(row["average_duration"])
-    row["answered_rate"] = round(100 * row.get("answered_calls", 0) / total) if total else None
-    return row
-
-
-def format_duration(seconds: int) -> str:
-    """CallRail's ``formatted_average_duration``: "2m 59s", "45s"."""
-    minutes, secs = divmod(int(seconds or 0), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes}m {secs}s"
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
-
-
-def call_summary(
-    calls: QuerySet, *, group_by: str | None = None, label: str | None = None, limit: int | None = None
-) -> Any:
-    """CallRail's call summary over an already scoped queryset: totals, or one row per group (biggest first).
-
-    ``label`` names what a group shows when ``group_by`` is an id (two trackers may share a name)."""
-    calls = calls.order_by()
-    if group_by is None:
-        return _finish(calls.aggregate(**_summary_aggregates()))
-    names = [group_by, label] if label else [group_by]
-    rows = calls.values(*names).annotate(**_summary_aggregates()).order_by("-total_calls", group_by)
-    if limit:
-        rows = rows[:limit]
-    out = []
-    for row in rows:
-        key = row.pop(group_by)
-        out.append(_finish({"key": row.pop(label) if label else key, **row}))
-    return out
-
-
 def calls_between(calls: QuerySet, start: datetime | None, end: datetime | None) -> QuerySet:
     if start is not None:
         calls = calls.filter(start_time__gte=start)
@@ -209,6 +160,8 @@ def agency_call_totals(*, user: Any, agency: Any, preset: str) -> dict[int, dict
     """
     from apps.tenancy.selectors import client_account_list
 
+    from . import reports
+
     accounts = list(client_account_list(user=user, agency=agency))
     by_zone: dict[str, list[int]] = {}
     for account in accounts:
@@ -218,6 +171,11 @@ def agency_call_totals(*, user: Any, agency: Any, preset: str) -> dict[int, dict
         start, end = date_window(preset, zone_of(zone_name))
         visible = mirror_list(Call, user=user, agency=agency).filter(client_account__in=ids, spam=False)
         calls = calls_between(visible, start, end)
-        for row in call_summary(calls, group_by="client_account_id"):
-            out[row["key"]] = row
+        for row in calls.order_by().values("client_account_id").annotate(**reports.AGGREGATES):
+            totals = reports.totals_from_row(row)
+            out[row["client_account_id"]] = {
+                **totals.as_callrail(),
+                "voicemails": totals.voicemails,
+                "answered_rate": totals.answered_percent,
+            }
     return out

@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from apps.calls.selectors import format_duration, zone_of
+from apps.calls.reports import format_duration
+from apps.calls.selectors import zone_of
 
 register = template.Library()
 
