@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -69,3 +70,14 @@ def celery_worker(transactional_db) -> Iterator[WorkerProcess]:
         yield worker
     finally:
         worker.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, step: float = 0.1, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy and return its value; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")

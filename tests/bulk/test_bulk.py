@@ -5,7 +5,6 @@ ids ignored, permissions, and audit events that carry the person who started the
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from tests.portal.mirror import call as mirror_call
 from tests.portal.mirror import mirror
 from tests.push.conftest import drain, mirrored, upstream  # noqa: F401  (fixture)
 from tests.sync.conftest import sandbox_account  # noqa: F401  (fixture)
+from tests.workers import wait_for
 
 
 def company_and_tag(account: Any) -> tuple[Company, Tag, Company]:
@@ -59,16 +59,6 @@ def token_of(response) -> str:
     match = re.search(r'name="token" value="([^"]+)"', response.content.decode())
     assert match, response.content.decode()[:2000]
     return match.group(1)
-
-
-def wait_for(condition, timeout: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.mark.django_db
@@ -141,7 +131,7 @@ def test_bulk_tag_add_over_all_matching_runs_in_a_worker_and_drains_to_the_sandb
         job.refresh_from_db()
         return job.finished
 
-    wait_for(finished, what="the bulk job")
+    wait_for(finished, timeout=90, step=0.3, what="the bulk job")
     assert job.status == JobStatus.DONE, job.message
     assert job.all_matching
     assert job.total == len(matching)
@@ -153,7 +143,9 @@ def test_bulk_tag_add_over_all_matching_runs_in_a_worker_and_drains_to_the_sandb
     entries = OutboxEntry.objects.for_account(account).filter(resource="calls")
     assert set(entries.values_list("object_pk", flat=True)) == lacking
     # the worker drains the outbox (push queue) to the sandbox
-    wait_for(lambda: not entries.exclude(status=EntryStatus.DONE).exists(), what="the outbox to drain")
+    wait_for(
+        lambda: not entries.exclude(status=EntryStatus.DONE).exists(), timeout=90, step=0.3, what="the outbox to drain"
+    )
     for call in Call.objects.for_account(account).filter(pk__in=list(lacking)[:5]):
         record = upstream(sandbox, account, "calls", call.callrail_id)
         assert tag.name in record["tags"] or tag.name in [t.get("name") for t in record["tags"] if isinstance(t, dict)]

@@ -112,16 +112,6 @@ def start_fault_worker(
     return FaultWorker(process, name, log)
 
 
-def wait_for(predicate: Any, timeout: float = 60.0, step: float = 0.1, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 # -------------------------------------------------------------------------------------------- private Redis
 def free_port() -> int:
     with socket.socket() as sock:

@@ -31,8 +31,9 @@ from tests.push.conftest import MIRRORED, entries
 from tests.push.test_writes import company_of
 from tests.sync.conftest import control, execute, point_at_sandbox, upstream_records
 from tests.sync.test_full_sync import assert_mirror_equals_upstream
+from tests.workers import wait_for
 
-from .conftest import budget_check, limit_account, mirror_vs_sandbox, start_fault_worker, wait_for
+from .conftest import budget_check, limit_account, mirror_vs_sandbox, start_fault_worker
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.slow]
 

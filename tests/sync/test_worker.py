@@ -13,7 +13,7 @@ from apps.calls.models import Call
 from apps.sync.models import SyncKind, SyncRun, SyncState, SyncStatus
 from apps.sync.resources import CALLS
 from apps.sync.services import sync_request
-from tests.workers import start_worker
+from tests.workers import start_worker, wait_for
 
 from .conftest import control, point_at_sandbox, upstream_records
 from .test_full_sync import assert_mirror_equals_upstream
@@ -24,16 +24,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow]
 @pytest.fixture
 def live_account(transactional_db, tenant, sandbox):
     return point_at_sandbox(tenant.account, sandbox)
-
-
-def wait_for(predicate, timeout=60.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out")
 
 
 def test_sync_account_command_queues_through_celery_and_waits(live_account, celery_worker):

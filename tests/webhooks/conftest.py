@@ -3,7 +3,6 @@ point at the portal, with the signing keys CallRail (the sandbox) generated ente
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -38,16 +37,6 @@ def connect_webhooks(sandbox: Any, account: ClientAccount) -> dict[str, str]:
 def deliveries(sandbox: Any, event: str | None = None) -> list[dict]:
     answer = control(sandbox, "GET", f"webhooks/deliveries{'?event=' + event if event else ''}")
     return answer if isinstance(answer, list) else answer["deliveries"]
-
-
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out")
 
 
 def post(url: str, body: bytes, signature: str | None = None, **headers: str) -> requests.Response:

@@ -18,8 +18,9 @@ from apps.trackers.models import Tracker
 from apps.webhooks.models import EventStatus, WebhookEvent
 from apps.webhooks.services import webhook_signature
 from tests.sync.conftest import control
+from tests.workers import wait_for
 
-from .conftest import connect_webhooks, deliveries, post, wait_for
+from .conftest import connect_webhooks, deliveries, post
 from .test_apply import assert_rows_equal_upstream
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
