@@ -4,7 +4,7 @@ unsubscribe page. Thin: selectors read, services write."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import FormView, TemplateView
 
 from apps.portal.mixins import PortalView
+from apps.tenancy.policy import Can
 from apps.tenancy.selectors import membership_for
 
 from .emails import summary_build
@@ -39,12 +40,7 @@ PREVIEW_TOKEN = "preview"  # the placeholder unsubscribe link of previews and te
 class SummaryStaffView(PortalView):
     """Agency staff (every role but client) inside an account they may see."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and not request.user.is_superuser:
-            membership = membership_for(user=request.user, agency=request.agency or None)
-            if membership is None or membership.role == "client":
-                raise PermissionDenied("Only agency staff manage summary emails.")
-        return super().dispatch(request, *args, **kwargs)
+    permission = Can.SUMMARIES
 
     def get_summary(self, account) -> PortalSummary:
         summary = summary_get(
@@ -220,6 +216,10 @@ class MySummariesView(PortalView, TemplateView):
     """Summary emails I receive, and (where my agency allows clients to) subscribing or leaving them."""
 
     template_name = "summaries/mine.html"
+
+    @classmethod
+    def permission_for(cls, method: str, kwargs: dict) -> Can:
+        return Can.OWN_SUMMARIES if method == "POST" else Can.VIEW
 
     def get_context_data(self, **kwargs):
         agency = self.request.agency or None
