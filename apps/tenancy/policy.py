@@ -42,6 +42,29 @@ class Can(StrEnum):
     OPERATE = "operate"  # installation-wide: /metrics, Django admin
 
 
+#: How the README's roles table names each capability (tests/security/test_policy_table.py keeps them equal).
+LABELS: dict[Can, str] = {
+    Can.VIEW: "see accounts, calls, reports, CSV exports (their scope)",
+    Can.ANNOTATE_CALLS: "annotate calls (note, tags, lead status, value)",
+    Can.EDIT_RECORDS: "change CallRail records",
+    Can.SYNC: "sync, outbox, webhooks",
+    Can.BULK: "bulk actions",
+    Can.SUMMARIES: "manage portal summary emails",
+    Can.OWN_SUMMARIES: "subscribe to or leave summary emails oneself",
+    Can.AUDIT_LOG: "audit log",
+    Can.MANAGE_ACCOUNTS: "connect, edit, schedule, pause, delete client accounts",
+    Can.MANAGE_MEMBERS: "manage members (up to one's own role)",
+    Can.AGENCY_SETTINGS: "agency settings, branding, two-factor rule",
+    Can.VIEW_AS: "view as a client",
+    Can.SYSTEM: "system page",
+    Can.OWN_SECURITY: "own password, two-factor, API tokens",
+    Can.API: "REST API",
+    Can.SWITCH_AGENCY: "agency switcher",
+    Can.STOP_VIEW_AS: "stop viewing as",
+    Can.OPERATE: "/metrics, Django admin",
+}
+
+
 class Principal(StrEnum):
     OWNER = Role.OWNER
     ADMIN = Role.ADMIN

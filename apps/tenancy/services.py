@@ -251,6 +251,8 @@ def invitation_accept(*, token: str, full_name: str = "", password: str | None =
         validate_password(password or "", user)
         user.set_password(password)
         user.save()
+    previous = Membership.objects.filter(user=user, agency=invitation.agency).first()
+    before = {**membership_state(previous), "active": previous.is_active} if previous else {}
     membership, _ = Membership.objects.update_or_create(
         user=user, agency=invitation.agency, defaults={"role": invitation.role, "is_active": True}
     )
@@ -258,7 +260,10 @@ def invitation_accept(*, token: str, full_name: str = "", password: str | None =
     membership.companies.set(invitation.companies.all())
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
-    audit_record(agency=invitation.agency, actor=user, action="invitation.accept", obj=membership)
+    audit_record(
+        agency=invitation.agency, actor=user, action="invitation.accept", obj=membership, before=before,
+        after={**membership_state(membership), "active": True},
+    )  # fmt: skip
     return user
 
 
