@@ -52,6 +52,19 @@ def account_client_users(*, account: ClientAccount) -> QuerySet[User]:
     return User.objects.filter(is_active=True, memberships__in=memberships).distinct().order_by("email")
 
 
+def account_client_company_limits(*, account: ClientAccount) -> dict[int, list[str]]:
+    """User id -> the only companies of `account` that client sees (clients who see it whole are left out)."""
+    memberships = Membership.objects.filter(
+        agency_id=account.agency_id, role=Role.CLIENT, is_active=True, client_accounts=account
+    ).prefetch_related("companies")
+    limits = {}
+    for membership in memberships:
+        names = sorted(c.name or c.callrail_id for c in membership.companies.all() if c.client_account_id == account.pk)
+        if names:
+            limits[membership.user_id] = names
+    return limits
+
+
 def account_companies(*, account: ClientAccount) -> QuerySet[Company]:
     return Company.objects.for_account(account).live().order_by("name")
 

@@ -61,6 +61,7 @@ def test_staff_cannot_add_a_company_limited_client_to_a_summary_of_other_compani
     )
     assert response.status_code == 400
     assert "only sees" in response.content.decode()
+    assert f"sees only {mine.name}" in response.content.decode()  # the form says so before anyone saves
     own = summary_save(account=tenant.account, actor=tenant.owner, frequency="daily", company=mine,
                        users=[tenant.client_user])  # fmt: skip
     assert own.recipients.get().user == tenant.client_user
