@@ -43,10 +43,17 @@ def agency_create(*, name: str, owner_email: str, send_invite: bool = True) -> t
         user.full_clean()
         user.save()
     agency, created = Agency.objects.get_or_create(slug=slug, defaults={"name": name})
-    membership, _ = Membership.objects.get_or_create(user=user, agency=agency, defaults={"role": Role.OWNER})
+    membership, new_member = Membership.objects.get_or_create(
+        user=user, agency=agency, defaults={"role": Role.OWNER}
+    )
+    before = {} if new_member else {**membership_state(membership), "active": membership.is_active}
     if membership.role != Role.OWNER or not membership.is_active:
         membership.role, membership.is_active = Role.OWNER, True
         membership.save(update_fields=["role", "is_active"])
+    after = {**membership_state(membership), "active": True}
+    if before != after:
+        audit_record(agency=agency, action="membership.create" if new_member else "membership.update",
+                     obj=membership, before=before, after=after)  # fmt: skip
     if new_user and send_invite:
         transaction.on_commit(lambda: user_send_password_setup(email=owner_email))
     return agency, user, created
