@@ -28,8 +28,8 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.reports import Period
-from apps.tenancy.models import ClientAccount, Role, User
-from apps.tenancy.selectors import membership_for
+from apps.tenancy.models import ClientAccount, User
+from apps.tenancy.policy import Can, allows
 
 from .emails import portal_url, summary_build, summary_message
 from .models import CLAIMABLE, DeliveryStatus, PortalSummary, SummaryDelivery, SummaryRecipient
@@ -240,10 +240,9 @@ def summary_self_subscription_set(*, summary: PortalSummary, user: User, subscri
     """A person subscribes to, or leaves, a summary of an account they see (clients only when their agency
     lets clients manage their own summary emails)."""
     account = ClientAccount.objects.for_account(summary.client_account_id).select_related("agency").get()
-    membership = membership_for(user=user, agency=account.agency)
-    if membership is None or not PortalSummary.objects.visible_to(user, account.agency).filter(pk=summary.pk).exists():
+    if not PortalSummary.objects.visible_to(user, account.agency).filter(pk=summary.pk).exists():
         raise PermissionDenied("You do not receive this account's summaries.")
-    if membership.role == Role.CLIENT and not account.agency.client_can_manage_summary_emails:
+    if not allows(user, Can.OWN_SUMMARIES, account.agency):
         raise PermissionDenied(f"{account.agency.name} manages your summary emails for you.")
     recipients = SummaryRecipient.objects.for_account(account)
     recipient = recipients.filter(summary=summary, email__iexact=user.email).first()

@@ -16,8 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import FormView, TemplateView
 
 from apps.portal.mixins import PortalView
-from apps.tenancy.policy import Can
-from apps.tenancy.selectors import membership_for
+from apps.tenancy.policy import Can, allows
 
 from .emails import summary_build
 from .forms import PortalSummaryForm
@@ -223,8 +222,7 @@ class MySummariesView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         agency = self.request.agency or None
-        membership = membership_for(user=self.request.user, agency=agency) if agency else None
-        may_manage = membership is not None and (membership.role != "client" or agency.client_can_manage_summary_emails)
+        may_manage = agency is not None and allows(self.request.user, Can.OWN_SUMMARIES, agency)
         rows = [
             (summary, recipient is not None and recipient.unsubscribed_at is None)
             for summary, recipient in my_summaries(user=self.request.user, agency=agency)
