@@ -98,6 +98,6 @@ class ImpersonationMiddleware:
         if getattr(request, "impersonator", None) is None:
             return None
         need = declared_permission(view_func, request.method or "GET", view_kwargs)
-        if need is None or not allows(request.user, need, request.user.view_as.agency_id):
+        if need is None or not allows(request.user, need, request.agency or request.user.view_as.agency_id):
             raise PermissionDenied("Not available while viewing as a client: stop viewing as the client first.")
         return None
