@@ -217,8 +217,16 @@ def _send_invitation(invitation: Invitation, token: str) -> None:
     )
 
 
+def _check_can_manage_invitation(*, actor: User, invitation: Invitation) -> None:
+    from .policy import may_manage_member
+
+    if not may_manage_member(actor, invitation.agency, invitation.role):
+        raise PermissionDenied(f"Only someone who may grant the {invitation.get_role_display().lower()} role can.")
+
+
 @transaction.atomic
 def invitation_resend(*, invitation: Invitation, actor: User) -> None:
+    _check_can_manage_invitation(actor=actor, invitation=invitation)
     if invitation.status == "accepted":
         raise ValidationError("This invitation was already accepted.")
     token = _issue_token(invitation)
@@ -230,6 +238,7 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> None:
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
+    _check_can_manage_invitation(actor=actor, invitation=invitation)
     if invitation.status != "pending":
         raise ValidationError(f"This invitation is already {invitation.status}.")
     invitation.revoked_at = timezone.now()

@@ -48,11 +48,12 @@ class MembersView(PortalView, TemplateView):
         agency = self.request.agency
         kwargs.setdefault("form", InvitationForm(agency=agency, user=self.request.user))
         memberships = list(membership_list(agency=agency))
-        for membership in memberships:  # members of a higher role than one's own are shown, not editable
-            membership.editable = may_manage_member(self.request.user, agency, membership.role)
+        invitations = list(agency.invitations.filter(accepted_at=None).prefetch_related("client_accounts")[:50])
+        for row in memberships + invitations:  # those of a higher role than one's own are shown, not editable
+            row.editable = may_manage_member(self.request.user, agency, row.role)
         return super().get_context_data(
             memberships=memberships,
-            invitations=agency.invitations.filter(accepted_at=None).prefetch_related("client_accounts")[:50],
+            invitations=invitations,
             **kwargs,
         )
 

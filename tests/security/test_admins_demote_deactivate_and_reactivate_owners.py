@@ -59,3 +59,17 @@ def test_an_admin_still_manages_members_up_to_admin(tenant, login):
     browser.post(action(staff.pk, "deactivate"))
     staff.refresh_from_db()
     assert not staff.is_active
+
+
+def test_an_admin_cannot_revoke_or_resend_an_owners_invitation(tenant, login, django_capture_on_commit_callbacks):
+    from apps.tenancy.models import Invitation
+    from apps.tenancy.services import invitation_create
+
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = invitation_create(agency=tenant.agency, email="co-owner@acme.test", role=Role.OWNER,
+                                       client_accounts=[], invited_by=tenant.owner)  # fmt: skip
+    browser = login(tenant.admin)
+    for name in ("revoke", "resend"):
+        url = reverse("tenancy:invitation_action", kwargs={"pk": invitation.pk, "action": name})
+        assert browser.post(url).status_code == 403
+    assert Invitation.objects.get(pk=invitation.pk).status == "pending"
