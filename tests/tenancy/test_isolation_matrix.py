@@ -95,6 +95,11 @@ def mirror_row(account, model_label: str, callrail_id: str):
     )  # fmt: skip
 
 
+def foreign_mirror_rows(account) -> dict[str, object]:
+    """One mirrored record of every API resource in `account`, by API basename (also the API fuzz test's)."""
+    return {e.basename: mirror_row(account, e.model, f"FOREIGN-{e.basename}") for e in ENDPOINTS}
+
+
 @dataclass
 class Side:
     """The objects a URL can be aimed at, of one side (own agency, other agency, the hidden company)."""
