@@ -22,7 +22,6 @@ import hmac
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -217,7 +216,7 @@ def _refusal_recorded(account_id: int) -> bool:
     limit = int(setting("WEBHOOK_REFUSALS_PER_MINUTE", 30))
     if limit <= 0:
         return True
-    key = redis_key("webhooks", "refused", account_id, int(time.time() // 60))
+    key = redis_key("webhooks", "refused", account_id, int(timezone.now().timestamp() // 60))
     try:
         conn = get_redis()
         pipe = conn.pipeline()
