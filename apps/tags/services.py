@@ -142,7 +142,9 @@ def tag_names_apply(*, account: Any, company_id: int | None, mapping: dict[str, 
             row.payload, row.payload_hash, row.changed_at = payload, payload_hash(payload), now
             changed.append(row)
         with transaction.atomic():
-            model.objects.bulk_update(changed, ["tags", "payload", "payload_hash", "changed_at"], batch_size=500)
+            model.objects.for_account(account).bulk_update(
+                changed, ["tags", "payload", "payload_hash", "changed_at"], batch_size=500
+            )
     return counts
 
 

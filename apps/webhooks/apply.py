@@ -139,6 +139,7 @@ def _apply_interaction(
         record = _form_record(payload, existing, signer)
         decision = APPLY if any(not _same(existing.get(k), v) for k, v in record.items()) else SAME
     else:
+        existing.setdefault("company_id", signer.callrail_id)  # (checked above: the row is the signer's)
         record, diff, untranslatable = _call_record(payload, existing, event.changes)
         decision = _decide(event, kind, state, row, diff, untranslatable)
     if decision == STALE:

@@ -119,7 +119,7 @@ def webhook_signing_key_set(
         if created:
             key = WebhookSigningKey(client_account=account, company=company)
         key.company_callrail_id = company.callrail_id
-        key.company_numeric_id = key.company_numeric_id or company_numeric_id(company) or ""
+        key.company_numeric_id = company_numeric_id(company) or key.company_numeric_id or ""
         key.signing_key = signing_key
         key.updated_by = actor if getattr(actor, "is_authenticated", False) else None
         key.save()
