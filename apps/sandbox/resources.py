@@ -1437,8 +1437,8 @@ CALL_COMPUTED: dict[str, Callable[[Ctx, Call], Any]] = {
     "tags": lambda ctx, c: render_tags(ctx, c.tag_ids),
     "total_calls": lambda ctx, c: ctx.acc.caller_counts.get((c.company_id, c.customer_phone_number), 1),
     "waveforms": lambda ctx, c: [
-        f"{ctx.base_url}/_sandbox/calls/{c.id}/waveform.png?channel=agent",
-        f"{ctx.base_url}/_sandbox/calls/{c.id}/waveform.png?channel=customer",
+        f"{ctx.base_url}/_sandbox/calls/{call_legacy_id(ctx, c)}/waveform.png?channel=agent",
+        f"{ctx.base_url}/_sandbox/calls/{call_legacy_id(ctx, c)}/waveform.png?channel=customer",
     ]
     if c.recording_key
     else None,

@@ -163,6 +163,17 @@ def test_an_edit_of_a_200_day_old_call_reaches_the_mirror_within_the_simulated_h
         assert rereads.exists()
         assert {r.lane for r in rereads} == {"background"}  # only the background share of the budget
         assert all(r.status == SyncStatus.SUCCEEDED for r in rereads), [r.errors for r in rereads]
+        assert any(r.records_updated for r in rereads)  # the re-read brought the edit (no incremental lists it)
         assert sum(r.requests for r in rereads) <= plan.reread_per_hour
     finally:
         _clear_redis(account.pk)
+
+
+def test_the_account_page_states_the_guarantee(client, tenant, sandbox, sandbox_account):
+    from django.urls import reverse
+
+    execute(sandbox_account, SyncKind.FULL)
+    client.force_login(tenant.staff)
+    page = client.get(reverse("portal:account_detail", kwargs={"account_pk": sandbox_account.pk}))
+    assert page.status_code == 200
+    assert "Every call re-checked within 60 minutes" in page.content.decode()
