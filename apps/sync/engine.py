@@ -711,10 +711,11 @@ def sync_windowed(ctx: SyncContext, resource: Resource, kind: str) -> None:
     if state.checkpoint:
         resumed_kind = state.checkpoint.get("kind", SyncKind.FULL)
         index = state.checkpoint.get("window_index")
+        mine = ctx.run is not None and state.checkpoint.get("run") == ctx.run.pk  # (else another run's window)
         _run_window(ctx, resource, state)
-        if windows and index is not None:
+        if windows and index is not None and mine:
             _window_done(ctx, resource, index)
-        elif KIND_RANK.get(kind, 0) <= KIND_RANK.get(resumed_kind, 2):
+        elif not windows and KIND_RANK.get(kind, 0) <= KIND_RANK.get(resumed_kind, 2):
             return
     if windows:
         _run_windows(ctx, resource, state, windows)
@@ -739,6 +740,7 @@ def _run_windows(ctx: SyncContext, resource: Resource, state: SyncState, windows
             state.checkpoint = {
                 "kind": str(SyncKind.REREAD), "window_start": start.isoformat(), "window_end": end.isoformat(),
                 "pass_started_at": now.isoformat(), "after": None, "pages": 0, "window_index": index,
+                "run": ctx.run.pk if ctx.run is not None else None,
             }  # fmt: skip
             state.save(update_fields=["checkpoint"])
             _run_window(ctx, resource, state)
