@@ -1,16 +1,114 @@
-"""Shared fixtures: two agencies with two client accounts each, and a user of every role.
+"""Shared fixtures: two agencies with two client accounts each, a user of every role, a pinned clock, and the
+session's clean-up (nothing left behind: Redis keys, the embedded Redis, connections to the test database).
 
-Runs against PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else on the embedded default.
+Runs against PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else on the embedded default. Every
+test process is isolated by the test settings (agency_portal/settings/test.py), so any test runs under
+pytest-xdist as it is.
 """
 
+import logging
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
+from django.conf import settings
+from django.db import connection
 
+from apps.core import embedded_redis
 from apps.tenancy.models import Agency, ClientAccount, Role, User
 from tests.factories import AgencyFactory, ClientAccountFactory, MembershipFactory, UserFactory
 
 pytest_plugins = ["tests.workers", "apps.sandbox.pytest_plugin"]
+
+logger = logging.getLogger(__name__)
+
+#: The instant a pinned clock shows unless the test names another (``@pytest.mark.clock("…")``): a weekday
+#: afternoon in New York, mid-month, no daylight-saving change near.
+PINNED_NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(request) -> Iterator[time_machine.Traveller]:
+    """Pin this process's clock (``datetime.now``, ``time.time``, ``date.today``; not the monotonic clock, so
+    waits still work) for a test whose result depends on the time of day or the date. It starts at
+    ``PINNED_NOW`` or the instant of the test's ``@pytest.mark.clock("2026-01-31T23:59:00Z")`` and ticks on
+    from there; ``clock.move_to(…)`` / ``clock.shift(…)`` move it. Processes the test starts (Celery workers)
+    and Redis keep the real clock: a test spanning them must not depend on the time of day."""
+    marker = request.node.get_closest_marker("clock")
+    start = datetime.fromisoformat(marker.args[0]) if marker else PINNED_NOW
+    with time_machine.travel(start, tick=True) as traveller:
+        yield traveller
+
+
+def chromium_path() -> str:
+    """Debian's chromium for the browser tests; skipped with a clear message where it is missing (failed in CI,
+    which installs it, so a missing install step cannot hide behind a skip)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    message = "Chromium is not installed (apt-get install chromium): browser test skipped"
+    if os.environ.get("CI"):
+        pytest.fail(message.replace("skipped", "cannot run in CI"))
+    pytest.skip(message)
+
+
+# ------------------------------------------------------------------------------------- nothing left behind
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """pytest-django's test databases; before they are dropped, no connection of another process may remain
+    (a worker a test failed to stop): those are listed as a warning and closed, so the drop never fails."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        others = cursor.fetchall()
+        if others:
+            logger.warning("connections to the test database still open at the end of the run: %s", others)
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+    connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leave_no_redis_keys() -> Iterator[None]:
+    """At the end of the run (after the test databases are gone): delete every key of this test process (its
+    prefix, agency_portal/settings/test.py) and stop the embedded Redis if this process started it."""
+    yield
+    if not settings.EMBEDDED_REDIS or embedded_redis.answers_ping(*_host_port(settings.REDIS_URL)):
+        from apps.core.redis import get_redis
+
+        conn = get_redis()
+        pattern = _glob_escape(settings.REDIS_KEY_PREFIX) + ":*"
+        batch: list[bytes] = []
+        for key in conn.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                conn.unlink(*batch)
+                batch.clear()
+        if batch:
+            conn.unlink(*batch)
+    embedded_redis.stop_if_started()
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 @dataclass

@@ -8,9 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +16,10 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from apps.sync.resources import get_resource
 from tests.sync.conftest import control, upstream_records
-from tests.workers import ROOT, WorkerProcess
+from tests.workers import WorkerProcess, start_worker
 
 #: CallRail's limits the account is given, both in the sandbox and in the portal's budget (its overrides).
 LIMITS = {"general": {"hour": 500, "day": 5000}}
@@ -88,28 +85,15 @@ def start_fault_worker(
     *, redis_url: str | None = None, env: dict[str, str] | None = None, concurrency: int = 1,
     queues: str = "default,sync,push",
 ) -> FaultWorker:  # fmt: skip
-    """``tests.workers.start_worker`` with the fault suite's settings module and extra environment."""
-    name = f"fault-{uuid.uuid4().hex[:8]}@%h"
-    db = connection.settings_dict
-    full_env = {
-        **os.environ, **(env or {}),
-        "DJANGO_SETTINGS_MODULE": "tests.faults.worker_settings",
-        "REDIS_URL": redis_url or settings.REDIS_URL,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }  # fmt: skip
-    log = Path(settings.VAR_DIR) / f"worker-{name.split('@')[0]}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", queues, "-c", str(concurrency),
-         "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, env=full_env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+    """``tests.workers.start_worker`` with the fault suite's settings module and extra environment (on the test
+    database of either back-end)."""
+    extra = {**(env or {}), **({"REDIS_URL": redis_url} if redis_url else {})}
+    worker = start_worker(
+        queues, concurrency, settings_module="tests.faults.worker_settings", env=extra, name="fault",
+        process_class=FaultWorker,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while b"ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return FaultWorker(process, name, log)
+    assert isinstance(worker, FaultWorker)
+    return worker
 
 
 # -------------------------------------------------------------------------------------------- private Redis

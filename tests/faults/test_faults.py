@@ -35,7 +35,10 @@ from tests.workers import wait_for
 
 from .conftest import budget_check, limit_account, mirror_vs_sandbox, start_fault_worker
 
-pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.slow]
+# `long`: left out of `make test`, always run by CI; one xdist group, so the fault tests run one at a time.
+pytestmark = [
+    pytest.mark.faults, pytest.mark.worker, pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("faults"),
+]  # fmt: skip
 
 SYNCED = ["companies", "trackers", "users", "tags", "calls"]
 BIG = 2400  # calls: ~10 pages of 250, slowed down by sandbox latency so a fault lands mid-run
