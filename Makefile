@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# Run the tests with the clock of every process they start (Redis excepted) set to this instant, through
-# libfaketime: `make test FAKE_NOW="2026-12-31 23:59:00"` (UTC; apt-get install faketime).
+# Run the tests with the clock of every process they start (Redis excepted, apps/core/embedded_redis.py) moved
+# to this instant, through libfaketime: `make test FAKE_NOW="2026-12-31 23:59:00"` (UTC; apt-get install
+# faketime). An offset from now, not a start time, so processes started later (workers) show the same clock.
 FAKE_NOW ?=
-PYTEST := $(if $(FAKE_NOW),TZ=UTC faketime -f "@$(FAKE_NOW)" )$(BIN)/pytest
+FAKE_OFFSET = $$(printf '%+d' $$(( $$(date -u -d '$(FAKE_NOW) UTC' +%s) - $$(date +%s) )))
+PYTEST := $(if $(FAKE_NOW),faketime -f "$(FAKE_OFFSET)" )$(BIN)/pytest
 
 .PHONY: demo test test-long test-all test-smoke lint migrations-check clean
 

