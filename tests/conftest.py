@@ -31,16 +31,31 @@ logger = logging.getLogger(__name__)
 PINNED_NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)
 
 
+#: Instants where dates and periods turn over: the last minute of a month and of a year, a leap day, and
+#: days on which daylight-saving time starts or ends (New York, the test accounts' zone; Auckland).
+EDGE_INSTANTS = (
+    "2026-12-31T23:59:30+00:00",  # New Year in UTC; already Jan 1 in Auckland, still Dec 31 in New York
+    "2026-04-30T23:59:00+00:00",  # a month's last minute in UTC
+    "2027-03-01T02:30:00+00:00",  # 02:30 UTC: still Feb 28 (the last day of February) in New York
+    "2026-03-08T07:30:00+00:00",  # 03:30 EDT, half an hour after New York sprang forward (a 23-hour day)
+    "2026-11-01T06:30:00+00:00",  # 01:30 EST, the second 01:30 of New York's 25-hour day
+    "2026-04-04T14:30:00+00:00",  # 02:30 NZST, the second 02:30 of Auckland's 25-hour day (Apr 5 local)
+    "2028-02-29T23:59:00+00:00",  # a leap day's last minute
+)
+
+
 @pytest.fixture
 def clock(request) -> Iterator[time_machine.Traveller]:
     """Pin this process's clock (``datetime.now``, ``time.time``, ``date.today``; not the monotonic clock, so
     waits still work) for a test whose result depends on the time of day or the date. It starts at
-    ``PINNED_NOW`` or the instant of the test's ``@pytest.mark.clock("2026-01-31T23:59:00Z")`` and ticks on
-    from there; ``clock.move_to(…)`` / ``clock.shift(…)`` move it. Processes the test starts (Celery workers)
-    and Redis keep the real clock: a test spanning them must not depend on the time of day."""
+    ``PINNED_NOW``, at the instant of the test's ``@pytest.mark.clock("2026-01-31T23:59:00+00:00")``, or at
+    each instant of ``@pytest.mark.parametrize("clock", EDGE_INSTANTS, indirect=True)``, and ticks on from
+    there; ``clock.move_to(…)`` / ``clock.shift(…)`` move it. Request it before the fixtures that read the clock
+    (the sandbox seeds its history at its "now"). Processes the test starts (Celery workers) and Redis keep
+    the real clock: a test spanning them must not depend on the time of day."""
     marker = request.node.get_closest_marker("clock")
-    start = datetime.fromisoformat(marker.args[0]) if marker else PINNED_NOW
-    with time_machine.travel(start, tick=True) as traveller:
+    start = getattr(request, "param", None) or (marker.args[0] if marker else None)
+    with time_machine.travel(datetime.fromisoformat(start) if start else PINNED_NOW, tick=True) as traveller:
         yield traveller
 
 

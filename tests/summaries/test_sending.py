@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -121,7 +122,12 @@ def test_due_task_twice_at_once_on_a_real_worker_sends_each_once(tenant, monkeyp
     monkeypatch.setenv("EMAIL_URL", f"smtp://127.0.0.1:{sink.port}")
     worker = start_mail_worker()
     try:
-        summary = make_summary(tenant.account, frequency="daily", hour=0, emails=("a@client.test", "b@client.test"))
+        # The worker dispatches on the real clock: a daily summary due at this very local hour is due now, at any
+        # hour of any day (its latest send time is less than an hour ago, inside any catch-up window).
+        local_hour = datetime.now(ZoneInfo(tenant.account.time_zone)).hour
+        summary = make_summary(
+            tenant.account, frequency="daily", hour=local_hour, emails=("a@client.test", "b@client.test")
+        )
         PortalSummary.objects.for_account(tenant.account).filter(pk=summary.pk).update(
             created_at=datetime.now(UTC) - timedelta(days=3)
         )
