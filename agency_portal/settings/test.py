@@ -6,7 +6,8 @@ one place, so a test needs nothing of its own to run under pytest-xdist:
 * Redis keys: ``<REDIS_KEY_PREFIX>.test`` (``….test.gw1`` for xdist worker gw1) prefixes every key, the cache,
   budgets, locks and Celery's queues; the suite deletes its keys at the end (tests/conftest.py).
 * Files: ``VAR_DIR`` is ``<VAR_DIR>/test/<worker>`` (the SQLite test database, worker logs, exports, screenshots).
-* The embedded Redis (no REDIS_URL): one per xdist worker, on ``EMBEDDED_REDIS_PORT + 1 + n`` for worker gw<n>.
+* The embedded Redis (no REDIS_URL): one per xdist worker, on ``EMBEDDED_REDIS_PORT + 10 * (n + 1)`` for worker
+  gw<n> (steps of ten, so runs with neighbouring base ports never meet).
 * Databases: pytest-django suffixes the test database per worker (``test_<name>_gw1``).
 
 Celery worker processes started by tests load these same settings with the same environment
@@ -29,7 +30,7 @@ OPERATIONS_EXPORT_DIR = VAR_DIR / "exports"
 
 if EMBEDDED_REDIS:
     if TEST_WORKER != "main":
-        EMBEDDED_REDIS_PORT = EMBEDDED_REDIS_PORT + 1 + int(TEST_WORKER.removeprefix("gw"))
+        EMBEDDED_REDIS_PORT = EMBEDDED_REDIS_PORT + 10 * (1 + int(TEST_WORKER.removeprefix("gw")))
     REDIS_URL = embedded_redis.start_on_demand(VAR_DIR / "redis", EMBEDDED_REDIS_PORT)
 REDIS_KEY_PREFIX = f"{REDIS_KEY_PREFIX}.test" + ("" if TEST_WORKER == "main" else f".{TEST_WORKER}")
 
