@@ -99,7 +99,7 @@ def _leave_no_redis_keys() -> Iterator[None]:
     """At the end of the run (after the test databases are gone): delete every key of this test process (its
     prefix, agency_portal/settings/test.py) and stop the embedded Redis if this process started it."""
     yield
-    if not settings.EMBEDDED_REDIS or embedded_redis.answers_ping(*_host_port(settings.REDIS_URL)):
+    if not settings.EMBEDDED_REDIS or embedded_redis.answers_ping("127.0.0.1", settings.EMBEDDED_REDIS_PORT):
         from apps.core.redis import get_redis
 
         conn = get_redis()
@@ -113,13 +113,6 @@ def _leave_no_redis_keys() -> Iterator[None]:
         if batch:
             conn.unlink(*batch)
     embedded_redis.stop_if_started()
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 6379
 
 
 def _glob_escape(text: str) -> str:
