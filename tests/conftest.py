@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -69,6 +70,21 @@ def chromium_path() -> str:
     if os.environ.get("CI"):
         pytest.fail(message.replace("skipped", "cannot run in CI"))
     pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault suite's table (tests/faults/summary.py), whichever process ran its tests."""
+    from tests.faults.summary import write_summary
+
+    write_summary(terminalreporter, Path(settings.BASE_DIR) / "var" / "fault-summary.txt")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist: collect the fault-suite rows of a worker that finished (tests/faults/conftest.py)."""
+    from tests.faults.summary import ROWS, Row
+
+    ROWS.extend(Row(**row) for row in getattr(node, "workeroutput", {}).get("fault_rows", []))
 
 
 # ------------------------------------------------------------------------------------- nothing left behind

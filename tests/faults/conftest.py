@@ -9,36 +9,20 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from apps.core import embedded_redis
 from apps.sync.resources import get_resource
+from tests.faults.summary import ROWS, Row
 from tests.sync.conftest import control, upstream_records
 from tests.workers import WorkerProcess, start_worker
 
 #: CallRail's limits the account is given, both in the sandbox and in the portal's budget (its overrides).
 LIMITS = {"general": {"hour": 500, "day": 5000}}
-
-
-@dataclass
-class Row:
-    fault: str
-    recovered: bool = False
-    lost: int | None = None
-    duplicates: int | None = None
-    overrun: int | None = None
-    rejected_429: int | None = None
-    max_per_hour: int | None = None
-    limit_hour: int | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-ROWS: list[Row] = []
 
 
 @pytest.fixture
@@ -49,28 +33,11 @@ def summary_row(request) -> Iterator[Row]:
     ROWS.append(row)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not ROWS:
-        return
-    header = ("fault", "recovered", "records lost", "duplicates", "budget overrun", "429s", "max/hour", "limit")
-    lines = [header] + [
-        (r.fault, "yes" if r.recovered else "NO", _n(r.lost), _n(r.duplicates), _n(r.overrun), _n(r.rejected_429),
-         _n(r.max_per_hour), _n(r.limit_hour))
-        for r in ROWS
-    ]  # fmt: skip
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    text = "\n".join("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines)
-    notes = "\n".join(f"- {r.fault}: {note}" for r in ROWS for note in r.notes)
-    out = f"{text}\n{notes}\n" if notes else f"{text}\n"
-    terminalreporter.write_sep("=", "fault suite summary")
-    terminalreporter.write(out)
-    path = Path(settings.VAR_DIR) / "fault-summary.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(out)
-
-
-def _n(value: int | None) -> str:
-    return "-" if value is None else str(value)
+def pytest_sessionfinish(session: Any) -> None:
+    """Under pytest-xdist, hand this worker's rows to the controller, which prints the table (tests/conftest.py)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["fault_rows"] = [asdict(row) for row in ROWS]
 
 
 # ----------------------------------------------------------------------------------------------- workers
