@@ -3,12 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# Run the tests with the clock of every process they start (Redis excepted, apps/core/embedded_redis.py) moved
-# to this instant, through libfaketime: `make test FAKE_NOW="2026-12-31 23:59:00"` (UTC; apt-get install
-# faketime). An offset from now, not a start time, so processes started later (workers) show the same clock.
+# Run the tests as if it were this instant (UTC): `make test FAKE_NOW="2026-12-31 23:59:00"`. Every process
+# loading the test settings shifts its clock by the same offset (agency_portal/settings/test.py, time-machine).
 FAKE_NOW ?=
-FAKE_OFFSET = $$(printf '%+d' $$(( $$(date -u -d '$(FAKE_NOW) UTC' +%s) - $$(date +%s) )))
-PYTEST := $(if $(FAKE_NOW),faketime -f "$(FAKE_OFFSET)" )$(BIN)/pytest
+PYTEST := $(if $(FAKE_NOW),TEST_CLOCK_OFFSET=$$(( $$(date -u -d '$(FAKE_NOW) UTC' +%s) - $$(date +%s) )) )$(BIN)/pytest
 
 .PHONY: demo test test-long test-all test-smoke lint migrations-check clean
 

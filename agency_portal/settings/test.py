@@ -12,14 +12,26 @@ one place, so a test needs nothing of its own to run under pytest-xdist:
 
 Celery worker processes started by tests load these same settings with the same environment
 (``PYTEST_XDIST_WORKER`` included), so they land in the same place.
+
+``TEST_CLOCK_OFFSET`` (seconds, e.g. set by ``make test FAKE_NOW=…``) shifts the clock of every process that
+loads these settings by the same amount (time-machine; the monotonic clock and sleeps are untouched): the whole
+suite, its workers included, runs as if it were another time. Redis and the database server keep theirs.
 """
 
 import os
+from datetime import UTC, datetime, timedelta
 
 from apps.core import embedded_redis
 
 from .base import *  # noqa: F403
 from .base import EMBEDDED_REDIS, EMBEDDED_REDIS_PORT, REDIS_KEY_PREFIX, REDIS_URL, VAR_DIR
+
+if os.environ.get("TEST_CLOCK_OFFSET"):
+    import time_machine
+
+    time_machine.travel(
+        datetime.now(UTC) + timedelta(seconds=float(os.environ["TEST_CLOCK_OFFSET"])), tick=True
+    ).start()
 
 #: "gw0", "gw1"… under pytest-xdist, else "main".
 TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER") or "main"

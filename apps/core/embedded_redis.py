@@ -23,6 +23,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +117,15 @@ def ensure_running() -> bool:
         server.started_pid, server.owner_pid = int(pidfile.read_text().strip()), os.getpid()
     logger.info("started the embedded Redis on %s:%s (stopped when this process exits)", server.host, server.port)
     atexit.register(stop_if_started)
+    _exit_on_sigterm()
     return True
+
+
+def _exit_on_sigterm() -> None:
+    """A plain ``kill`` ends the process through ``sys.exit``, so the Redis it started is stopped too (Python's
+    default for SIGTERM skips ``atexit``). Only where nobody chose a handler already (Celery, gunicorn do)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
 def started_here() -> bool:
