@@ -52,8 +52,9 @@ def clock(request) -> Iterator[time_machine.Traveller]:
     ``PINNED_NOW``, at the instant of the test's ``@pytest.mark.clock("2026-01-31T23:59:00+00:00")``, or at
     each instant of ``@pytest.mark.parametrize("clock", EDGE_INSTANTS, indirect=True)``, and ticks on from
     there; ``clock.move_to(…)`` / ``clock.shift(…)`` move it. Request it before the fixtures that read the clock
-    (the sandbox seeds its history at its "now"). Processes the test starts (Celery workers) and Redis keep
-    the real clock: a test spanning them must not depend on the time of day."""
+    (the sandbox seeds its history at its "now"). Celery workers the test starts afterwards share the pinned
+    clock (`tests.workers.clock_offset`), ticking from the instant they start; Redis and the database server
+    keep the real clock."""
     marker = request.node.get_closest_marker("clock")
     start = getattr(request, "param", None) or (marker.args[0] if marker else None)
     with time_machine.travel(datetime.fromisoformat(start) if start else PINNED_NOW, tick=True) as traveller:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 
@@ -72,8 +73,17 @@ def worker_environment(settings_module: str = "agency_portal.settings.test", **e
         "DJANGO_SETTINGS_MODULE": settings_module,
         "REDIS_URL": settings.REDIS_URL,
         "DATABASE_URL": database_url(),
+        **clock_offset(),
         **extra,
     }
+
+
+def clock_offset() -> dict[str, str]:
+    """The child shares this process's clock: where a test pinned it (the `clock` fixture) or the whole run
+    shifted it (``TEST_CLOCK_OFFSET``), the child is told the offset from the real clock, so a worker applying
+    what the pinned sandbox and live server wrote compares times on the same clock as they did."""
+    offset = time.time() - time_machine.escape_hatch.time.time()
+    return {"TEST_CLOCK_OFFSET": f"{offset:.3f}"} if abs(offset) > 1 else {}
 
 
 def start_worker(

@@ -21,7 +21,7 @@ from .test_apply import assert_rows_equal_upstream
 
 # The sandbox's activity depends on the time of day (calls outside business hours go unanswered: no
 # answered_call event): the clock of this process, the sandbox's and the live server's, is pinned to a weekday
-# morning in New York. The worker keeps the real clock; applying an event does not read it.
+# morning in New York; the worker shares that clock (tests.workers.clock_offset).
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.usefixtures("clock")]
 
 EVERY_EVENT = {
