@@ -21,7 +21,8 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Window
+from django.db.models import Count, F, Q, QuerySet, Value, Window
+from django.db.models.functions import Least, RowNumber
 from django.http import QueryDict
 
 from apps.calls.selectors import DATE_RANGES, date_window, zone_of
@@ -294,6 +295,12 @@ class PortalResource:
     def model(self):
         return apps.get_model(self.model_label)
 
+    @property
+    def unlisted(self) -> list[str]:
+        """What a list page never shows: the upstream payloads, the row's and those of ``related`` records
+        (loading and decoding them was most of a 200-row page's database time)."""
+        return ["payload", *(f"{name}__payload" for name in self.related)]
+
     def column(self, key: str) -> Column | None:
         return next((c for c in self.columns if c.key == key), None)
 
@@ -439,30 +446,38 @@ def paginate(listing: Listing, params: QueryDict, page_size: int) -> Page:
     """One page by indexed offset: the page's primary keys first (read in index order), then those rows.
 
     Unfiltered, the count is an index-only count and the keys stop after the page. Filtered (the filter
-    reads the rows anyway), one query returns the page's keys with the total as a window count, instead of
-    scanning the matching rows twice.
+    reads the matching rows anyway), one query returns the page's keys with the total as a window count,
+    instead of scanning the matching rows twice; a page past the end gets the last page from that same query
+    (its rows are numbered: it starts after ``min(offset, the last page's offset)``), not from a second and
+    a third scan.
     """
     number = _int(params.get("page"), 1, low=1, high=MAX_PAGE)
     if number is None:
         listing.problems.append("The page number must be a whole number of 1 or more; showing page 1.")
         number = 1
     queryset = listing.queryset
-    count: int | None = None
-    pks: list = []
+    offset = (number - 1) * page_size
     if listing.active_filters:
-        offset = (number - 1) * page_size
-        window = queryset.annotate(_total=Window(Count("pk"))).values_list("pk", "_total")
-        found = list(window[offset : offset + page_size])
-        if found:
-            count, pks = found[0][1], [pk for pk, _ in found]
-    if count is None:  # unfiltered, or past the last page
+        last_page_start = (F("_total") - 1) / page_size * page_size
+        found = list(
+            queryset.annotate(
+                _total=Window(Count("pk")), _n=Window(RowNumber(), order_by=list(queryset.query.order_by))
+            )
+            .filter(_n__gt=Least(Value(offset), last_page_start))
+            .order_by("_n")
+            .values_list("pk", "_total", "_n")[:page_size]
+        )  # fmt: skip
+        count = found[0][1] if found else 0  # (any matching row gives the last page at least)
+        number = (found[0][2] - 1) // page_size + 1 if found else 1
+        pks = [pk for pk, _, _ in found]
+    else:
         count = queryset.count()
         number = min(number, max(1, -(-count // page_size)))
         offset = (number - 1) * page_size
         pks = list(queryset.values_list("pk", flat=True)[offset : offset + page_size]) if count else []
     rows: list = []
     if pks:
-        rows_qs = listing.base.order_by().filter(pk__in=pks).defer("payload")  # lists never show the payload
+        rows_qs = listing.base.order_by().filter(pk__in=pks).defer(*listing.resource.unlisted)
         by_pk = {row.pk: row for row in rows_qs}
         rows = [by_pk[pk] for pk in pks if pk in by_pk]
     listing.page = Page(number=number, size=page_size, count=count, rows=rows)

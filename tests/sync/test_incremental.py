@@ -71,7 +71,8 @@ def test_a_first_sync_only_inserts_and_the_next_one_looks_rows_up(sandbox, sandb
     assert first.status == SyncStatus.SUCCEEDED
     assert first.records_created > 100  # several pages
     assert (lookups, holds) == ([], [])
-    assert len(analyzes) == 1 and '"calls_call"' in sql[analyzes[0]]
+    assert len(analyzes) == 1
+    assert '"calls_call"' in sql[analyzes[0]]
     assert not list(get_redis().scan_iter(match=seen_keys))
 
     again, lookups, holds, analyzes, _ = calls_sync()

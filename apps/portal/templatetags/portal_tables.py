@@ -13,7 +13,7 @@ from django import template
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.calls.reports import format_duration
@@ -102,6 +102,13 @@ def render_cell(obj: Any, column: Any, account: Any, resource: Any) -> str:
     if kind == "json":
         return format_html("<code>{}</code>", json.dumps(value)[:120])
     return str(value)
+
+
+def row_cells(cells: list[tuple[str, Any]]) -> str:
+    """A table row's cells as one safe HTML string: joined here, not by a template loop (a 200-row page has
+    2,000 cells; rendering each through template nodes took most of that page's time)."""
+    html = "".join(f'<td class="col-{escape(key)}">{conditional_escape(value)}</td>' for key, value in cells)
+    return mark_safe(html)  # noqa: S308 - every part is escaped (or safe HTML already) just above
 
 
 @register.simple_tag
