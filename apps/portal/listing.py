@@ -21,7 +21,7 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Value, Window
+from django.db.models import Count, F, JSONField, Q, QuerySet, Value, Window
 from django.db.models.functions import Least, RowNumber
 from django.http import QueryDict
 
@@ -297,9 +297,17 @@ class PortalResource:
 
     @property
     def unlisted(self) -> list[str]:
-        """What a list page never shows: the upstream payloads, the row's and those of ``related`` records
-        (loading and decoding them was most of a 200-row page's database time)."""
-        return ["payload", *(f"{name}__payload" for name in self.related)]
+        """What a list page never shows: the row's upstream payload, and of the ``related`` records (shown by
+        name) their payloads, JSON and sync bookkeeping (loading and decoding them took most of a 200-row
+        page's database time)."""
+        deferred = ["payload"]
+        for name in self.related:
+            related = self.model._meta.get_field(name).related_model
+            deferred += [
+                f"{name}__{f.name}" for f in related._meta.concrete_fields
+                if isinstance(f, JSONField) or f.name in ("payload_hash", "first_seen_at", "last_seen_at", "changed_at")
+            ]  # fmt: skip
+        return deferred
 
     def column(self, key: str) -> Column | None:
         return next((c for c in self.columns if c.key == key), None)
