@@ -18,9 +18,9 @@ Prints:
   checkpoint, the run's counters and the account lock renewed per page, as in a run, plus the end of the pass)
   fed with pages fetched from the sandbox beforehand, so excluding HTTP and sandbox time:
   - insert: a first full pass into an empty table, against the baseline: psycopg COPY (``write_row``) of
-    the very rows that pass wrote (read back), into the same table and indexes, 250 rows a transaction,
-    ``synchronous_commit`` off like the engine's pages. Engine and COPY alternate, ``--rounds`` rounds, each
-    on a truncated table — goal: >= 0.80 x COPY;
+    the very rows that pass wrote (read back), as another account's, into the same table and indexes, 250
+    rows a transaction, ``synchronous_commit`` off like the engine's pages. Engine and COPY alternate page by
+    page (``--rounds`` rounds, each on an emptied table) — goal: >= 0.80 x COPY;
   - replay: a second full pass finding every call unchanged (look-ups, seen set, deletion sweep), on the
     fresh table, then once other accounts' calls have grown the table past twice ``shared_buffers`` and those
     buffers were filled with something else (``pg_prewarm`` of a ballast table) — goal: >= 20,000 calls/s.
@@ -205,13 +205,22 @@ def sync_figures(sandbox: Sandbox, size: int, *, incremental: bool) -> tuple[flo
 
 # ---------------------------------------------------------------------------------- engine against COPY
 class ReplayClient:
-    """Serves the calls pages fetched beforehand, so the engine's figures exclude HTTP and the sandbox."""
+    """Serves the calls pages fetched beforehand, so the engine's figures exclude HTTP and the sandbox.
 
-    def __init__(self, pages: list[list[dict]]) -> None:
-        self.pages = pages
+    ``beside`` (the baseline's work for one page) runs next to each page: before the engine writes it, or
+    after (``beside_after``); ``engine_pass`` subtracts its time from the pass's.
+    """
+
+    def __init__(self, pages: list[list[dict]], beside=None, *, beside_after: bool = False) -> None:
+        self.pages, self.beside, self.beside_after = pages, beside, beside_after
 
     def paginate_relative(self, path: str, **kwargs) -> object:
-        return (SimpleNamespace(records=records) for records in self.pages)
+        for records in self.pages:
+            if self.beside is not None and not self.beside_after:
+                self.beside()
+            yield SimpleNamespace(records=records)
+            if self.beside is not None and self.beside_after:
+                self.beside()
 
 
 def fetch_pages(sandbox_url: str) -> tuple[int, list[list[dict]]]:
@@ -236,8 +245,10 @@ def fetch_pages(sandbox_url: str) -> tuple[int, list[list[dict]]]:
     return account_id, pages
 
 
-def engine_pass(account_id: int, pages: list[list[dict]]) -> tuple[float, dict]:
-    """One full calls pass the way a run executes it; returns (seconds, counters)."""
+def engine_pass(account_id: int, pages: list[list[dict]], baseline: CopyBaseline | None = None,
+                *, baseline_after: bool = False) -> tuple[float, dict]:
+    """One full calls pass the way a run executes it; returns (seconds, counters). With a ``baseline``, its
+    COPY of the same page runs beside each page (see ReplayClient) and its time is not the engine's."""
     from django.utils import timezone
 
     from apps.sync.engine import SyncContext, sync_resource
@@ -260,12 +271,13 @@ def engine_pass(account_id: int, pages: list[list[dict]]) -> tuple[float, dict]:
         run.save(update_fields=["records_created", "records_unchanged", "problems", "problem_count", "progress",
                                 "heartbeat_at"])  # fmt: skip
 
-    ctx = SyncContext(account=account, client=ReplayClient(pages), run=run, on_page=on_page)
+    client = ReplayClient(pages, baseline.copy_next_page if baseline else None, beside_after=baseline_after)
+    ctx = SyncContext(account=account, client=client, run=run, on_page=on_page)
     ctx.current = "calls"
     try:
         started = time.perf_counter()
         sync_resource(ctx, CALLS, SyncKind.FULL)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started - (baseline.seconds if baseline else 0.0)
     finally:
         lock.release()
     assert ctx.problem_count == 0, ctx.problems[:5]
@@ -293,20 +305,33 @@ def read_back_rows(account_id: int) -> list[tuple]:
         ).fetchall()
 
 
-def copy_pass(rows: list[tuple]) -> float:
-    """The baseline: psycopg COPY of the rows, 250 a transaction, asynchronous commit; returns seconds."""
-    import psycopg
+class CopyBaseline:
+    """The baseline: psycopg COPY (``write_row``) of the rows the engine wrote, as another account's, into the
+    same table and indexes, one page (250 rows) a transaction, asynchronous commit like the engine's pages,
+    on a connection of its own. ``copy_next_page`` runs beside the engine's pages (ReplayClient)."""
 
-    statement = f"COPY calls_call ({', '.join(copied_columns())}) FROM STDIN"
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        conn.execute("SET synchronous_commit TO OFF")
-        conn.commit()
+    def __init__(self, rows: list[tuple], account_id: int) -> None:
+        import psycopg
+
+        columns = copied_columns()
+        at = columns.index("client_account_id")
+        self.rows = [(*row[:at], account_id, *row[at + 1 :]) for row in rows]
+        self.statement = f"COPY calls_call ({', '.join(columns)}) FROM STDIN"
+        self.conn = psycopg.connect(os.environ["DATABASE_URL"])
+        self.conn.execute("SET synchronous_commit TO OFF")
+        self.conn.commit()
+        self.next, self.seconds = 0, 0.0
+
+    def copy_next_page(self) -> None:
         started = time.perf_counter()
-        for start in range(0, len(rows), PER_PAGE):
-            with conn.transaction(), conn.cursor().copy(statement) as copy:
-                for row in rows[start : start + PER_PAGE]:
-                    copy.write_row(row)
-        return time.perf_counter() - started
+        with self.conn.transaction(), self.conn.cursor().copy(self.statement) as copy:
+            for row in self.rows[self.next : self.next + PER_PAGE]:
+                copy.write_row(row)
+        self.next += PER_PAGE
+        self.seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def empty_calls_table() -> None:
@@ -358,32 +383,41 @@ def fill_shared_buffers() -> None:
 
 
 def compare_copy(sandbox_url: str, rounds: int) -> dict[str, float]:
+    """Insert: each round on an emptied table, the engine's first pass of the bench account, with the baseline
+    copying the same page for another account beside each page (before it in odd rounds, after it in even
+    ones), so both meet the same load and the same table at every step. Replay: a second pass."""
     account_id, pages = fetch_pages(sandbox_url)
+    baseline_account = make_account(sandbox_url, "Baseline")
     count = sum(len(p) for p in pages)
-    print(f"\nengine against COPY: {count:,} calls in {len(pages)} pages fetched beforehand; {load_average()}")
+    print(f"\nengine against COPY: {count:,} calls in {len(pages)} pages fetched beforehand, the two alternating "
+          f"page by page; {load_average()}")  # fmt: skip
     empty_calls_table()
     engine_pass(account_id, pages)  # warm-up, and the rows the baseline copies
     rows = read_back_rows(account_id)
     assert len(rows) == count
-    inserts, copies, replays = [], [], []
+    inserts, copies = [], []
     for number in range(1, rounds + 1):
-        order = ("engine", "copy") if number % 2 else ("copy", "engine")
-        line = []
-        for side in order:
-            empty_calls_table()
-            if side == "copy":
-                copies.append(count / copy_pass(rows))
-                line.append(f"COPY {copies[-1]:,.0f}/s")
-            else:
-                seconds, counters = engine_pass(account_id, pages)
-                assert counters["created"] == count, counters
-                inserts.append(count / seconds)
-                seconds, counters = engine_pass(account_id, pages)
-                assert (counters["unchanged"], counters["deleted"]) == (count, 0), counters
-                replays.append(count / seconds)
-                line.append(f"engine insert {inserts[-1]:,.0f}/s (replay {replays[-1]:,.0f}/s)")
-        print(f"  round {number}: {' | '.join(line)}; ratio {inserts[-1] / copies[-1]:.2f}; {load_average()}")
+        empty_calls_table()
+        baseline = CopyBaseline(rows, baseline_account)
+        try:
+            seconds, counters = engine_pass(account_id, pages, baseline, baseline_after=number % 2 == 0)
+        finally:
+            baseline.close()
+        assert counters["created"] == count, counters
+        assert baseline.next >= count
+        inserts.append(count / seconds)
+        copies.append(count / baseline.seconds)
+        print(f"  round {number}: engine insert {inserts[-1]:,.0f}/s, COPY {copies[-1]:,.0f}/s: ratio "
+              f"{inserts[-1] / copies[-1]:.2f}; {load_average()}")  # fmt: skip
     print(f"insert: engine {median(inserts):,.0f}/s, COPY {median(copies):,.0f}/s (medians)")
+    empty_calls_table()
+    engine_pass(account_id, pages)  # the account alone in the table
+    replays = []
+    for number in range(1, rounds + 1):
+        seconds, counters = engine_pass(account_id, pages)
+        assert (counters["unchanged"], counters["deleted"]) == (count, 0), counters
+        replays.append(count / seconds)
+        print(f"  replay round {number}, fresh table: {replays[-1]:,.0f}/s; {load_average()}")
     # The table now holds the engine's rows: grow it past shared_buffers and replay the account's pages.
     grow_past_shared_buffers(account_id, sandbox_url)
     outgrown = []
