@@ -695,14 +695,14 @@ def _count_inserted(ctx: SyncContext, model: type[models.Model], created: int, *
     """
     table = model._meta.db_table
     ctx._inserted[table] = ctx._inserted.get(table, 0) + created
-    if analyze_now:
+    if analyze_now and table not in ctx._analyzed:  # once during the run; again at the end of the pass
         analyze_after_pass(ctx, model)
 
 
 def analyze_after_pass(ctx: SyncContext, model: type[models.Model]) -> None:
     """ANALYZE the columns the engine looks rows up by, if this run inserted SYNC_ANALYZE_AFTER_ROWS rows into
-    ``model``'s table since it last did. Only those: a whole-table ANALYZE costs as much as inserting 3,000
-    calls, and autovacuum analyzes the rest for the pages (within a minute of such an insert)."""
+    ``model``'s table since it last did. Only those: ANALYZE of a whole 100,000-call table took 3 s, of these
+    two columns 0.4 s; autovacuum analyzes the rest once enough of the table changed."""
     table = model._meta.db_table
     inserted = ctx._inserted.get(table, 0)
     threshold = int(setting("SYNC_ANALYZE_AFTER_ROWS", 5000))

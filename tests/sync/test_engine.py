@@ -250,3 +250,18 @@ def test_an_insert_only_page_looks_nothing_up_and_a_collision_is_written_careful
     assert Call.objects.for_account(account).count() == 4
     assert Call.objects.for_account(account).get(callrail_id="CAL3").note == "listed"
     assert [p["id"] for p in ctx.problems] == ["CAL4"]  # recorded once, not once per attempt
+
+
+def test_pages_that_look_rows_up_analyze_once_a_run_not_once_a_page(tenant, settings):
+    """Look-ups need fresh statistics once a run has inserted many rows: one ANALYZE, not one per page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SYNC_ANALYZE_AFTER_ROWS = 2
+    ctx = ctx_for(tenant.account)
+    with CaptureQueriesContext(connection) as queries:
+        for page in range(4):
+            apply_page(ctx, CALLS, [good_call(f"CAL{page}-{i}") for i in range(3)])
+    analyzes = [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")]
+    assert len(analyzes) == 1
+    assert '"client_account_id", "callrail_id"' in analyzes[0]
