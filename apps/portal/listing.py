@@ -83,6 +83,12 @@ class FilterContext:
     cached_choices: Callable[[str, Callable[[], list]], list]  # choice loader cached for a while (costly ones)
 
 
+def lazy_choices(load: Callable[[], list]) -> Callable[[], list]:
+    """Choices read from the mirror only when needed: to render the form, or to check a chosen value. A list
+    region swapped by HTMX (paging, sorting, most filtering) renders no form and reads none."""
+    return lambda: [("", "Any"), *load()]
+
+
 class OpenChoiceField(forms.ChoiceField):
     """A choice among the values present in the mirror: offered as a list, but any value is accepted (the
     list may be cached and lag behind the mirror; an unknown value simply matches nothing)."""
@@ -116,24 +122,24 @@ class ChoiceFilter(Filter):
     q: Callable[[str], Q] | None = None  # a custom condition for a value (CallRail semantics)
 
     def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
-        choices = list(self.choices)
-        if self.distinct:
-            lookup = self.lookup or self.name
-            choices = ctx.cached_choices(
-                self.name,
-                lambda: [
-                    (v, v)
-                    for v in ctx.queryset.order_by(lookup)
-                    .exclude(**{f"{lookup}__isnull": True})
-                    .exclude(**{lookup: ""})
-                    .values_list(lookup, flat=True)
-                    .distinct()[:300]
-                ],
-            )
-            field_class = OpenChoiceField
-        else:
-            field_class = forms.ChoiceField
-        return {self.name: field_class(label=self.label, required=False, choices=[("", "Any"), *choices])}
+        if not self.distinct:
+            choices = [("", "Any"), *self.choices]
+            return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
+        lookup = self.lookup or self.name
+
+        def load() -> list:
+            return [
+                (v, v)
+                for v in ctx.queryset.order_by(lookup)
+                .exclude(**{f"{lookup}__isnull": True})
+                .exclude(**{lookup: ""})
+                .values_list(lookup, flat=True)
+                .distinct()[:300]
+            ]
+
+        # loaded when the form is rendered (not for the list region HTMX swaps)
+        choices = lazy_choices(lambda: ctx.cached_choices(self.name, load))
+        return {self.name: OpenChoiceField(label=self.label, required=False, choices=choices)}
 
     def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
         value = data.get(self.name)
@@ -185,10 +191,10 @@ class RefFilter(Filter):
             rows = ctx.scoped(model).order_by(self.label_field, "pk")
             return [(str(pk), label or f"#{pk}") for pk, label in rows.values_list("pk", self.label_field)[:500]]
 
-        choices = ctx.choices(self.name, load)
+        choices = lazy_choices(lambda: ctx.choices(self.name, load))
         return {
             self.name: forms.TypedChoiceField(
-                label=self.label, required=False, coerce=int, empty_value=None, choices=[("", "Any"), *choices]
+                label=self.label, required=False, coerce=int, empty_value=None, choices=choices
             )
         }
 
@@ -212,8 +218,8 @@ class TagFilter(Filter):
             names = ctx.scoped(model).order_by("name").values_list("name", flat=True)
             return [(n, n) for n in dict.fromkeys(names[:500]) if n]
 
-        choices = ctx.choices(self.name, load)
-        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=[("", "Any"), *choices])}
+        choices = lazy_choices(lambda: ctx.choices(self.name, load))
+        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
 
     def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
         value = data.get(self.name)

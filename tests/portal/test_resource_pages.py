@@ -279,6 +279,26 @@ def test_htmx_requests_get_only_the_list_region(login, tenant, calls):
     assert 'hx-get="' in full
 
 
+def test_a_list_region_swap_reads_no_filter_choices(login, tenant, calls, records):
+    """Paging, sorting and filtering by HTMX re-render the list region only: the filter form's choices
+    (companies, trackers, tags, sources) are not read unless a chosen value must be checked."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(tenant.staff)
+    region = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "list-region"}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(list_url(tenant.account), {"page": 1, "sort": "duration"}, **region)
+    assert response.status_code == 200
+    tables = ("companies_company", "trackers_tracker", "tags_tag")
+    choices = [q["sql"] for q in queries if any(f'FROM "{t}"' in q["sql"] for t in tables)]
+    assert not [sql for sql in choices if "tenancy_membership" not in sql]  # (the user's company limits)
+    full = client.get(list_url(tenant.account)).content.decode()
+    assert f'<option value="{records["companies"].pk}"' in full  # the page's form still offers them
+    chosen = client.get(list_url(tenant.account), {"company": records["companies"].pk}, **region)
+    assert not chosen.context["listing"].problems
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_list_queries_are_bounded_whatever_the_page_size(login, tenant, records, name, django_assert_max_num_queries):
     client = login(tenant.staff)
