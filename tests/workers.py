@@ -41,10 +41,14 @@ class WorkerProcess:
                 self.kill()
 
 
-def start_worker(queues: str = "default,sync,push,webhooks,email", concurrency: int = 2) -> WorkerProcess:
+def start_worker(
+    queues: str = "default,sync,push,webhooks,email", concurrency: int = 2, env: dict[str, str] | None = None
+) -> WorkerProcess:
+    """``env``: more environment variables of the worker (settings such as ``CALLRAIL_BUDGET_TIME_SCALE``)."""
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "agency_portal.settings.test", "REDIS_URL": settings.REDIS_URL}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "agency_portal.settings.test", "REDIS_URL": settings.REDIS_URL,
+           **(env or {})}  # fmt: skip
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     else:

@@ -7,14 +7,12 @@ through the account looked up in the user's scope (another tenant's account is a
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -22,9 +20,11 @@ from django.utils.text import slugify
 from django.views import View
 from django.views.generic import TemplateView
 
+from apps.calls.selectors import zone_of
 from apps.sync.selectors import mirror_list
 
 from .catalog import BY_NAME, PORTAL_RESOURCES
+from .exports import csv_response
 from .listing import PAGE_SIZES, FilterContext, Listing, PortalResource, build_listing, page_size_from, paginate
 from .mixins import PortalView
 from .models import ListPreference
@@ -197,31 +197,25 @@ class ResourceColumnsView(ResourceMixin, View):
         return HttpResponseRedirect(f"{target}?{query}" if query else target)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 class ResourceExportView(ResourceMixin, View):
-    """The current filtered, sorted list as CSV, streamed in chunks (any size, constant memory)."""
+    """The current filtered, sorted list as CSV, streamed in chunks (any size, constant memory), written by
+    the portal's one CSV writer (formula cells neutralised, times with the account's offset)."""
 
     def get(self, request: HttpRequest, account_pk: int, resource: str) -> HttpResponse:
         res = self.get_resource()
         account = self.get_account()
         listing = self.listing(res, account)
         columns = list(res.columns)
-        writer = csv.writer(_Echo())
-
-        def rows() -> Iterator[str]:
-            yield writer.writerow([c.label for c in columns])
-            for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK):
-                yield writer.writerow([c.csv_value(obj) for c in columns])
-
+        rows = (
+            [c.csv_value(obj) for c in columns] for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK)
+        )
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        filename = f"{slugify(account.name)}-{res.name}-{stamp}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_response(
+            filename=f"{slugify(account.name)}-{res.name}-{stamp}.csv",
+            header=[c.label for c in columns],
+            rows=rows,
+            tz=zone_of(account),
+        )
 
 
 class ResourceDetailView(ResourceMixin, TemplateView):
@@ -240,8 +234,9 @@ class ResourceDetailView(ResourceMixin, TemplateView):
         first = [f for f in resource.detail_fields]
         model_fields = [f for f in obj._meta.concrete_fields if f.name not in skip]
         model_fields.sort(key=lambda f: (f.name not in first, first.index(f.name) if f.name in first else 0))
+        seen_by = _presenter(resource.name, self.request)
         for f in model_fields:
-            value = getattr(obj, f.name)
+            value = seen_by(getattr(obj, f.name))
             kind = "json" if f.get_internal_type() == "JSONField" else "value"
             if kind == "json" and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
                 value, kind = ", ".join(map(str, value)), "value"  # tags, tracking numbers: plain text
@@ -251,7 +246,7 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             resource=resource,
             object=obj,
             fields=fields,
-            payload=obj.payload,
+            payload=seen_by(obj.payload),
             col={c.key: c for c in resource.columns},
             tabs=account_tabs(account),
             active_tab=resource.name,
@@ -280,3 +275,12 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             out["form"] = CallForm(account=account, instance=obj, only=only) if can_edit else None
             out["history"] = call_history(call=obj, user=self.request.user, agency=self.request.agency)
         return out
+
+
+def _presenter(resource: str, request: Any) -> Any:
+    """How a record's values are shown to this person (integrations: webhook tokens for staff only)."""
+    if resource != "integrations":
+        return lambda value: value
+    from apps.integrations.selectors import integration_seen_by
+
+    return lambda value: integration_seen_by(value, user=request.user, agency=request.agency or None)

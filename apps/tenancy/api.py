@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from apps.callrail.budget import budget_status_for_account
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
 
 from .models import Agency, ClientAccount
-from .selectors import agencies_for_user, user_can_manage_agency
+from .policy import Can, allows, refusal
+from .selectors import agencies_for_user
 from .services import client_account_save
 
 
@@ -55,19 +56,10 @@ class ClientAccountSerializer(TenantModelSerializer):
         return fields
 
 
-class IsAgencyManagerForWrites(permissions.BasePermission):
-    message = "Only the agency's owners and admins can change client accounts."
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return user_can_manage_agency(user=request.user, agency=obj.agency)
-
-
 class ClientAccountViewSet(TenantModelViewSet):
     queryset = ClientAccount.objects.select_related("agency").order_by("name")
     serializer_class = ClientAccountSerializer
-    permission_classes = [permissions.IsAuthenticated, IsAgencyManagerForWrites]
+    write_permission = Can.MANAGE_ACCOUNTS
     filterset_fields = ["agency__slug", "auth_mode", "sync_enabled"]
     search_fields = ["name", "callrail_account_id"]
     ordering_fields = ["name", "created_at"]
@@ -75,8 +67,8 @@ class ClientAccountViewSet(TenantModelViewSet):
 
     def perform_create(self, serializer) -> None:
         agency = serializer.validated_data["agency"]
-        if not user_can_manage_agency(user=self.request.user, agency=agency):
-            raise PermissionDenied(IsAgencyManagerForWrites.message)
+        if not allows(self.request.user, Can.MANAGE_ACCOUNTS, agency):
+            raise PermissionDenied(refusal(Can.MANAGE_ACCOUNTS))
         serializer.instance = self._save(serializer, agency=agency, instance=None)
 
     def perform_update(self, serializer) -> None:
