@@ -2,13 +2,21 @@
 main pages as p50/p95 over repeated requests (goal: p95 under 100 ms for every page, at any page depth).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ui_bench REDIS_URL=redis://127.0.0.1:6379/0 \
-        .venv/bin/python benchmarks/ui_bench.py [--calls 1000000] [--accounts 20] [--repeat 30] [--reload]
+        REDIS_KEY_PREFIX=uibench .venv/bin/python benchmarks/ui_bench.py [--calls 1000000] [--accounts 20] \
+        [--rounds 3] [--repeat 10] [--keep-database]
 
-The data is loaded once with INSERT … SELECT over generate_series (a few seconds per 100,000 calls) and
-kept: a second run measures again without reloading (``--reload`` starts over). The requests go through
-Django's test client in this process, signed in as the agency's owner, so the figures are the server's own
-time (middleware, scoping, queries, templates), without a network or a browser. CSV export is timed to
-the first streamed chunk (header and the first 2,000 rows).
+DATABASE_URL names a database the benchmark creates (loaded with INSERT … SELECT over generate_series, a few
+seconds per 100,000 calls) and drops at the end; with ``--keep-database`` it is kept, and a later run with the
+same sizes measures again without loading. It refuses an existing database it did not create.
+REDIS_KEY_PREFIX must be the benchmark's own: its keys (sessions' cache, cached filter choices) are removed.
+
+The requests go through Django's test client in this process, signed in as the agency's owner, so the
+figures are the server's own time (middleware, scoping, queries, templates), without a network or a browser.
+CSV export is timed to the first streamed chunk (header and the first 2,000 rows). The pages are measured in
+``--rounds`` rounds of ``--repeat`` requests each, every request followed by one to the baseline page (signed
+in, the agency, the layout and its navigation, no content: the floor every portal page stands on, which shows
+what the machine gives a request at that moment); each page's line shows its p50/p95 over all rounds and its
+p50 in multiples of the baseline's.
 """
 
 from __future__ import annotations
@@ -23,24 +31,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency_portal.settings.test")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ui_bench")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+
+from benchmarks.common import (  # noqa: E402
+    bench_database,
+    load_average,
+    ratio_line,
+    remove_redis_keys,
+    require_own_redis_prefix,
+)
 
 AGENCY_SLUG = "ui-bench-agency"
 SOURCES = ["Google Ads", "Google Organic", "Bing Ads", "Facebook", "Yelp", "Direct", "Billboard", "Radio"]
+GOAL_MS = 100
 
 
-def ensure_database(*, reset: bool) -> None:
-    """Create the benchmark's database (dropped first with ``reset``: it holds nothing but benchmark data)."""
+def ssd_planner_costs() -> None:
+    """SSD storage, as every production PostgreSQL should be told (the default random_page_cost 4.0 assumes
+    spinning disks and makes the planner walk a whole account's calls instead of a date range's index
+    entries)."""
     import psycopg
 
     base, name = os.environ["DATABASE_URL"].rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if reset:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-        # SSD storage, as every production PostgreSQL should be told (the default 4.0 assumes spinning disks and
-        # makes the planner walk a whole account's calls instead of the date range's index entries)
         conn.execute(f'ALTER DATABASE "{name}" SET random_page_cost = 1.1')
     print("PostgreSQL: random_page_cost = 1.1 (SSD) on the benchmark database")
 
@@ -59,8 +72,8 @@ def load(*, calls: int, accounts: int, reload: bool) -> None:
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM calls_call")
             (n,) = cur.fetchone()
-        if have == accounts and n >= calls:
-            print(f"data present: {n:,} calls in {have} accounts (use --reload to start over)")
+        if have == accounts and n == calls - calls % accounts:
+            print(f"data present: {n:,} calls in {have} accounts (kept from an earlier run)")
             return
     print(f"loading {calls:,} calls across {accounts} accounts …", flush=True)
     started = time.perf_counter()
@@ -135,22 +148,13 @@ def load(*, calls: int, accounts: int, reload: bool) -> None:
     print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def measure(label: str, fn, repeat: int) -> tuple[str, float, float]:
-    fn()  # warm-up (template and plan caches)
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    p50 = statistics.median(times)
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    verdict = "ok" if p95 < 100 else "SLOW"
-    print(f"{label:<58} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {verdict}", flush=True)
-    return label, p50, p95
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(repeat: int) -> None:
+def pages() -> tuple[list[tuple[str, object]], object]:
+    """The measured pages (label, request function) and the baseline's request function."""
     from django.test import Client
     from django.urls import reverse
 
@@ -189,47 +193,94 @@ def run(repeat: int) -> None:
 
         return fn
 
-    print(f"\n{calls_per_account:,} calls in the measured account; {deepest:,} pages of 50", flush=True)
-    results = [
-        measure("dashboard (20 accounts, calls today)", get(reverse("portal:dashboard")), repeat),
-        measure("dashboard (calls last 30 days)", get(reverse("portal:dashboard"), range="last_30_days"), repeat),
-        measure("account overview (KPIs, 31-day chart, summaries)",
-                get(reverse("portal:account_detail", args=[account.pk])), repeat),
-        measure("calls list, page 1", get(calls_url), repeat),
-        measure("calls list, page 100", get(calls_url, page=100), repeat),
-        measure(f"calls list, last page ({deepest:,})", get(calls_url, page=deepest), repeat),
-        measure("calls list, 200 rows per page", get(calls_url, per_page=200), repeat),
-        measure("calls, last_30_days + missed, page 1",
-                get(calls_url, date_range="last_30_days", answer_status="missed"), repeat),
-        measure("calls, this_year + good_lead + Google Ads, page 20",
-                get(calls_url, date_range="this_year", lead_status="good_lead", source="Google Ads", page=20), repeat),
-        measure("calls, first-time + not spam, last page",
-                get(calls_url, first_call="yes", spam="no", page=10**6), repeat),
-        measure("calls, tag filter, page 1", get(calls_url, tag="tag-3"), repeat),
-        measure("calls, search 'Caller 4242', page 1", get(calls_url, q="Caller 4242"), repeat),
-        measure("calls, sorted by duration, page 500", get(calls_url, sort="-duration", page=500), repeat),
-        measure("call detail", get(reverse("portal:resource_detail", args=[account.pk, "calls", one_call])), repeat),
-        measure("CSV export start (all calls, first chunk)", export(), repeat),
-        measure("CSV export start (last_30_days + missed)", export(date_range="last_30_days", answer_status="missed"),
-                repeat),
+    print(f"{calls_per_account:,} calls in the measured account; {deepest:,} pages of 50", flush=True)
+    measured = [
+        ("dashboard (20 accounts, calls today)", get(reverse("portal:dashboard"))),
+        ("dashboard (calls last 30 days)", get(reverse("portal:dashboard"), range="last_30_days")),
+        ("account overview (KPIs, 31-day chart, summaries)", get(reverse("portal:account_detail", args=[account.pk]))),
+        ("calls list, page 1", get(calls_url)),
+        ("calls list, page 100", get(calls_url, page=100)),
+        (f"calls list, last page ({deepest:,})", get(calls_url, page=deepest)),
+        ("calls list, 200 rows per page", get(calls_url, per_page=200)),
+        ("calls, last_30_days + missed, page 1", get(calls_url, date_range="last_30_days", answer_status="missed")),
+        ("calls, this_year + good_lead + Google Ads, page 20",
+         get(calls_url, date_range="this_year", lead_status="good_lead", source="Google Ads", page=20)),
+        ("calls, first-time + not spam, past the last page", get(calls_url, first_call="yes", spam="no", page=10**6)),
+        ("calls, tag filter, page 1", get(calls_url, tag="tag-3")),
+        ("calls, search 'Caller 4242', page 1", get(calls_url, q="Caller 4242")),
+        ("calls, sorted by duration, page 500", get(calls_url, sort="-duration", page=500)),
+        ("call detail", get(reverse("portal:resource_detail", args=[account.pk, "calls", one_call]))),
+        ("CSV export start (all calls, first chunk)", export()),
+        ("CSV export start (last_30_days + missed)", export(date_range="last_30_days", answer_status="missed")),
+        ("system page (queues, workers, 20 accounts' sync and budget)", get(reverse("operations:system"))),
     ]  # fmt: skip
-    slow = [r for r in results if r[2] >= 100]
-    print(f"\n{len(results) - len(slow)} of {len(results)} pages with p95 under 100 ms")
+    return measured, get(reverse("bench_baseline"))
+
+
+def run(rounds: int, repeat: int) -> tuple[int, int]:
+    measured, baseline = pages()
+    for _, fn in measured:
+        fn()  # warm-up (template and plan caches)
+    baseline()
+    samples: dict[str, list[float]] = {label: [] for label, _ in measured}
+    base: dict[str, list[float]] = {label: [] for label, _ in measured}
+
+    def timed(fn) -> float:
+        started = time.perf_counter()
+        fn()
+        return (time.perf_counter() - started) * 1000
+
+    for number in range(1, rounds + 1):
+        for label, fn in measured:  # each page, then the baseline, alternately
+            for _ in range(repeat):
+                samples[label].append(timed(fn))
+                base[label].append(timed(baseline))
+        print(f"  round {number} of {rounds} done; {load_average()}", flush=True)
+    print(f"\n{'page':<62} {'p50':>8} {'p95':>8}  {'p50 / baseline p50':>18}")
+    under = 0
+    for label, _ in measured:
+        p50, p95 = statistics.median(samples[label]), percentile(samples[label], 0.95)
+        base50 = statistics.median(base[label])
+        under += p95 < GOAL_MS
+        verdict = "ok" if p95 < GOAL_MS else "SLOW"
+        print(f"{label:<62} {p50:6.1f}ms {p95:6.1f}ms  {p50 / base50:8.1f} x {base50:4.1f}ms  {verdict}")
+    everything = [t for values in base.values() for t in values]
+    print(f"baseline (an empty portal page): p50 {statistics.median(everything):.1f} ms, "
+          f"p95 {percentile(everything, 0.95):.1f} ms")  # fmt: skip
+    return under, len(measured)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--accounts", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--reload", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=10, help="requests per page and round")
+    parser.add_argument("--keep-database", action="store_true", help="keep the loaded database for the next run")
     args = parser.parse_args()
-    ensure_database(reset=args.reload)
-    import django
+    require_own_redis_prefix()
+    print(f"UI benchmark, {args.calls:,} calls over {args.accounts} accounts; {load_average()}", flush=True)
+    with bench_database(keep=args.keep_database) as created:
+        ssd_planner_costs()
+        import django
 
-    django.setup()
-    load(calls=args.calls, accounts=args.accounts, reload=args.reload)
-    run(args.repeat)
+        django.setup()
+        from django.conf import settings
+
+        settings.ROOT_URLCONF = "benchmarks.ui_urls"  # the portal's URLs and the baseline page
+        import logging
+
+        logging.disable(logging.INFO)
+        try:
+            load(calls=args.calls, accounts=args.accounts, reload=created)
+            under, total = run(args.rounds, args.repeat)
+            print(f"\n{under} of {total} pages with p95 under {GOAL_MS} ms; {load_average()}")
+            print(ratio_line("ui_pages_under_100ms", f"{under}/{total}", f"{total}/{total}"))
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            remove_redis_keys()
 
 
 if __name__ == "__main__":

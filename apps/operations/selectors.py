@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,12 +111,36 @@ def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = Tr
                 "rejected": row["rejected"],
             }
     if with_budget:
+        budgets = budget_statuses([fig.account for fig in figures.values()])
         for fig in figures.values():
-            try:
-                fig.budget = budget_status_for_account(fig.account)
-            except Exception:  # a gauge must not take the page down; the budget logs its own degradation
-                logger.warning("budget status of account %s unavailable", fig.account.pk, exc_info=True)
+            fig.budget = budgets.get(fig.account.pk)
     return list(figures.values())
+
+
+#: Budget reads in flight at once (see budget_statuses)
+BUDGET_READERS = 8
+
+
+def budget_statuses(accounts: list[ClientAccount]) -> dict[int, BudgetStatus | None]:
+    """Each account's budget gauge (``apps/callrail/budget.py``), for many accounts at once.
+
+    One status is five Redis round trips, none of them waiting on the others' answers: a page of 20 accounts
+    read them one after another (100 round trips, most of the dashboard's time on a busy machine); here up to
+    ``BUDGET_READERS`` accounts are read at the same time (threads: the Redis client is thread-safe). None for
+    an account whose status could not be read (a gauge must not take the page down).
+    """
+
+    def read(account: ClientAccount) -> tuple[int, BudgetStatus | None]:
+        try:
+            return account.pk, budget_status_for_account(account)
+        except Exception:  # the budget logs its own degradation
+            logger.warning("budget status of account %s unavailable", account.pk, exc_info=True)
+            return account.pk, None
+
+    if len(accounts) < 2:
+        return dict(map(read, accounts))
+    with ThreadPoolExecutor(max_workers=min(BUDGET_READERS, len(accounts))) as pool:
+        return dict(pool.map(read, accounts))
 
 
 def queue_names() -> tuple[str, ...]:
@@ -158,6 +183,13 @@ class WorkerPing:
     workers: tuple[str, ...]
     checked_at: datetime
     error: str = ""
+
+
+def cached_worker_ping() -> WorkerPing | None:
+    """The last ping's answer if it is recent (``worker_ping``'s cache), without waiting for workers."""
+    with contextlib.suppress(Exception):
+        return cache.get(PING_CACHE_KEY)
+    return None
 
 
 def worker_ping(*, timeout: float | None = None, max_age: float = 10.0) -> WorkerPing:

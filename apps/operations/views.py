@@ -21,7 +21,7 @@ from apps.tenancy.models import ClientAccount
 from apps.tenancy.policy import Can, allows, requires
 
 from .metrics import render_metrics
-from .selectors import account_figures, last_heartbeat, queue_depths, worker_ping
+from .selectors import account_figures, cached_worker_ping, last_heartbeat, queue_depths, worker_ping
 from .services import client_account_cancel_deletion, client_account_schedule_deletion
 
 
@@ -58,7 +58,9 @@ class SystemView(PortalView, TemplateView):
         # An operator without a chosen agency sees no tenant's accounts here (Prometheus has them all).
         figures = [] if agency is None else account_figures(lambda model: model.objects.visible_to(user, agency))
         beat = last_heartbeat()
-        ping = worker_ping()
+        # A ping waits up to a second for workers to answer: the page shows a recent answer, or loads it
+        # afterwards (SystemWorkersView) instead of keeping the whole page waiting.
+        ping = cached_worker_ping()
         return super().get_context_data(
             figures=figures,
             queues=queue_depths(),
@@ -69,6 +71,15 @@ class SystemView(PortalView, TemplateView):
             agency=agency,
             **kwargs,
         )
+
+
+class SystemWorkersView(SystemView):
+    """The system page's "workers answering" cell, loaded after the page: pings the workers (cached briefly)."""
+
+    template_name = "operations/_system_workers.html"
+
+    def get_context_data(self, **kwargs):
+        return TemplateView.get_context_data(self, ping=worker_ping(), **kwargs)
 
 
 class DeletionConfirmForm(forms.Form):

@@ -21,7 +21,8 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Window
+from django.db.models import Count, F, JSONField, Q, QuerySet, Value, Window
+from django.db.models.functions import Least, RowNumber
 from django.http import QueryDict
 
 from apps.calls.selectors import DATE_RANGES, date_window, zone_of
@@ -75,6 +76,12 @@ class FilterContext:
     cached_choices: Callable[[str, Callable[[], list]], list]  # choice loader cached for a while (costly ones)
 
 
+def lazy_choices(load: Callable[[], list]) -> Callable[[], list]:
+    """Choices read from the mirror only when needed: to render the form, or to check a chosen value. A list
+    region swapped by HTMX (paging, sorting, most filtering) renders no form and reads none."""
+    return lambda: [("", "Any"), *load()]
+
+
 class OpenChoiceField(forms.ChoiceField):
     """A choice among the values present in the mirror: offered as a list, but any value is accepted (the
     list may be cached and lag behind the mirror; an unknown value simply matches nothing)."""
@@ -108,24 +115,24 @@ class ChoiceFilter(Filter):
     q: Callable[[str], Q] | None = None  # a custom condition for a value (CallRail semantics)
 
     def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
-        choices = list(self.choices)
-        if self.distinct:
-            lookup = self.lookup or self.name
-            choices = ctx.cached_choices(
-                self.name,
-                lambda: [
-                    (v, v)
-                    for v in ctx.queryset.order_by(lookup)
-                    .exclude(**{f"{lookup}__isnull": True})
-                    .exclude(**{lookup: ""})
-                    .values_list(lookup, flat=True)
-                    .distinct()[:300]
-                ],
-            )
-            field_class = OpenChoiceField
-        else:
-            field_class = forms.ChoiceField
-        return {self.name: field_class(label=self.label, required=False, choices=[("", "Any"), *choices])}
+        if not self.distinct:
+            choices = [("", "Any"), *self.choices]
+            return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
+        lookup = self.lookup or self.name
+
+        def load() -> list:
+            return [
+                (v, v)
+                for v in ctx.queryset.order_by(lookup)
+                .exclude(**{f"{lookup}__isnull": True})
+                .exclude(**{lookup: ""})
+                .values_list(lookup, flat=True)
+                .distinct()[:300]
+            ]
+
+        # loaded when the form is rendered (not for the list region HTMX swaps)
+        choices = lazy_choices(lambda: ctx.cached_choices(self.name, load))
+        return {self.name: OpenChoiceField(label=self.label, required=False, choices=choices)}
 
     def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
         value = data.get(self.name)
@@ -177,10 +184,10 @@ class RefFilter(Filter):
             rows = ctx.scoped(model).order_by(self.label_field, "pk")
             return [(str(pk), label or f"#{pk}") for pk, label in rows.values_list("pk", self.label_field)[:500]]
 
-        choices = ctx.choices(self.name, load)
+        choices = lazy_choices(lambda: ctx.choices(self.name, load))
         return {
             self.name: forms.TypedChoiceField(
-                label=self.label, required=False, coerce=int, empty_value=None, choices=[("", "Any"), *choices]
+                label=self.label, required=False, coerce=int, empty_value=None, choices=choices
             )
         }
 
@@ -204,8 +211,8 @@ class TagFilter(Filter):
             names = ctx.scoped(model).order_by("name").values_list("name", flat=True)
             return [(n, n) for n in dict.fromkeys(names[:500]) if n]
 
-        choices = ctx.choices(self.name, load)
-        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=[("", "Any"), *choices])}
+        choices = lazy_choices(lambda: ctx.choices(self.name, load))
+        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
 
     def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
         value = data.get(self.name)
@@ -286,6 +293,20 @@ class PortalResource:
     @property
     def model(self):
         return apps.get_model(self.model_label)
+
+    @property
+    def unlisted(self) -> list[str]:
+        """What a list page never shows: the row's upstream payload, and of the ``related`` records (shown by
+        name) their payloads, JSON and sync bookkeeping (loading and decoding them took most of a 200-row
+        page's database time)."""
+        deferred = ["payload"]
+        for name in self.related:
+            related = self.model._meta.get_field(name).related_model
+            deferred += [
+                f"{name}__{f.name}" for f in related._meta.concrete_fields
+                if isinstance(f, JSONField) or f.name in ("payload_hash", "first_seen_at", "last_seen_at", "changed_at")
+            ]  # fmt: skip
+        return deferred
 
     def column(self, key: str) -> Column | None:
         return next((c for c in self.columns if c.key == key), None)
@@ -432,30 +453,38 @@ def paginate(listing: Listing, params: QueryDict, page_size: int) -> Page:
     """One page by indexed offset: the page's primary keys first (read in index order), then those rows.
 
     Unfiltered, the count is an index-only count and the keys stop after the page. Filtered (the filter
-    reads the rows anyway), one query returns the page's keys with the total as a window count, instead of
-    scanning the matching rows twice.
+    reads the matching rows anyway), one query returns the page's keys with the total as a window count,
+    instead of scanning the matching rows twice; a page past the end gets the last page from that same query
+    (its rows are numbered: it starts after ``min(offset, the last page's offset)``), not from a second and
+    a third scan.
     """
     number = _int(params.get("page"), 1, low=1, high=MAX_PAGE)
     if number is None:
         listing.problems.append("The page number must be a whole number of 1 or more; showing page 1.")
         number = 1
     queryset = listing.queryset
-    count: int | None = None
-    pks: list = []
+    offset = (number - 1) * page_size
     if listing.active_filters:
-        offset = (number - 1) * page_size
-        window = queryset.annotate(_total=Window(Count("pk"))).values_list("pk", "_total")
-        found = list(window[offset : offset + page_size])
-        if found:
-            count, pks = found[0][1], [pk for pk, _ in found]
-    if count is None:  # unfiltered, or past the last page
+        last_page_start = (F("_total") - 1) / page_size * page_size
+        found = list(
+            queryset.annotate(
+                _total=Window(Count("pk")), _n=Window(RowNumber(), order_by=list(queryset.query.order_by))
+            )
+            .filter(_n__gt=Least(Value(offset), last_page_start))
+            .order_by("_n")
+            .values_list("pk", "_total", "_n")[:page_size]
+        )  # fmt: skip
+        count = found[0][1] if found else 0  # (any matching row gives the last page at least)
+        number = (found[0][2] - 1) // page_size + 1 if found else 1
+        pks = [pk for pk, _, _ in found]
+    else:
         count = queryset.count()
         number = min(number, max(1, -(-count // page_size)))
         offset = (number - 1) * page_size
         pks = list(queryset.values_list("pk", flat=True)[offset : offset + page_size]) if count else []
     rows: list = []
     if pks:
-        rows_qs = listing.base.order_by().filter(pk__in=pks).defer("payload")  # lists never show the payload
+        rows_qs = listing.base.order_by().filter(pk__in=pks).defer(*listing.resource.unlisted)
         by_pk = {row.pk: row for row in rows_qs}
         rows = [by_pk[pk] for pk in pks if pk in by_pk]
     listing.page = Page(number=number, size=page_size, count=count, rows=rows)

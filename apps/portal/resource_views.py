@@ -28,7 +28,7 @@ from .exports import csv_response
 from .listing import PAGE_SIZES, FilterContext, Listing, PortalResource, build_listing, page_size_from, paginate
 from .mixins import PortalView
 from .models import ListPreference
-from .templatetags.portal_tables import render_cell
+from .templatetags.portal_tables import render_cell, row_cells
 
 EXPORT_CHUNK = 2000
 CHOICES_CACHE_SECONDS = 300  # distinct values offered in filters (sources): a scan of the account's rows
@@ -114,6 +114,7 @@ class ResourceListView(ResourceMixin, TemplateView):
             for row in listing.page.rows
         ]
         self.add_badges(table, resource, account, listing.page.rows)
+        table = [row_cells(cells) for cells in table]
         query = self.request.GET.copy()
         query.pop("page", None)
         return super().get_context_data(

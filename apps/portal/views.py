@@ -14,6 +14,7 @@ from django.views.generic import FormView, TemplateView
 
 from apps.callrail.budget import budget_status_for_account
 from apps.calls.selectors import DATE_RANGES, SUMMARY_FIELDS, account_call_overview, agency_call_totals
+from apps.operations.selectors import budget_statuses
 from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
@@ -46,11 +47,12 @@ class DashboardView(PortalView, TemplateView):
         last_syncs = sync_last_finished(user=self.request.user, agency=agency)
         outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency) if accounts else ({}, {})
         failures = sync_failures_24h(user=self.request.user, agency=agency) if accounts else {}
+        budgets = budget_statuses(accounts)
         for account in accounts:
             account.sync_failures = failures.get(account.pk, 0)
             account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}
             account.webhooks = hooks.get(account.pk)
-            account.budget = budget_status_for_account(account)
+            account.budget = budgets.get(account.pk)
             account.calls = totals.get(account.pk)
             account.last_sync = last_syncs.get(account.pk)
         grand = {

@@ -244,6 +244,27 @@ def test_pagination_pages_through_every_row_once(login, tenant):
     assert "26–50 of <strong>60</strong>" in body
 
 
+def test_a_filtered_page_past_the_end_reads_the_matching_calls_once(login, tenant):
+    """Past the last page of a filtered list, the last page comes from the same query as the total (not
+    from a count and a third scan after an empty page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    start = timezone.now()
+    for i in range(30):
+        call(tenant.account, start=start - timedelta(minutes=i), customer_name=f"Caller {i:03d}")
+    client = login(tenant.staff)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(list_url(tenant.account), {"per_page": 25, "page": 500, "q": "caller"})
+    page = response.context["page"]
+    assert (page.number, page.count, len(page.rows)) == (2, 30, 5)
+    sql = [q["sql"] for q in queries if 'FROM "calls_call"' in q["sql"]]
+    scans = [s for s in sql if 'AS "pk"' in s or "COUNT(" in s]  # (the page's rows are then read by key)
+    assert len(scans) == 1, scans
+    nothing = client.get(list_url(tenant.account), {"per_page": 25, "page": 3, "q": "nobody"}).context["page"]
+    assert (nothing.number, nothing.count, nothing.rows) == (1, 0, [])
+
+
 def test_htmx_requests_get_only_the_list_region(login, tenant, calls):
     client = login(tenant.staff)
     response = client.get(
@@ -258,6 +279,26 @@ def test_htmx_requests_get_only_the_list_region(login, tenant, calls):
     full = client.get(list_url(tenant.account), {"direction": "outbound"}).content.decode()
     assert "<html" in full
     assert 'hx-get="' in full
+
+
+def test_a_list_region_swap_reads_no_filter_choices(login, tenant, calls, records):
+    """Paging, sorting and filtering by HTMX re-render the list region only: the filter form's choices
+    (companies, trackers, tags, sources) are not read unless a chosen value must be checked."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(tenant.staff)
+    region = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "list-region"}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(list_url(tenant.account), {"page": 1, "sort": "duration"}, **region)
+    assert response.status_code == 200
+    tables = ("companies_company", "trackers_tracker", "tags_tag")
+    choices = [q["sql"] for q in queries if any(f'FROM "{t}"' in q["sql"] for t in tables)]
+    assert not [sql for sql in choices if "tenancy_membership" not in sql]  # (the user's company limits)
+    full = client.get(list_url(tenant.account)).content.decode()
+    assert f'<option value="{records["companies"].pk}"' in full  # the page's form still offers them
+    chosen = client.get(list_url(tenant.account), {"company": records["companies"].pk}, **region)
+    assert not chosen.context["listing"].problems
 
 
 @pytest.mark.parametrize("name", NAMES)

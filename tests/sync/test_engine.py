@@ -187,3 +187,81 @@ def test_a_shorter_agency_retention_bounds_the_full_window(tenant):
     ctx = ctx_for(tenant.account, now)
     full = _new_window(ctx, CALLS, SyncState(client_account=tenant.account, resource="calls"), SyncKind.FULL)
     assert full["window_start"].startswith("2026-04-16T00:00:00")  # three months and a day of margin
+
+
+def test_the_compiled_mapping_gives_what_the_checked_mapping_gives(tenant):
+    """The compiled mapper (the fast path) and the converting, problem-recording mapping agree on every
+    record; a well-formed record never needs the slow one."""
+    from apps.sync.engine import _map_checked, map_record, mapper_for
+
+    account = tenant.account
+    account.time_zone = "America/Denver"
+    Company.objects.bulk_create([Company(
+        client_account=account, callrail_id="COMx", payload={}, payload_hash="x", first_seen_at=datetime.now(UTC),
+        last_seen_at=datetime.now(UTC), changed_at=datetime.now(UTC), name="Acme")])  # fmt: skip
+    records = [
+        good_call("A", value=None, tags=[]),  # as CallRail lists most calls
+        good_call("B", recording_duration="62", duration=0, spam=True, value=12.5, tags=["VIP", {"name": "New"}]),
+        good_call("C", start_time="2026-11-20T10:15:00", company_id="COMnone", customer_city=None),  # no offset
+        good_call("D", duration="eleven", answered="maybe", value=True, customer_name="X" * 400),  # problems
+        good_call("E", duration=2**31, prior_calls=-3, tracker_id=7, customer_phone_number=4045550100),
+        {key: value for key, value in good_call("F").items() if key not in ("direction", "spam")},  # missing
+        good_call("G", start_time=" 2026-11-20T10:15:00Z", direction=None, first_call=None, tags=None),
+    ]
+    fast = mapper_for(CALLS)
+    checked_ctx = ctx_for(account)
+    for record in records:
+        ctx = ctx_for(account)
+        expected = _map_checked(checked_ctx, CALLS, record, record["id"])
+        assert map_record(ctx, CALLS, record, record["id"]) == expected, record["id"]
+        assert [p["message"] for p in ctx.problems] == [
+            p["message"] for p in checked_ctx.problems if p["id"] == record["id"]
+        ]
+    assert fast(records[0], ctx_for(account)) is not None
+    assert fast(records[1], ctx_for(account)) is not None
+    assert fast(records[3], ctx_for(account)) is None  # declined: the checked mapping records the problems
+    assert map_record(ctx_for(account), CALLS, records[1], "B")["recording_duration"] == 62
+    assert map_record(ctx_for(account), CALLS, records[2], "C")["start_time"] == datetime(
+        2026, 11, 20, 17, 15, tzinfo=UTC
+    )  # a time without offset is in the account's zone
+
+
+def test_an_insert_only_page_looks_nothing_up_and_a_collision_is_written_carefully(tenant):
+    """A first pass inserts its pages without looking rows up; a record that exists after all (written by a
+    webhook meanwhile) rolls that page back, and it is written the careful way, counted once, no duplicate."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.sync.services import mirror_apply_records
+
+    account = tenant.account
+    ctx = ctx_for(account)
+    ctx.insert_only.add("calls")
+    with CaptureQueriesContext(connection) as queries:
+        counts = apply_page(ctx, CALLS, [good_call("CAL1"), good_call("CAL2")])
+    assert (counts.created, counts.updated) == (2, 0)
+    assert not [q for q in queries if "payload_hash" in q["sql"] and q["sql"].startswith("SELECT")]
+
+    mirror_apply_records(account=account, resource="calls", records=[good_call("CAL3", note="by a webhook")])
+    page = [good_call("CAL3", note="listed"), good_call("CAL4", duration="eleven")]
+    counts = apply_page(ctx, CALLS, page)
+    assert (counts.created, counts.updated) == (1, 1)
+    assert "calls" not in ctx.insert_only  # the rest of the pass is written carefully
+    assert Call.objects.for_account(account).count() == 4
+    assert Call.objects.for_account(account).get(callrail_id="CAL3").note == "listed"
+    assert [p["id"] for p in ctx.problems] == ["CAL4"]  # recorded once, not once per attempt
+
+
+def test_pages_that_look_rows_up_analyze_once_a_run_not_once_a_page(tenant, settings):
+    """Look-ups need fresh statistics once a run has inserted many rows: one ANALYZE, not one per page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SYNC_ANALYZE_AFTER_ROWS = 2
+    ctx = ctx_for(tenant.account)
+    with CaptureQueriesContext(connection) as queries:
+        for page in range(4):
+            apply_page(ctx, CALLS, [good_call(f"CAL{page}-{i}") for i in range(3)])
+    analyzes = [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")]
+    assert len(analyzes) == 1
+    assert '"client_account_id", "callrail_id"' in analyzes[0]

@@ -47,6 +47,41 @@ def test_second_sync_with_no_upstream_change_writes_nothing(sandbox, sandbox_acc
         assert snapshot(sandbox_account) == before, kind
 
 
+def test_a_first_sync_only_inserts_and_the_next_one_looks_rows_up(sandbox, sandbox_account, settings):
+    """A first full sync (no row of the account yet) looks nothing up, keeps no seen set, sweeps nothing and
+    refreshes the look-up statistics once, at the end of the pass; the next sync compares every record."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.core.redis import get_redis, redis_key
+
+    settings.SYNC_ANALYZE_AFTER_ROWS = 1
+    settings.SYNC_PER_PAGE = 50
+
+    def calls_sync() -> tuple:
+        with CaptureQueriesContext(connection) as captured:
+            run = execute(sandbox_account, SyncKind.FULL, ["calls"])
+        sql = [q["sql"] for q in captured]
+        lookups = [s for s in sql if s.startswith("SELECT") and '"calls_call"."payload_hash"' in s]
+        holds = [s for s in sql if "push_outboxentry" in s]
+        analyzes = [i for i, s in enumerate(sql) if s.startswith("ANALYZE")]
+        return run, lookups, holds, analyzes, sql
+
+    seen_keys = redis_key("sync", "seen", sandbox_account.pk, "calls", "*")
+    first, lookups, holds, analyzes, sql = calls_sync()
+    assert first.status == SyncStatus.SUCCEEDED
+    assert first.records_created > 100  # several pages
+    assert (lookups, holds) == ([], [])
+    assert len(analyzes) == 1
+    assert '"calls_call"' in sql[analyzes[0]]
+    assert not list(get_redis().scan_iter(match=seen_keys))
+
+    again, lookups, holds, analyzes, _ = calls_sync()
+    assert (again.records_created, again.records_updated, again.records_unchanged) == (0, 0, first.records_created)
+    assert len(lookups) == -(-first.records_created // 50)  # one per page
+    assert analyzes == []
+
+
 def test_last_seen_is_refreshed_without_rewriting_content(sandbox, sandbox_account, settings):
     from apps.companies.models import Company
 

@@ -13,7 +13,7 @@ from django import template
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.calls.reports import format_duration
@@ -102,6 +102,33 @@ def render_cell(obj: Any, column: Any, account: Any, resource: Any) -> str:
     if kind == "json":
         return format_html("<code>{}</code>", json.dumps(value)[:120])
     return str(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _cell_start(key: str) -> str:
+    return f'<td class="col-{escape(key)}">'
+
+
+def row_cells(cells: list[tuple[str, Any]]) -> str:
+    """A table row's cells as one safe HTML string: joined here, not by a template loop (a 200-row page has
+    2,000 cells; rendering each through template nodes took most of that page's time)."""
+    html = "".join(f"{_cell_start(key)}{conditional_escape(value)}</td>" for key, value in cells)
+    return mark_safe(html)  # noqa: S308 - every part is escaped (or safe HTML already) just above
+
+
+@register.simple_tag
+def list_rows(table: list, rows: list, selectable: bool) -> str:
+    """The table body: each record's row (its cells from ``row_cells``), after a selection checkbox when bulk
+    actions apply: one string built here instead of template nodes per row."""
+    select = (
+        '<td class="col-select"><input type="checkbox" name="ids" value="{pk}" class="bulk-row" '
+        'aria-label="Select row {number}"><input type="hidden" name="page_ids" value="{pk}"></td>'
+    )
+    html = "".join(
+        f"<tr>{select.format(pk=int(obj.pk), number=number) if selectable else ''}{conditional_escape(cells)}</tr>"
+        for number, (cells, obj) in enumerate(zip(table, rows, strict=True), start=1)
+    )
+    return mark_safe(html)  # noqa: S308 - integers and cells escaped by row_cells (conditional_escape above)
 
 
 @register.simple_tag
