@@ -68,7 +68,7 @@ def _grouped(queryset: QuerySet, *values: str, **aggregates: Any) -> list[dict]:
 def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = True) -> list[AccountFigures]:
     """Figures of every account ``scope`` reaches. ``scope(Model)`` returns the model's rows the caller may
     read: ``lambda m: m.objects.visible_to(user, agency)`` for a person, or an operator's ``unscoped``."""
-    accounts = list(scope(ClientAccount).select_related("agency").order_by("agency__slug", "pk"))
+    accounts = list(scope(ClientAccount).select_related("agency", "credential").order_by("agency__slug", "pk"))
     figures = {a.pk: AccountFigures(account=a) for a in accounts}
     if not figures:
         return []
@@ -110,9 +110,10 @@ def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = Tr
                 "rejected": row["rejected"],
             }
     if with_budget:
+        key_statuses: dict = {}  # each credential's key budget read once
         for fig in figures.values():
             try:
-                fig.budget = budget_status_for_account(fig.account)
+                fig.budget = budget_status_for_account(fig.account, key_statuses=key_statuses)
             except Exception:  # a gauge must not take the page down; the budget logs its own degradation
                 logger.warning("budget status of account %s unavailable", fig.account.pk, exc_info=True)
     return list(figures.values())

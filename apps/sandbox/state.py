@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import keys
 from . import seed as seeding
 from .context import Ctx
 from .faults import FaultInjector
@@ -139,6 +140,7 @@ class SandboxState:
             self.events.clear()
             self.call_seq = 0
             self.synths = seeding.populate(self, options, self.anchor)
+            keys.seed(self)  # keys reaching several accounts, gateway connections (keys.py)
             self.call_seq = max((s.seq for s in self.synths.values()), default=0)
             self.faults.reset()
             if not keep_limits:

@@ -81,11 +81,11 @@ class AgencyAdmin(admin.ModelAdmin):
 
 @admin.register(ClientAccount)
 class ClientAccountAdmin(TenantAdmin):
-    list_display = ["name", "agency", "callrail_account_id", "auth_mode", "sync_enabled", "connection_error"]
-    list_filter = ["agency", "auth_mode", "sync_enabled"]
+    list_display = ["name", "agency", "callrail_account_id", "credential", "sync_enabled", "connection_error"]
+    list_filter = ["agency", "credential__auth_mode", "sync_enabled"]
     search_fields = ["name", "callrail_account_id"]
-    exclude = ["api_key"]  # never shown in full; staff replace it through the portal's account form
-    readonly_fields = ["connection_error", "connection_checked_at"]
+    # Where its requests go is changed on the portal's account page, which checks the new credential first.
+    readonly_fields = ["credential", "gateway_connection", "connection_error", "connection_checked_at"]
     actions = ["resync_now", "pause_sync", "resume_sync"]
 
     @admin.action(description="Resync now (incremental, background budget)")

@@ -133,6 +133,10 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
                 client_account=other.account, agency=other.agency, resource="calls", action="tags_add"
             )
             values[param] = [job.pk]
+        elif param == "credential_pk" or (param == "pk" and short.startswith("credential")):  # apps.credentials
+            values[param] = [foreign_credentials(other)[0].pk]
+        elif param == "connection_pk":  # a gateway connection of the other tenant's gateway credential
+            values[param] = [foreign_credentials(other)[1].pk]
         elif param in ("token", "event_type", "event_pk", "company_pk"):  # apps.webhooks
             values[param] = [foreign_webhook_values(other, mirror)[param]]
         else:
@@ -143,8 +147,29 @@ def foreign_kwargs(name: str, pattern: URLPattern, other, invitation: Invitation
     return combos
 
 
+def foreign_credentials(other):
+    """The other tenant's key (renamed to be recognisable) and a gateway credential's connection."""
+    from apps.credentials.models import Credential, GatewayConnection
+
+    credential = other.account.credential
+    if credential.name != "Globex Secret Agency Key":
+        credential.name = "Globex Secret Agency Key"
+        credential.save(update_fields=["name"])
+    gateway, _ = Credential.objects.get_or_create(
+        agency=other.agency, name="Globex Gateway Key", defaults={"auth_mode": "gateway", "api_key": "gw-secret"}
+    )
+    connection, _ = GatewayConnection.objects.get_or_create(
+        credential=gateway, connection_id="globex-connection-0001", defaults={"status": "ACTIVE"}
+    )
+    return credential, connection
+
+
 def foreign_markers(other, mirror: dict) -> list[str]:
+    foreign_credentials(other)
     return [
+        "Globex Secret Agency Key",
+        "Globex Gateway Key",
+        "globex-connection-0001",
         other.agency.name,
         other.account.name,
         other.other_account.name,
