@@ -19,3 +19,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 
 # The sandbox listens on a free loopback port; tests of the outbound policy narrow this themselves.
 CALLRAIL_ALLOWED_BASE_URLS = [*CALLRAIL_ALLOWED_BASE_URLS, "http://127.0.0.1:*", "http://localhost:*"]
+# Tests that start workers give each test its budget keys of its own (removed afterwards).
+CALLRAIL_BUDGET_NAMESPACE = env.str("CALLRAIL_BUDGET_NAMESPACE", default="callrail:budget")  # noqa: F405

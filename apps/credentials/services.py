@@ -31,6 +31,7 @@ from apps.callrail.errors import (
     CallRailError,
     ConnectionInactive,
     DestinationNotAllowed,
+    MalformedResponse,
     NotFound,
     Unauthorized,
 )
@@ -136,10 +137,12 @@ def _check_key(credential: Credential) -> None:
             GatewayControl(api_key=credential.api_key).list()
             return
         body = key_client(credential).get("/a.json", params={"per_page": 250})
+        if not isinstance(body, dict) or not isinstance(body.get("accounts"), list):
+            raise MalformedResponse("the account list is missing", path="/v3/a.json")
     except CallRailError as exc:
         logger.info("key check of credential %s refused: %s", credential.pk, exc)
         raise _bad("api_key", exc.public_message) from None
-    if not (isinstance(body, dict) and body.get("accounts")):
+    if not body["accounts"]:
         raise _bad(
             "api_key",
             "CallRail accepted the key but it reaches no account. Use the API key of a CallRail user who has "
@@ -368,12 +371,22 @@ class ImportResult:
     time_zones_read: int = 0
 
 
+def _read_account(client: CallRailClient, account_id: str) -> dict:
+    """``GET /v3/a/{id}.json``: the account, or MalformedResponse when whatever answered is not CallRail."""
+    body = client.get(f"/a/{account_id}.json")
+    if not isinstance(body, dict) or body.get("id") != account_id:
+        raise MalformedResponse("the answer to the account read is not that account", path=f"/v3/a/{account_id}.json")
+    return body
+
+
 def _time_zone_of(client: CallRailClient) -> str:
     """The account's time zone: its first active company's (CallRail keeps time zones per company)."""
     from apps.tenancy.models import TIME_ZONE_CHOICES
 
     body = client.get("companies.json", params={"per_page": 25})
     companies = body.get("companies") if isinstance(body, dict) else None
+    if not isinstance(companies, list):
+        raise MalformedResponse("the companies list is missing", path="companies.json")
     known = {name for name, _label in TIME_ZONE_CHOICES}
     for company in sorted(companies or [], key=lambda c: c.get("status") != "active"):
         zone = company.get("time_zone")
@@ -428,13 +441,20 @@ def accounts_import(
                       "(or choose another credential for it on its settings page).")  # fmt: skip
     if errors:
         raise ValidationError([*errors, "Nothing was imported."])
+    names: dict[str, str] = {}
+    if check and any(not choice.name.strip() for choice in choices):  # CallRail's names (one listing request)
+        try:
+            names = {a.callrail_account_id: a.name for a in _list_accounts(credential)}
+        except CallRailError as exc:
+            raise ValidationError([exc.public_message, "Nothing was imported."]) from None
     accounts: list[ClientAccount] = []
     read = 0
     for choice in choices:
+        account_id = choice.callrail_account_id.strip()
         account = ClientAccount(
             agency=agency, credential=credential, gateway_connection=choice.connection,
-            callrail_account_id=choice.callrail_account_id.strip(),
-            name=(choice.name or choice.callrail_account_id).strip()[:200],
+            callrail_account_id=account_id,
+            name=(choice.name.strip() or names.get(account_id) or account_id)[:200],
             time_zone=choice.time_zone or DEFAULT_TIME_ZONE,
         )  # fmt: skip
         account.full_clean()
@@ -525,7 +545,7 @@ def client_account_update(
         account.connection_error = ""
         if check:
             try:
-                client_for_account(account, lane="interactive").get(f"/a/{account.callrail_account_id}.json")
+                _read_account(client_for_account(account, lane="interactive"), account.callrail_account_id)
             except CallRailError as exc:
                 detail = "it does not reach this account." if isinstance(exc, NotFound) else exc.public_message
                 raise _bad("credential", f"{account.credential.name}: {detail} Nothing was changed.") from None
@@ -545,7 +565,7 @@ def client_account_check_connection(*, account: ClientAccount, actor: User | Non
     key or connection is recorded as a sync would record it; a transient failure changes nothing.
     """
     try:
-        client_for_account(account, lane="interactive").get(f"/a/{account.callrail_account_id}.json")
+        _read_account(client_for_account(account, lane="interactive"), account.callrail_account_id)
     except (AuthFailed, NotFound, DestinationNotAllowed) as exc:
         client_account_mark_refused(account=account, error=exc)
         account.refresh_from_db(fields=["connection_error"])

@@ -134,7 +134,7 @@ class SandboxApp:
             raise ApiError(400, f"Maton-Connection {wanted!r} is not an active connection of this API key")
         match = _TOKEN.match(header)
         grants = self.state.token_keys.get(match.group(1)) if match else None
-        if not grants:
+        if grants is None:  # a known key that reaches no account lists none
             raise ApiError(401, _ACCESS_DENIED, {"WWW-Authenticate": 'Token realm="Application"'})
         request.environ["sandbox.principal"] = f"token:{match.group(1)}"
         return grants
