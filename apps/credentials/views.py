@@ -191,6 +191,12 @@ class CredentialImportView(CredentialMixin, View):
         connection = self._connection(credential)
         if credential.error:
             return self._render(credential, connection, problem=credential.error, status=409)
+        if connection is not None and not connection.is_active:
+            problem = connection.error or (
+                f"{connection} is not active ({connection.status_label.lower()}): nothing can be imported through "
+                "it. Create a new link with “Connect with CallRail”."
+            )
+            return self._render(credential, connection, problem=problem, status=409)
         try:
             reachable = self._reach(credential, connection)
         except CallRailError as exc:

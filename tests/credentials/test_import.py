@@ -157,7 +157,8 @@ def test_a_new_key_must_reach_every_account_of_the_credential(login, tenant, san
     client = login(tenant.owner)
     refused = client.post(url, {"api_key": two, "base_url": sandbox.url})
     assert refused.status_code == 400
-    assert f"The new key does not reach {escape(DEMO_ACCOUNTS[2].name)}: nothing was changed" in refused.content.decode()
+    expected = f"The new key does not reach {escape(DEMO_ACCOUNTS[2].name)}: nothing was changed"
+    assert expected in refused.content.decode()
     assert Credential.objects.get(pk=agency_key.pk).api_key == MULTI_ACCOUNT_KEY
     three = requests.post(f"{sandbox.url}/_sandbox/keys", json={"accounts": THREE}, timeout=10).json()["key"]
     assert client.post(url, {"api_key": three, "base_url": sandbox.url}).status_code == 302
