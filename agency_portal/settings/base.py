@@ -349,6 +349,10 @@ CALLRAIL_HTTP_TIMEOUT = _setting("CALLRAIL_HTTP_TIMEOUT", float, 30.0)
 CALLRAIL_GATEWAY_BASE_URL = _setting("CALLRAIL_GATEWAY_BASE_URL", str, "https://gateway.maton.ai")
 # The gateway's control API (create, list, get, delete OAuth connections): an operator setting.
 CALLRAIL_GATEWAY_CONTROL_URL = _setting("CALLRAIL_GATEWAY_CONTROL_URL", str, "https://ctrl.maton.ai").rstrip("/")
+# "Connect with CallRail": a pending gateway connection is watched this often, for this long (then the link is
+# shown as not used in time; "Check now" still asks the gateway).
+GATEWAY_CONNECTION_POLL_SECONDS = _setting("GATEWAY_CONNECTION_POLL_SECONDS", float, 5.0)
+GATEWAY_CONNECTION_WATCH_MINUTES = _setting("GATEWAY_CONNECTION_WATCH_MINUTES", float, 60.0)
 # The only destinations a stored CallRail key is ever sent to (apps/callrail/destinations.py): URL prefixes,
 # comma-separated; ":*" allows any port (tests). The demo adds the sandbox's address.
 CALLRAIL_ALLOWED_BASE_URLS = _setting(

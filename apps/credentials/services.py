@@ -314,8 +314,10 @@ def _list_accounts(credential: Credential, connection: GatewayConnection | None 
     """Every account the key (or one gateway connection) reaches, from ``GET /v3/a.json`` (paginated)."""
     found: dict[str, ReachableAccount] = {}
     if credential.is_gateway:
-        active = credential.connections.filter(status=ConnectionStatus.ACTIVE, error="")
-        connections = [connection] if connection else list(active)
+        active = list(credential.connections.filter(status=ConnectionStatus.ACTIVE, error=""))
+        # No connection recorded here (a key added by command): the gateway's default (oldest active) one.
+        default = [None] if not credential.connections.exists() else []
+        connections = [connection] if connection else (active or default)
     else:
         connections = [None]
     for conn in connections:
