@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -460,7 +460,12 @@ def accounts_import(
             time_zone=choice.time_zone or DEFAULT_TIME_ZONE,
         )  # fmt: skip
         account.full_clean()
-        account.save()  # in the transaction: its pk is its budget key for the request below
+        try:
+            with transaction.atomic():
+                account.save()  # in the transaction: its pk is its budget key for the request below
+        except IntegrityError:  # connected at the same moment by someone else
+            raise ValidationError([f"{account_id} was just connected in {agency.name} by someone else.",
+                                   "Nothing was imported."]) from None  # fmt: skip
         if check:
             try:
                 zone = _time_zone_of(client_for_account(account, lane="interactive"))
