@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("apps.operations.urls")),  # /metrics (Prometheus) and the owners' system page (issue 11)
 ]
 
+handler403 = "apps.core.views.permission_denied"
 handler404 = "apps.core.views.page_not_found"

@@ -14,7 +14,7 @@ from django.views.generic import TemplateView
 
 from apps.portal.mixins import PortalView
 from apps.portal.resource_views import account_tabs
-from apps.tenancy.models import Role
+from apps.tenancy.policy import Can
 
 from .models import AuditEvent
 from .selectors import audit_event_list
@@ -53,21 +53,52 @@ class AuditFilterForm(forms.Form):
         return events
 
 
-def changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
-    """(field, before, after) for every field that differs."""
+FIELD_LABELS = {
+    "accounts": "Client accounts",
+    "active": "Active",
+    "companies": "Companies",
+    "role": "Role",
+    "sync_enabled": "Sync on",
+    "incremental_every_minutes": "Incremental sync every (minutes)",
+    "full_every_hours": "Full sync every (hours)",
+    "full_at_hour": "Full sync at hour (account time)",
+    "reread_days": "Re-read calls of the last (days)",
+    "reread_every_hours": "Re-read every (hours)",
+}
+
+
+def readable(value: Any) -> str:
+    """A recorded value as people read it: yes/no, lists joined, "none" for an empty list."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {readable(v)}" for k, v in value.items()) if value else "none"
+    return str(value)
+
+
+def changes(event: AuditEvent) -> list[tuple[str, str | None, str]]:
+    """(label, before, after) of every field that differs, as readable text (before None: newly set)."""
     keys = sorted(set(event.before) | set(event.after))
-    return [(k, event.before.get(k), event.after.get(k)) for k in keys if event.before.get(k) != event.after.get(k)]
+    return [
+        (
+            FIELD_LABELS.get(k, k.replace("_", " ").capitalize()),
+            readable(event.before[k]) if k in event.before else None,
+            readable(event.after.get(k)),
+        )
+        for k in keys
+        if event.before.get(k) != event.after.get(k)
+    ]
 
 
 class AuditLogView(PortalView, TemplateView):
     """Agency-wide, or one client account's when the URL names it. Clients have no audit log."""
 
+    permission = Can.AUDIT_LOG
     template_name = "audit/log.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and getattr(request.membership, "role", None) == Role.CLIENT:
-            raise PermissionDenied("The audit log is for the agency's staff.")
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         account = self.get_account() if "account_pk" in self.kwargs else None

@@ -12,8 +12,8 @@ from django.http import QueryDict
 from apps.portal.catalog import BY_NAME
 from apps.portal.listing import FilterContext, PortalResource, build_listing
 from apps.sync.selectors import mirror_list
-from apps.tenancy.models import Role
-from apps.tenancy.selectors import client_account_list, membership_for
+from apps.tenancy.policy import Can, allows
+from apps.tenancy.selectors import client_account_list
 
 from .models import BulkJob
 
@@ -21,13 +21,8 @@ BATCH = 500
 
 
 def user_can_bulk(*, user: Any, agency: Any) -> bool:
-    """Staff roles only (owner, admin, staff; superusers): clients never get bulk actions."""
-    if agency is None or not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_superuser:
-        return True
-    membership = membership_for(user=user, agency=agency)
-    return membership is not None and membership.role != Role.CLIENT
+    """Staff roles only (owner, admin, staff; superusers): clients never get bulk actions (the policy table)."""
+    return agency is not None and allows(user, Can.BULK, agency)
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.views.generic import TemplateView
 
 from apps.portal.catalog import BY_NAME
 from apps.portal.mixins import PortalView
+from apps.tenancy.policy import Can
 
 from .actions import NOT_POSSIBLE, BulkAction, actions_for, get_action
 from .selectors import (
@@ -22,7 +22,6 @@ from .selectors import (
     bulk_job_list,
     bulk_query_clean,
     bulk_target_accounts,
-    user_can_bulk,
 )
 from .services import BulkRefused, bulk_job_create, bulk_preview, bulk_token_make, bulk_token_read
 
@@ -32,10 +31,7 @@ MAX_IDS = 1000  # explicit ids in one selection (a page holds at most 200; "all 
 class BulkMixin(PortalView):
     """Staff of the current agency; the account looked up in the person's scope."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and not user_can_bulk(user=request.user, agency=request.agency or None):
-            raise PermissionDenied("Bulk actions are for agency staff.")
-        return super().dispatch(request, *args, **kwargs)
+    permission = Can.BULK
 
     @property
     def agency(self) -> Any:

@@ -45,6 +45,14 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """403: JSON under /api/ (as the API's own refusals), the portal's page (with its way back) elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(exception) or "You do not have permission to perform this action."},
+                            status=403)  # fmt: skip
+    return defaults.permission_denied(request, exception)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404 for every unmatched URL: JSON under /api/ (as the API's own 404s), the portal's page elsewhere."""
     if request.path.startswith("/api/"):

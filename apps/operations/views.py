@@ -17,8 +17,8 @@ from django.views.generic import TemplateView
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
-from apps.tenancy.models import ClientAccount, Role
-from apps.tenancy.selectors import membership_for
+from apps.tenancy.models import ClientAccount
+from apps.tenancy.policy import Can, allows, requires
 
 from .metrics import render_metrics
 from .selectors import account_figures, last_heartbeat, queue_depths, worker_ping
@@ -33,11 +33,12 @@ def _bearer_token_ok(request: HttpRequest) -> bool:
     return hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), expected.encode())
 
 
+@requires(Can.OPERATE)
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus scrape: ``Authorization: Bearer $METRICS_TOKEN``, or a signed-in superuser. Every account
     of the installation, so never an agency's member: 401 without credentials, 403 for anyone else."""
-    if not (_bearer_token_ok(request) or (request.user.is_authenticated and request.user.is_superuser)):
+    if not (_bearer_token_ok(request) or allows(request.user, Can.OPERATE)):
         if request.user.is_authenticated:
             raise PermissionDenied("Metrics are for operators (superusers) and the Prometheus token.")
         response = HttpResponse("Metrics need a bearer token.\n", status=401, content_type="text/plain")
@@ -49,15 +50,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
 class SystemView(PortalView, TemplateView):
     """Owners (and operators): Celery queues, workers, beat, and each account's sync lag and budget."""
 
+    permission = Can.SYSTEM
     template_name = "operations/system.html"
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user, agency = request.user, getattr(request, "agency", None) or None
-        if user.is_authenticated and not user.is_superuser:
-            membership = membership_for(user=user, agency=agency)
-            if membership is None or membership.role != Role.OWNER:
-                raise PermissionDenied("Only the agency's owners can see the system page.")
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         user, agency = self.request.user, self.request.agency or None

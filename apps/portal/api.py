@@ -2,22 +2,58 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.validators import UniqueTogetherValidator
 
+from apps.tenancy.policy import Can, allows, allows_somewhere, refusal
 from apps.tenancy.scoping import TenantQuerySet
+
+
+def _agency_of(obj: Any) -> Any:
+    agency = getattr(obj, "agency", None)
+    return agency if agency is not None else obj.client_account.agency
+
+
+class PolicyPermission(permissions.BasePermission):
+    """The API's checks, from the same policy table as the web pages (`apps/tenancy/policy.py`).
+
+    Every request needs the API capability; a write needs the viewset's `write_permission` — first
+    somewhere (so a role that may never write is refused before anything is looked up), then in the
+    agency of the very record written. Which records exist for the person is the scope's job (404).
+    """
+
+    def _need(self, request, view) -> Can | None:
+        return None if request.method in permissions.SAFE_METHODS else getattr(view, "write_permission", None)
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated) or not allows_somewhere(user, Can.API):
+            return False
+        if request.method in permissions.SAFE_METHODS or request.method.lower() not in view.http_method_names:
+            return True  # reads; a method the endpoint does not offer is answered 405 by the view
+        need = self._need(request, view)
+        self.message = refusal(need) if need else "This endpoint is read-only."
+        return need is not None and allows_somewhere(user, need)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        need = self._need(request, view)
+        return need is not None and allows(request.user, need, _agency_of(obj))
 
 
 class TenantModelViewSet(viewsets.ModelViewSet):
     """Scoped through `visible_to(request.user)`; another tenant's id is a 404, like a missing row.
 
     Subclasses declare `queryset` (never evaluated unscoped) and may narrow it in `scope_queryset`;
-    overriding `get_queryset` is refused at class creation, so no viewset can skip the scope.
+    overriding `get_queryset` is refused at class creation, so no viewset can skip the scope. What a
+    person may do is `PolicyPermission`'s: reads need the API capability, writes `write_permission`.
     """
 
-    permission_classes: ClassVar = [permissions.IsAuthenticated]
+    permission_classes: ClassVar = [PolicyPermission]
+    write_permission: ClassVar[Can | None] = None  # None: read-only
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

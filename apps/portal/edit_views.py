@@ -17,28 +17,31 @@ from django.urls import reverse
 from django.views import View
 
 from apps.push.selectors import push_status_for
-from apps.tenancy.models import Role
-from apps.tenancy.selectors import membership_for
+from apps.tenancy.policy import Can, allows
 
 from .forms import RESOURCE_FORMS, CallForm, ResourceForm
 from .resource_views import ResourceMixin, account_tabs
 
 
 def edit_permission(*, user: Any, agency: Any, resource: str) -> tuple[bool, tuple[str, ...] | None]:
-    """(may edit, only these fields): staff roles edit all; clients only annotate calls when allowed."""
-    if user.is_superuser:
+    """(may edit, only these fields), from the policy table: who may change records edits every field;
+    who may only annotate calls (clients, where their agency allows it) edits a call's annotations."""
+    if allows(user, Can.EDIT_RECORDS, agency):
         return True, None
-    membership = membership_for(user=user, agency=agency)
-    if membership is None:
-        return False, None
-    if membership.role != Role.CLIENT:
-        return True, None
-    if resource == "calls" and agency.client_can_annotate_calls:
+    if resource == "calls" and allows(user, Can.ANNOTATE_CALLS, agency):
         return True, CallForm.ANNOTATE
     return False, None
 
 
+def edit_capability(resource: str | None, *, creating: bool = False, deleting: bool = False) -> Can:
+    """What a record's edit page needs: annotating for a call's page, changing records for everything else."""
+    return Can.ANNOTATE_CALLS if resource == "calls" and not (creating or deleting) else Can.EDIT_RECORDS
+
+
 class EditMixin(ResourceMixin):
+    @classmethod
+    def permission_for(cls, method: str, kwargs: dict) -> Can:
+        return edit_capability(kwargs.get("resource"), creating="pk" not in kwargs)
     def form_class(self) -> type[ResourceForm]:
         name = self.kwargs["resource"]
         if name not in RESOURCE_FORMS:
@@ -128,6 +131,10 @@ class ResourceDeleteView(EditMixin, View):
     """A confirm page, then the delete (or disable) through the service."""
 
     template_name = "portal/resource_confirm_delete.html"
+
+    @classmethod
+    def permission_for(cls, method: str, kwargs: dict) -> Can:
+        return edit_capability(kwargs.get("resource"), deleting=True)
 
     def _page(self, request, account, resource, obj, form, error: str = "") -> HttpResponse:
         return render(request, self.template_name, {

@@ -58,19 +58,12 @@ class Column:
             value = getattr(value, part, None)
         return value
 
-    def csv_value(self, obj: Any) -> str:
+    def csv_value(self, obj: Any) -> Any:
+        """The value for the CSV export (``exports.csv_cell`` writes it safely): amounts with two decimals."""
         value = self.value(obj)
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
         if isinstance(value, Decimal):
             return f"{value:.2f}"
-        return str(value)
+        return value
 
 
 @dataclass

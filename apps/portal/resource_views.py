@@ -7,14 +7,12 @@ through the account looked up in the user's scope (another tenant's account is a
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -22,9 +20,11 @@ from django.utils.text import slugify
 from django.views import View
 from django.views.generic import TemplateView
 
+from apps.calls.selectors import zone_of
 from apps.sync.selectors import mirror_list
 
 from .catalog import BY_NAME, PORTAL_RESOURCES
+from .exports import csv_response
 from .listing import PAGE_SIZES, FilterContext, Listing, PortalResource, build_listing, page_size_from, paginate
 from .mixins import PortalView
 from .models import ListPreference
@@ -196,31 +196,25 @@ class ResourceColumnsView(ResourceMixin, View):
         return HttpResponseRedirect(f"{target}?{query}" if query else target)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 class ResourceExportView(ResourceMixin, View):
-    """The current filtered, sorted list as CSV, streamed in chunks (any size, constant memory)."""
+    """The current filtered, sorted list as CSV, streamed in chunks (any size, constant memory), written by
+    the portal's one CSV writer (formula cells neutralised, times with the account's offset)."""
 
     def get(self, request: HttpRequest, account_pk: int, resource: str) -> HttpResponse:
         res = self.get_resource()
         account = self.get_account()
         listing = self.listing(res, account)
         columns = list(res.columns)
-        writer = csv.writer(_Echo())
-
-        def rows() -> Iterator[str]:
-            yield writer.writerow([c.label for c in columns])
-            for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK):
-                yield writer.writerow([c.csv_value(obj) for c in columns])
-
+        rows = (
+            [c.csv_value(obj) for c in columns] for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK)
+        )
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        filename = f"{slugify(account.name)}-{res.name}-{stamp}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_response(
+            filename=f"{slugify(account.name)}-{res.name}-{stamp}.csv",
+            header=[c.label for c in columns],
+            rows=rows,
+            tz=zone_of(account),
+        )
 
 
 class ResourceDetailView(ResourceMixin, TemplateView):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -30,6 +30,7 @@ from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
 from apps.sync.services import sync_request, sync_schedule_for, sync_schedule_update
 from apps.tenancy.middleware import SESSION_KEY
+from apps.tenancy.policy import Can
 from apps.tenancy.selectors import agencies_for_user, user_can_sync
 
 
@@ -75,6 +76,8 @@ class DashboardView(PortalView, TemplateView):
 
 
 class AgencySwitchView(PortalView, View):
+    permission = Can.SWITCH_AGENCY
+
     def post(self, request: HttpRequest) -> HttpResponse:
         agency = agencies_for_user(user=request.user).filter(pk=request.POST.get("agency")).first()
         if agency is None:
@@ -110,6 +113,7 @@ class AccountDetailView(PortalView, TemplateView):
 class AccountSyncStatusView(PortalView, TemplateView):
     """The account's recent sync runs (HTMX polls it while a run is active)."""
 
+    permission = Can.SYNC
     template_name = "portal/_sync_runs.html"
 
     def get_context_data(self, **kwargs):
@@ -122,9 +126,9 @@ class AccountSyncStatusView(PortalView, TemplateView):
 class AccountSyncNowView(PortalView, View):
     """ "Sync now" for the whole account or one resource, on the interactive budget lane."""
 
+    permission = Can.SYNC
+
     def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
-        if not user_can_sync(user=request.user, agency=request.agency or None):
-            raise PermissionDenied("Clients cannot start a sync.")
         account = self.get_account()
         kind = request.POST.get("kind", SyncKind.INCREMENTAL)
         resource = request.POST.get("resource") or None
@@ -152,7 +156,7 @@ class AccountScheduleView(ManagerRequiredMixin, View):
         account = self.get_account()
         form = SyncScheduleForm(request.POST, instance=sync_schedule_for(account=account))
         if form.is_valid():
-            sync_schedule_update(account=account, **form.cleaned_data)
+            sync_schedule_update(account=account, actor=request.user, **form.cleaned_data)
             messages.success(request, "Sync schedule saved.")
             return redirect("portal:account_detail", account_pk=account.pk)
         view = AccountDetailView(request=request, kwargs=self.kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -11,7 +10,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.portal.mixins import PortalView
-from apps.tenancy.selectors import user_can_sync
+from apps.tenancy.policy import Can
 
 from .models import EntryStatus
 from .selectors import outbox_counts, outbox_entry_list
@@ -21,10 +20,7 @@ FILTERS = (("", "All"), ("open", "Waiting"), ("attention", "Needs attention"), (
 
 
 class _OutboxMixin(PortalView):
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and not user_can_sync(user=request.user, agency=request.agency or None):
-            raise PermissionDenied("Clients do not see the outbox.")
-        return super().dispatch(request, *args, **kwargs)
+    permission = Can.SYNC  # the agency's machinery: clients never see the outbox
 
 
 class OutboxView(_OutboxMixin, TemplateView):

@@ -7,7 +7,7 @@ from django import forms
 from apps.tenancy.models import ClientAccount
 
 from .models import Frequency, PortalSummary, Weekday
-from .selectors import account_client_users, account_companies
+from .selectors import account_client_company_limits, account_client_users, account_companies
 from .services import MAX_RECIPIENTS, email_addresses_parse
 
 HOURS = [(h, f"{h:02d}:00") for h in range(24)]
@@ -70,7 +70,10 @@ class PortalSummaryForm(forms.Form):
         self.account = account
         self.fields["company"].queryset = account_companies(account=account)
         self.fields["users"].queryset = account_client_users(account=account)
-        self.fields["users"].label_from_instance = lambda u: f"{u.get_full_name()} <{u.email}>"
+        limits = account_client_company_limits(account=account)
+        self.fields["users"].label_from_instance = lambda u: f"{u.get_full_name()} <{u.email}>" + (
+            f" — sees only {', '.join(limits[u.pk])}: their companies' summaries only" if u.pk in limits else ""
+        )
         if not self.fields["users"].queryset.exists():
             self.fields["users"].help_text = "This account has no client users yet: add addresses below."
 

@@ -34,6 +34,9 @@ class PortalSummary(TenantOwnedModel):
     """A branded summary of one client account (or one of its companies), sent on a schedule."""
 
     tenancy_company_field = "company"
+    # A whole-account summary lists every company's calls: never shown, offered or sent to a client who
+    # sees only some companies (they receive summaries of their own companies).
+    tenancy_companyless_covers_all = True
 
     company = models.ForeignKey(
         "companies.Company",

@@ -8,6 +8,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from apps.companies.models import Company
 from apps.tenancy.models import ClientAccount, Membership, Role, User
+from apps.tenancy.scoping import access_scope
 
 from .models import DeliveryStatus, PortalSummary, SummaryDelivery, SummaryRecipient
 
@@ -51,6 +52,19 @@ def account_client_users(*, account: ClientAccount) -> QuerySet[User]:
     return User.objects.filter(is_active=True, memberships__in=memberships).distinct().order_by("email")
 
 
+def account_client_company_limits(*, account: ClientAccount) -> dict[int, list[str]]:
+    """User id -> the only companies of `account` that client sees (clients who see it whole are left out)."""
+    memberships = Membership.objects.filter(
+        agency_id=account.agency_id, role=Role.CLIENT, is_active=True, client_accounts=account
+    ).prefetch_related("companies")
+    limits = {}
+    for membership in memberships:
+        names = sorted(c.name or c.callrail_id for c in membership.companies.all() if c.client_account_id == account.pk)
+        if names:
+            limits[membership.user_id] = names
+    return limits
+
+
 def account_companies(*, account: ClientAccount) -> QuerySet[Company]:
     return Company.objects.for_account(account).live().order_by("name")
 
@@ -68,3 +82,38 @@ def my_summaries(*, user: Any, agency: Any) -> list[tuple[PortalSummary, Summary
         for recipient in SummaryRecipient.objects.for_account(account_id).filter(email__iexact=user.email):
             mine[recipient.summary_id] = recipient
     return [(summary, mine.get(summary.pk)) for summary in summaries]
+
+
+def summary_reader_problem(*, user: Any, summary: PortalSummary) -> str | None:
+    """Why `user` may not receive `summary` (None: they may).
+
+    The email carries the same data as the pages, so the same scope decides: a person receives a summary
+    only while they could open it. A client limited to some companies therefore receives summaries of
+    those companies only, never a whole-account one (README, "Roles").
+    """
+    account = summary.client_account
+    if user is None or not user.is_active:
+        return "The person no longer signs in."
+    if PortalSummary.objects.visible_to(user, account.agency_id).filter(pk=summary.pk).exists():
+        return None
+    limits = access_scope(user, account.agency_id).company_limits.get(account.pk)
+    if limits is None:
+        return f"{user.email} no longer has {account.name}."
+    names = sorted(
+        Company.objects.for_account(account).filter(pk__in=limits).values_list("name", flat=True)
+    )
+    return (
+        f"{user.email} only sees {', '.join(names)} of {account.name}: add them to a summary of one of "
+        f"those companies instead."
+    )
+
+
+def portal_user_for_address(*, email: str, account: ClientAccount) -> User | None:
+    """The agency's member behind a typed address, if any (their limits apply however they were added)."""
+    return (
+        User.objects.filter(
+            email__iexact=email.strip(), memberships__agency_id=account.agency_id, memberships__is_active=True
+        )
+        .distinct()
+        .first()
+    )

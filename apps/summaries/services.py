@@ -28,12 +28,13 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.calls.reports import Period
-from apps.tenancy.models import ClientAccount, Role, User
-from apps.tenancy.selectors import membership_for
+from apps.tenancy.models import ClientAccount, User
+from apps.tenancy.policy import Can, allows
 
 from .emails import portal_url, summary_build, summary_message
 from .models import CLAIMABLE, DeliveryStatus, PortalSummary, SummaryDelivery, SummaryRecipient
 from .schedule import latest_occurrence, summary_time_zone
+from .selectors import portal_user_for_address, summary_reader_problem
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def summary_save(
     summary.is_active = is_active
     summary.full_clean()
     summary.save()
+    _check_readers(summary=summary, addresses=addresses)
     existing = {r.email.lower(): r for r in summary.recipients.all()}
     for key, recipient in existing.items():
         if key not in addresses:
@@ -148,6 +150,18 @@ def summary_save(
         after=_summary_state(summary),
     )
     return summary
+
+
+def _check_readers(*, summary: PortalSummary, addresses: dict[str, User | None]) -> None:
+    """Every person among the recipients could open this summary in the portal (company limits included)."""
+    problems = []
+    for address, user in addresses.items():
+        user = user or portal_user_for_address(email=address, account=summary.client_account)
+        problem = summary_reader_problem(user=user, summary=summary) if user is not None else None
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValidationError(problems)
 
 
 @transaction.atomic
@@ -226,10 +240,9 @@ def summary_self_subscription_set(*, summary: PortalSummary, user: User, subscri
     """A person subscribes to, or leaves, a summary of an account they see (clients only when their agency
     lets clients manage their own summary emails)."""
     account = ClientAccount.objects.for_account(summary.client_account_id).select_related("agency").get()
-    membership = membership_for(user=user, agency=account.agency)
-    if membership is None or not PortalSummary.objects.visible_to(user, account.agency).filter(pk=summary.pk).exists():
+    if not PortalSummary.objects.visible_to(user, account.agency).filter(pk=summary.pk).exists():
         raise PermissionDenied("You do not receive this account's summaries.")
-    if membership.role == Role.CLIENT and not account.agency.client_can_manage_summary_emails:
+    if not allows(user, Can.OWN_SUMMARIES, account.agency):
         raise PermissionDenied(f"{account.agency.name} manages your summary emails for you.")
     recipients = SummaryRecipient.objects.for_account(account)
     recipient = recipients.filter(summary=summary, email__iexact=user.email).first()
@@ -347,11 +360,13 @@ class SendOutcome:
     retry_in: float | None = None
 
 
-def _user_still_reads(user: User | None, account_id: int) -> bool:
-    """A client user recipient still signs in and still sees the account (deactivated members get nothing)."""
-    if user is None or not user.is_active:
-        return False
-    return ClientAccount.objects.visible_to(user).filter(pk=account_id).exists()
+def _reader_problem(recipient: SummaryRecipient, summary: PortalSummary) -> str | None:
+    """Why a recipient who is one of the agency's members may no longer receive this summary (deactivated,
+    lost the account, or sees only other companies); None for them and for outside addresses."""
+    user = recipient.user or portal_user_for_address(email=recipient.email, account=summary.client_account)
+    if recipient.user_id is None and user is None:
+        return None
+    return summary_reader_problem(user=user, summary=summary)
 
 
 def _finish(delivery: SummaryDelivery, status: str, **fields: Any) -> SendOutcome:
@@ -401,8 +416,9 @@ def delivery_send(*, account_id: int, delivery_id: int, now: datetime | None = N
             return _finish(delivery, DeliveryStatus.SKIPPED, error="The summary was paused before it was sent.")
         if recipient is None or recipient.unsubscribed_at is not None:
             return _finish(delivery, DeliveryStatus.SKIPPED, error="The recipient unsubscribed or was removed.")
-        if recipient.user_id and not _user_still_reads(recipient.user, summary.client_account_id):
-            return _finish(delivery, DeliveryStatus.SKIPPED, error="The client user no longer has this account.")
+        problem = _reader_problem(recipient, summary)
+        if problem:
+            return _finish(delivery, DeliveryStatus.SKIPPED, error=problem)
     period = Period(delivery.period_start, delivery.period_end, delivery.time_zone or summary_time_zone(summary))
     link = unsubscribe_url(recipient)
     try:

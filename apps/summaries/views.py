@@ -4,7 +4,7 @@ unsubscribe page. Thin: selectors read, services write."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import FormView, TemplateView
 
 from apps.portal.mixins import PortalView
-from apps.tenancy.selectors import membership_for
+from apps.tenancy.policy import Can, allows
 
 from .emails import summary_build
 from .forms import PortalSummaryForm
@@ -39,12 +39,7 @@ PREVIEW_TOKEN = "preview"  # the placeholder unsubscribe link of previews and te
 class SummaryStaffView(PortalView):
     """Agency staff (every role but client) inside an account they may see."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and not request.user.is_superuser:
-            membership = membership_for(user=request.user, agency=request.agency or None)
-            if membership is None or membership.role == "client":
-                raise PermissionDenied("Only agency staff manage summary emails.")
-        return super().dispatch(request, *args, **kwargs)
+    permission = Can.SUMMARIES
 
     def get_summary(self, account) -> PortalSummary:
         summary = summary_get(
@@ -221,10 +216,13 @@ class MySummariesView(PortalView, TemplateView):
 
     template_name = "summaries/mine.html"
 
+    @classmethod
+    def permission_for(cls, method: str, kwargs: dict) -> Can:
+        return Can.OWN_SUMMARIES if method == "POST" else Can.VIEW
+
     def get_context_data(self, **kwargs):
         agency = self.request.agency or None
-        membership = membership_for(user=self.request.user, agency=agency) if agency else None
-        may_manage = membership is not None and (membership.role != "client" or agency.client_can_manage_summary_emails)
+        may_manage = agency is not None and allows(self.request.user, Can.OWN_SUMMARIES, agency)
         rows = [
             (summary, recipient is not None and recipient.unsubscribed_at is None)
             for summary, recipient in my_summaries(user=self.request.user, agency=agency)

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
 from apps.push.services import PushRefused
 from apps.tenancy.models import ClientAccount
+from apps.tenancy.policy import Can
 from apps.tenancy.scoping import TenantQuerySet
 
 
@@ -319,6 +320,9 @@ def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
             "search_fields": list(endpoint.search),
             "ordering_fields": list(endpoint.ordering),
             "http_method_names": methods,
+            # the policy table decides who writes: annotating calls, or changing any other record
+            "write_permission": None if endpoint.form is None else Can.ANNOTATE_CALLS if endpoint.form == "calls"
+            else Can.EDIT_RECORDS,
         },
     )
 

@@ -298,17 +298,27 @@ def sync_schedule_for(*, account: ClientAccount) -> SyncSchedule:
     return schedule
 
 
-def sync_schedule_update(*, account: ClientAccount, **values: Any) -> SyncSchedule:
-    """Set an account's sync intervals (the account page's form calls this)."""
+@transaction.atomic
+def sync_schedule_update(*, account: ClientAccount, actor: Any = None, **values: Any) -> SyncSchedule:
+    """Set an account's sync intervals (the account page's form calls this). Audited: what changed."""
+    from apps.audit.services import audit_record
+
     allowed = {"incremental_every_minutes", "full_every_hours", "full_at_hour", "reread_days", "reread_every_hours"}
     unknown = set(values) - allowed
     if unknown:
         raise ValueError(f"unknown schedule field(s): {', '.join(sorted(unknown))}")
     schedule = sync_schedule_for(account=account)
+    before = {name: getattr(schedule, name) for name in values}
     for name, value in values.items():
         setattr(schedule, name, value)
     schedule.full_clean(exclude=["client_account"])
     schedule.save()
+    changed = sorted(name for name in values if before[name] != getattr(schedule, name))
+    if changed:
+        audit_record(
+            agency=account.agency, client_account=account, actor=actor, action="sync_schedule.update",
+            obj=schedule, before={n: before[n] for n in changed}, after={n: getattr(schedule, n) for n in changed},
+        )  # fmt: skip
     return schedule
 
 

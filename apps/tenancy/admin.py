@@ -51,11 +51,15 @@ class TenantAdmin(TenantChoicesMixin, admin.ModelAdmin):
         return request.user.is_superuser
 
 
-class MembershipInline(TenantChoicesMixin, admin.TabularInline):
+class MembershipInline(admin.TabularInline):
+    """Read-only here: memberships change on their own admin page, which audits every change."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
-    filter_horizontal = ["client_accounts"]
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = ["user", "role", "is_active"]
 
 
 @admin.register(User)
@@ -84,8 +88,9 @@ class ClientAccountAdmin(TenantAdmin):
     list_display = ["name", "agency", "callrail_account_id", "credential", "sync_enabled", "connection_error"]
     list_filter = ["agency", "credential__auth_mode", "sync_enabled"]
     search_fields = ["name", "callrail_account_id"]
-    # Where its requests go is changed on the portal's account page, which checks the new credential first.
-    readonly_fields = ["credential", "gateway_connection", "connection_error", "connection_checked_at"]
+    # Where its requests go is changed on the portal's account page, which checks the new credential first;
+    # sync on/off through the audited actions.
+    readonly_fields = ["credential", "gateway_connection", "connection_error", "connection_checked_at", "sync_enabled"]
     actions = ["resync_now", "pause_sync", "resume_sync"]
 
     @admin.action(description="Resync now (incremental, background budget)")
@@ -113,11 +118,37 @@ class ClientAccountAdmin(TenantAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(TenantChoicesMixin, admin.ModelAdmin):
+    """Operators change memberships here; each change lands in the agency's audit log like one made in the
+    portal (role, accounts, companies, active), by the operator."""
+
     list_display = ["user", "agency", "role", "is_active"]
     list_filter = ["agency", "role", "is_active"]
     search_fields = ["user__email", "agency__name"]
     filter_horizontal = ["client_accounts"]
     autocomplete_fields = ["user"]
+
+    @staticmethod
+    def _state(membership: Membership) -> dict:
+        from .services import membership_state
+
+        return {**membership_state(membership), "active": membership.is_active}
+
+    def save_model(self, request, obj, form, change) -> None:
+        previous = Membership.objects.filter(pk=obj.pk).first() if change else None
+        obj._audit_before = self._state(previous) if previous is not None else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        from apps.audit.services import audit_record
+
+        super().save_related(request, form, formsets, change)
+        membership = form.instance
+        before, after = getattr(membership, "_audit_before", {}), self._state(membership)
+        if before != after:
+            audit_record(
+                agency=membership.agency, actor=request.user, obj=membership, before=before, after=after,
+                action="membership.update" if change else "membership.create",
+            )  # fmt: skip
 
 
 class MirrorAdmin(TenantAdmin):

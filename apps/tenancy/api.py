@@ -8,7 +8,7 @@ credential (checked with CallRail first) or replacing the credential's key.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from apps.callrail.budget import budget_status_for_account
@@ -18,7 +18,8 @@ from apps.credentials.services import ImportChoice, accounts_import, client_acco
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
 
 from .models import Agency, ClientAccount
-from .selectors import agencies_for_user, user_can_manage_agency
+from .policy import Can, allows, refusal
+from .selectors import agencies_for_user
 
 #: Fields of the old account-level key; they now belong to the credential.
 CREDENTIAL_FIELDS = ("api_key", "base_url", "auth_mode", "connection_id")
@@ -96,23 +97,6 @@ class ClientAccountSerializer(TenantModelSerializer):
         return attrs
 
 
-class IsAgencyManagerForWrites(permissions.BasePermission):
-    message = "Only the agency's owners and admins can change client accounts."
-
-    def has_permission(self, request, view) -> bool:
-        """A create names its agency: refused before its body is validated unless the user manages it."""
-        if request.method != "POST":
-            return True
-        slug = request.data.get("agency") if hasattr(request.data, "get") else None
-        agency = agencies_for_user(user=request.user).filter(slug=slug).first() if isinstance(slug, str) else None
-        return agency is None or user_can_manage_agency(user=request.user, agency=agency)
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return user_can_manage_agency(user=request.user, agency=obj.agency)
-
-
 def _django_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
@@ -120,7 +104,7 @@ def _django_errors(exc: DjangoValidationError) -> ValidationError:
 class ClientAccountViewSet(TenantModelViewSet):
     queryset = ClientAccount.objects.select_related("agency", "credential", "gateway_connection").order_by("name")
     serializer_class = ClientAccountSerializer
-    permission_classes = [permissions.IsAuthenticated, IsAgencyManagerForWrites]
+    write_permission = Can.MANAGE_ACCOUNTS
     filterset_fields = ["agency__slug", "credential", "credential__auth_mode", "sync_enabled"]
     search_fields = ["name", "callrail_account_id"]
     ordering_fields = ["name", "created_at"]
@@ -130,8 +114,8 @@ class ClientAccountViewSet(TenantModelViewSet):
         """Connect one account through a credential: read from CallRail once (reach and time zone)."""
         data = serializer.validated_data
         agency, credential = data["agency"], data["credential"]
-        if not user_can_manage_agency(user=self.request.user, agency=agency):
-            raise PermissionDenied(IsAgencyManagerForWrites.message)
+        if not allows(self.request.user, Can.MANAGE_ACCOUNTS, agency):
+            raise PermissionDenied(refusal(Can.MANAGE_ACCOUNTS))
         if credential.agency_id != agency.pk:
             raise ValidationError({"credential": "Choose a credential of this agency."})
         choice = ImportChoice(

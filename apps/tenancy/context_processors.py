@@ -1,16 +1,20 @@
 from django.http import HttpRequest
 
-from .selectors import agencies_for_user, user_can_manage_agency
+from .policy import Can, capabilities
+from .selectors import agencies_for_user
 
 
 def tenancy(request: HttpRequest) -> dict:
+    """The agency, the person's role, and `can`: what the policy table lets them do here."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     agency = request.agency or None
+    can = capabilities(user, agency)
     return {
         "current_agency": agency,
         "current_membership": request.membership or None,
-        "user_agencies": agencies_for_user(user=user),
-        "can_manage_agency": user_can_manage_agency(user=user, agency=agency),
+        "user_agencies": agencies_for_user(user=user) if Can.SWITCH_AGENCY in can else [],
+        "can": can,
+        "can_manage_agency": Can.MANAGE_ACCOUNTS in can,
     }

@@ -25,7 +25,15 @@ class MembershipForm(forms.Form):
     )
 
     def __init__(self, *args, agency, user, **kwargs) -> None:
+        from .policy import grantable_roles
+
         super().__init__(*args, **kwargs)
+        # Only the roles this user may grant (up to their own), highest first.
+        roles = grantable_roles(user, agency)
+        self.fields["role"].choices = [(role, Role(role).label) for role in roles]
+        self.fields["role"].error_messages["invalid_choice"] = (
+            "You cannot grant this role: members are managed up to your own role."
+        )
         # Choices come through the scoping mechanism: only accounts this user may see in this agency.
         self.fields["client_accounts"].queryset = ClientAccount.objects.visible_to(user, agency)
         self.fields["companies"].queryset = (

@@ -14,11 +14,12 @@ SESSION_KEY = "current_agency_id"
 
 
 def current_agency(request: HttpRequest):
-    """The agency chosen in the switcher, if the user still belongs to it; else their first one."""
+    """The agency chosen in the switcher, if the user still belongs to it; else their first one.
+    While viewing as a client: the viewer's agency, and nothing else."""
     user = request.user
     if not user.is_authenticated:
         return None
-    agencies = agencies_for_user(user=user)
+    agencies = agencies_for_user(user=user)  # only the viewer's agency while viewing as a client
     chosen = request.session.get(SESSION_KEY)
     agency = agencies.filter(pk=chosen).first() if chosen else None
     return agency or agencies.first()
@@ -59,30 +60,44 @@ class TwoFactorMiddleware:
         return self.get_response(request)
 
 
-IMPERSONATION_BLOCKED_PREFIXES = ("/me/", "/admin/", "/api/", "/agency/")
-
-
 class ImpersonationMiddleware:
-    """While an owner/admin views as a client, `request.user` is the client and `request.impersonator`
-    the real person; the client's own settings, tokens, the API and agency management stay out of reach."""
+    """While an owner/admin views as a client, `request.user` is a stand-in carrying only that client's access
+    in the viewer's agency (`services.view_as_user`) and `request.impersonator` is the real person.
+
+    Fail-closed: during view-as only views that declare a capability the "viewing as" principal holds are
+    served (`policy.declared_permission`); Django admin, sign-in machinery, the client's personal pages and
+    the API declare none it holds, so they answer 403. Every request is recorded in the audit log.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from django.core.exceptions import PermissionDenied
-
-        from .services import IMPERSONATION_SESSION_KEY, impersonation_target
+        from .services import IMPERSONATION_SESSION_KEY, view_as_membership, view_as_request_record, view_as_user
 
         request.impersonator = None
         membership_id = request.session.get(IMPERSONATION_SESSION_KEY) if hasattr(request, "session") else None
-        if membership_id:
-            target = impersonation_target(actor=request.user, membership_id=membership_id)
-            if target is None:
-                request.session.pop(IMPERSONATION_SESSION_KEY, None)
-            elif not request.path.startswith("/impersonation/"):
-                if request.path.startswith(IMPERSONATION_BLOCKED_PREFIXES):
-                    raise PermissionDenied("Not available while viewing as a client: stop viewing as the client first.")
-                target.is_verified = lambda: True  # the real person passed their own sign-in checks
-                request.impersonator, request.user = request.user, target
-        return self.get_response(request)
+        membership = view_as_membership(actor=request.user, membership_id=membership_id) if membership_id else None
+        if membership_id and membership is None:
+            request.session.pop(IMPERSONATION_SESSION_KEY, None)
+        if membership is not None:
+            request.impersonator, request.user = request.user, view_as_user(membership=membership, actor=request.user)
+        response = self.get_response(request)
+        if membership is not None:
+            view_as_request_record(
+                membership_id=membership.pk, viewer=request.impersonator, method=request.method or "",
+                path=request.path, status=response.status_code,
+            )  # fmt: skip
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        from django.core.exceptions import PermissionDenied
+
+        from .policy import allows, declared_permission
+
+        if getattr(request, "impersonator", None) is None:
+            return None
+        need = declared_permission(view_func, request.method or "GET", view_kwargs)
+        if need is None or not allows(request.user, need, request.agency or request.user.view_as.agency_id):
+            raise PermissionDenied("Not available while viewing as a client: stop viewing as the client first.")
+        return None

@@ -270,6 +270,9 @@ class TenantOwnedModel(TenantValidationMixin, models.Model):
     tenant_account_path = "client_account"
     # Client users may be limited to some companies; a model names its company FK here (or None).
     tenancy_company_field: str | None = None
+    # A row of no company is account-level (shown to company-limited clients) unless it speaks about every
+    # company, like a whole-account summary email: then it is hidden from them.
+    tenancy_companyless_covers_all: bool = False
 
     client_account = models.ForeignKey(
         ClientAccount, on_delete=models.PROTECT, related_name="%(app_label)s_%(class)s_set"

@@ -76,10 +76,11 @@ class AccessScope:
                 condition |= Q(pk=account_id)
             elif company == "pk":  # the company itself
                 condition |= Q(**{account: account_id, "pk__in": sorted(company_ids)})
-            elif company:  # rows of those companies, and account-level rows (no company)
-                condition |= Q(**{account: account_id}) & (
-                    Q(**{f"{company}__in": sorted(company_ids)}) | Q(**{f"{company}__isnull": True})
-                )
+            elif company:  # rows of those companies, and account-level rows (no company) unless they cover all
+                mine = Q(**{f"{company}__in": sorted(company_ids)})
+                if not getattr(model, "tenancy_companyless_covers_all", False):
+                    mine |= Q(**{f"{company}__isnull": True})
+                condition |= Q(**{account: account_id}) & mine
             # rows that belong to no company (users, sync runs, ...) stay hidden from company-limited users
         return condition
 
@@ -95,7 +96,11 @@ def access_scope(user: Any, agency: Any = None) -> AccessScope:
     cache = user.__dict__.setdefault("_access_scope_cache", {})
     if agency_id in cache:
         return cache[agency_id]
-    if user.is_superuser and agency_id is None:
+    view_as = getattr(user, "view_as", None)
+    if view_as is not None:  # viewing as a client: that client's access in the viewer's agency, nothing more
+        inside = agency_id in (None, view_as.agency_id)
+        scope = _scope_from_memberships(user, view_as.agency_id) if inside else AccessScope()
+    elif user.is_superuser and agency_id is None:
         scope = AccessScope(all_agencies=True)
     elif user.is_superuser:
         scope = AccessScope(agency_ids=frozenset({agency_id}))

@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from .models import Agency, ClientAccount, Membership, Role, User
+from .policy import Can, allows
 
 
 def agencies_for_user(*, user: User) -> QuerySet[Agency]:
+    """The agencies the user works in (only the viewer's agency while viewing as a client)."""
     if not user.is_authenticated or not user.is_active:
         return Agency.objects.none()
+    view_as = getattr(user, "view_as", None)
+    if view_as is not None:
+        return Agency.objects.filter(is_active=True, pk=view_as.agency_id)
     if user.is_superuser:
         return Agency.objects.filter(is_active=True)
     return Agency.objects.filter(is_active=True, memberships__user=user, memberships__is_active=True).distinct()
@@ -19,6 +24,9 @@ def agencies_for_user(*, user: User) -> QuerySet[Agency]:
 
 def membership_for(*, user: User, agency: Agency | None) -> Membership | None:
     if agency is None or not user.is_authenticated:
+        return None
+    view_as = getattr(user, "view_as", None)
+    if view_as is not None and getattr(agency, "pk", agency) != view_as.agency_id:
         return None
     return Membership.objects.filter(user=user, agency=agency, is_active=True).first()
 
@@ -28,23 +36,13 @@ def client_account_list(*, user: User, agency: Agency | None) -> QuerySet[Client
 
 
 def user_can_sync(*, user: User, agency: Agency | None) -> bool:
-    """Everyone but clients may spend the interactive budget on a sync."""
-    if agency is None:
-        return False
-    if user.is_superuser:
-        return True
-    membership = membership_for(user=user, agency=agency)
-    return membership is not None and membership.role != Role.CLIENT
+    """The agency's staff (not clients) drive the CallRail machinery: sync, outbox, webhooks (the policy table)."""
+    return agency is not None and allows(user, Can.SYNC, agency)
 
 
 def user_can_manage_agency(*, user: User, agency: Agency | None) -> bool:
-    """Owners and admins (and operators) may connect accounts and change their settings."""
-    if agency is None:
-        return False
-    if user.is_superuser:
-        return True
-    membership = membership_for(user=user, agency=agency)
-    return membership is not None and membership.role in (Role.OWNER, Role.ADMIN)
+    """Owners and admins (and operators) may connect accounts and change their settings (the policy table)."""
+    return agency is not None and allows(user, Can.MANAGE_ACCOUNTS, agency)
 
 
 @dataclass(frozen=True)
@@ -74,3 +72,38 @@ def membership_list(*, agency: Agency) -> QuerySet[Membership]:
         .prefetch_related("client_accounts", "companies")
         .order_by("-is_active", "role", "user__email")
     )
+
+
+@dataclass
+class AccountAccess:
+    """One member and their access to one client account (the account's "Assign staff" page)."""
+
+    membership: Membership
+    access: str  # "agency": sees every account by role; "assigned"; "none"
+    companies: list[str]
+    editable: bool = False
+
+    @property
+    def can_grant(self) -> bool:
+        return self.access == "none" and self.membership.role in (Role.STAFF, Role.CLIENT)
+
+    @property
+    def can_revoke(self) -> bool:
+        return self.access == "assigned"
+
+
+def account_access_list(*, agency: Agency, account: ClientAccount) -> list[AccountAccess]:
+    """Every active member of the agency with their access to `account`: those who see it first."""
+    rows = []
+    for membership in membership_list(agency=agency).filter(is_active=True):
+        assigned = {a.pk for a in membership.client_accounts.all()}
+        if membership.role in (Role.OWNER, Role.ADMIN) or (membership.role == Role.STAFF and not assigned):
+            access = "agency"
+        else:
+            access = "assigned" if account.pk in assigned else "none"
+        companies = sorted(
+            c.name or c.callrail_id for c in membership.companies.all() if c.client_account_id == account.pk
+        )
+        rows.append(AccountAccess(membership=membership, access=access, companies=companies))
+    order = {"assigned": 0, "agency": 1, "none": 2}
+    return sorted(rows, key=lambda r: (order[r.access], r.membership.user.email))

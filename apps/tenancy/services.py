@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from apps.audit.services import audit_record
 
-from .models import Agency, ApiToken, Invitation, Membership, Role, User
+from .models import Agency, ApiToken, ClientAccount, Invitation, Membership, Role, User
 
 
 @transaction.atomic
@@ -43,10 +43,17 @@ def agency_create(*, name: str, owner_email: str, send_invite: bool = True) -> t
         user.full_clean()
         user.save()
     agency, created = Agency.objects.get_or_create(slug=slug, defaults={"name": name})
-    membership, _ = Membership.objects.get_or_create(user=user, agency=agency, defaults={"role": Role.OWNER})
+    membership, new_member = Membership.objects.get_or_create(
+        user=user, agency=agency, defaults={"role": Role.OWNER}
+    )
+    before = {} if new_member else {**membership_state(membership), "active": membership.is_active}
     if membership.role != Role.OWNER or not membership.is_active:
         membership.role, membership.is_active = Role.OWNER, True
         membership.save(update_fields=["role", "is_active"])
+    after = {**membership_state(membership), "active": True}
+    if before != after:
+        audit_record(agency=agency, action="membership.create" if new_member else "membership.update",
+                     obj=membership, before=before, after=after)  # fmt: skip
     if new_user and send_invite:
         transaction.on_commit(lambda: user_send_password_setup(email=owner_email))
     return agency, user, created
@@ -70,11 +77,6 @@ def user_send_password_setup(*, email: str) -> None:
 # --- Members and invitations -------------------------------------------------------------------
 
 INVITATION_LIFETIME = timedelta(days=7)
-# Who may grant which role: nobody hands out more power than they hold.
-GRANTABLE_ROLES = {
-    Role.OWNER: {Role.OWNER, Role.ADMIN, Role.STAFF, Role.CLIENT},
-    Role.ADMIN: {Role.ADMIN, Role.STAFF, Role.CLIENT},
-}
 
 
 def _token_hash(token: str) -> str:
@@ -82,16 +84,35 @@ def _token_hash(token: str) -> str:
 
 
 def _check_can_grant(*, actor: User, agency: Agency, role: str, client_accounts) -> None:
-    membership = (
-        None if actor.is_superuser else Membership.objects.filter(user=actor, agency=agency, is_active=True).first()
-    )
-    allowed = set(Role) if actor.is_superuser else GRANTABLE_ROLES.get(getattr(membership, "role", None), set())
-    if role not in allowed:
-        raise ValidationError({"role": "You cannot grant this role."})
+    """Nobody hands out more power than they hold (the policy table's ranks), nor another agency's accounts."""
+    from .policy import grantable_roles
+
+    if role not in grantable_roles(actor, agency):
+        raise ValidationError({"role": "You cannot grant this role: members are managed up to your own role."})
     if any(account.agency_id != agency.pk for account in client_accounts):
         raise ValidationError({"client_accounts": "Choose client accounts of this agency."})
     if role == Role.CLIENT and not client_accounts:
         raise ValidationError({"client_accounts": "A client must be given at least one client account."})
+
+
+def _check_can_manage(*, actor: User, membership: Membership) -> None:
+    """Nobody changes or (de)activates a member of a higher role than their own."""
+    from .policy import may_manage_member
+
+    if not may_manage_member(actor, membership.agency, membership.role):
+        raise PermissionDenied(
+            f"{membership.user} is {membership.get_role_display().lower()} of {membership.agency.name}: "
+            "only someone of that role or higher can change them."
+        )
+
+
+def membership_state(membership: Membership) -> dict:
+    """A member's role and access as the audit log shows it: labels and names, not ids."""
+    return {
+        "role": membership.get_role_display(),
+        "accounts": sorted(a.name for a in membership.client_accounts.all()),
+        "companies": sorted(c.name or c.callrail_id for c in membership.companies.all()),
+    }
 
 
 def _client_companies(*, role: str, client_accounts: list, companies) -> list:
@@ -130,9 +151,9 @@ def invitation_create(
         obj=invitation,
         after={
             "email": email,
-            "role": role,
-            "accounts": [a.pk for a in client_accounts],
-            "companies": [c.pk for c in companies],
+            "role": Role(role).label,
+            "accounts": sorted(a.name for a in client_accounts if role in (Role.STAFF, Role.CLIENT)),
+            "companies": sorted(c.name or c.callrail_id for c in companies),
         },
     )
     transaction.on_commit(lambda: _send_invitation(invitation, token))
@@ -157,8 +178,16 @@ def _send_invitation(invitation: Invitation, token: str) -> None:
     )
 
 
+def _check_can_manage_invitation(*, actor: User, invitation: Invitation) -> None:
+    from .policy import may_manage_member
+
+    if not may_manage_member(actor, invitation.agency, invitation.role):
+        raise PermissionDenied(f"Only someone who may grant the {invitation.get_role_display().lower()} role can.")
+
+
 @transaction.atomic
 def invitation_resend(*, invitation: Invitation, actor: User) -> None:
+    _check_can_manage_invitation(actor=actor, invitation=invitation)
     if invitation.status == "accepted":
         raise ValidationError("This invitation was already accepted.")
     token = _issue_token(invitation)
@@ -170,6 +199,7 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> None:
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
+    _check_can_manage_invitation(actor=actor, invitation=invitation)
     if invitation.status != "pending":
         raise ValidationError(f"This invitation is already {invitation.status}.")
     invitation.revoked_at = timezone.now()
@@ -198,6 +228,8 @@ def invitation_accept(*, token: str, full_name: str = "", password: str | None =
         validate_password(password or "", user)
         user.set_password(password)
         user.save()
+    previous = Membership.objects.filter(user=user, agency=invitation.agency).first()
+    before = {**membership_state(previous), "active": previous.is_active} if previous else {}
     membership, _ = Membership.objects.update_or_create(
         user=user, agency=invitation.agency, defaults={"role": invitation.role, "is_active": True}
     )
@@ -205,39 +237,70 @@ def invitation_accept(*, token: str, full_name: str = "", password: str | None =
     membership.companies.set(invitation.companies.all())
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
-    audit_record(agency=invitation.agency, actor=user, action="invitation.accept", obj=membership)
+    audit_record(
+        agency=invitation.agency, actor=user, action="invitation.accept", obj=membership, before=before,
+        after={**membership_state(membership), "active": True},
+    )  # fmt: skip
     return user
 
 
 @transaction.atomic
 def membership_update(*, membership: Membership, role: str, client_accounts, actor: User, companies=()) -> Membership:
+    """Change a member's role, accounts and (clients only) companies: up to the actor's own role, audited."""
     client_accounts = list(client_accounts)
+    _check_can_manage(actor=actor, membership=membership)
     _check_can_grant(actor=actor, agency=membership.agency, role=role, client_accounts=client_accounts)
     companies = _client_companies(role=role, client_accounts=client_accounts, companies=companies)
     _keep_an_owner(membership, new_role=role)
-
-    def state() -> dict:
-        return {
-            "role": membership.role,
-            "accounts": sorted(a.pk for a in membership.client_accounts.all()),
-            "companies": sorted(c.pk for c in membership.companies.all()),
-        }
-
-    before = state()
+    before = membership_state(membership)
     membership.role = role
     membership.save(update_fields=["role"])
     membership.client_accounts.set(client_accounts if role in (Role.STAFF, Role.CLIENT) else [])
     membership.companies.set(companies)
-    after = state()
-    audit_record(
-        agency=membership.agency, actor=actor, action="membership.update", obj=membership, before=before, after=after
-    )
+    after = membership_state(membership)
+    if after != before:
+        audit_record(
+            agency=membership.agency, actor=actor, action="membership.update", obj=membership, before=before,
+            after=after,
+        )  # fmt: skip
     return membership
+
+
+def membership_account_access_set(
+    *, membership: Membership, account: ClientAccount, granted: bool, actor: User
+) -> Membership:
+    """Give a restricted member access to one account, or take it away (the account page's "Assign staff").
+
+    Owners, admins and staff of every account already see it; taking the last account away from a staff
+    member would mean "every account", and from a client "nothing": both are refused with the way forward.
+    """
+    if membership.role not in (Role.STAFF, Role.CLIENT):
+        raise ValidationError(f"{membership.user} is {membership.get_role_display().lower()}: they see every account.")
+    accounts = list(membership.client_accounts.all())
+    if membership.role == Role.STAFF and not accounts:
+        raise ValidationError(f"{membership.user} already works in every account; limit them on their member page.")
+    if granted:
+        accounts = [*accounts, account] if account not in accounts else accounts
+    else:
+        accounts = [a for a in accounts if a.pk != account.pk]
+        if not accounts:
+            other = "would see every account" if membership.role == Role.STAFF else "would see nothing"
+            raise ValidationError(
+                f"{membership.user} has only this account and {other}: deactivate them instead, or give them "
+                "another account first."
+            )
+    companies = [c for c in membership.companies.all() if c.client_account_id in {a.pk for a in accounts}]
+    return membership_update(
+        membership=membership, role=membership.role, client_accounts=accounts, companies=companies, actor=actor
+    )
 
 
 @transaction.atomic
 def membership_set_active(*, membership: Membership, active: bool, actor: User) -> None:
-    """Deactivate (or bring back) a member without deleting anything they did."""
+    """Deactivate (or bring back) a member without deleting anything they did; up to the actor's own role."""
+    _check_can_manage(actor=actor, membership=membership)
+    if membership.is_active == active:
+        return
     if not active:
         if membership.user_id == actor.pk:
             raise ValidationError("You cannot deactivate yourself.")
@@ -249,6 +312,8 @@ def membership_set_active(*, membership: Membership, active: bool, actor: User) 
         actor=actor,
         obj=membership,
         action="membership.activate" if active else "membership.deactivate",
+        before={"active": not active},
+        after={"active": active},
     )
 
 
@@ -295,20 +360,32 @@ def agency_update_settings(*, agency: Agency, actor: User, logo=None, remove_log
     return agency
 
 
+def _audit_for_each_agency(*, user: User, action: str, obj: ApiToken, after: dict | None = None) -> None:
+    """A personal token reaches every agency the person works in: each agency's log records it."""
+    for membership in Membership.objects.filter(user=user, is_active=True).select_related("agency"):
+        audit_record(agency=membership.agency, actor=user, action=action, obj=obj, after=after)
+
+
+@transaction.atomic
 def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Returns the token row and the key, which is never stored and cannot be shown again."""
+    """Returns the token row and the key, which is never stored and cannot be shown again. Audited (the name
+    and the key's first characters, never the key)."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Name the token after what will use it, e.g. 'Reporting script'."})
     key = f"ap_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:8], key_hash=_token_hash(key))
+    _audit_for_each_agency(user=user, action="api_token.create", obj=token,
+                           after={"name": token.name, "starts with": token.prefix})  # fmt: skip
     return token, key
 
 
+@transaction.atomic
 def api_token_revoke(*, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        _audit_for_each_agency(user=token.user, action="api_token.revoke", obj=token, after={"name": token.name})
 
 
 def api_token_authenticate(*, key: str) -> ApiToken | None:
@@ -326,39 +403,58 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
 IMPERSONATION_SESSION_KEY = "impersonate_membership_id"
 
 
-def impersonation_target(*, actor: User, membership_id: int | None) -> User | None:
-    """The client user `actor` may view as through this membership, or None.
+def view_as_membership(*, actor: User, membership_id: int | None) -> Membership | None:
+    """The client membership `actor` may view the portal through, or None.
 
-    Only owners and admins, only clients of an agency they manage, only while both stay active.
-    Checked on every request, so revoking the actor's role ends the impersonation at once.
+    Only where the actor may view as (owners, admins, operators) in the membership's agency, only an active
+    client membership of an active user. Checked on every request, so revoking the actor's role ends the
+    view-as session at once.
     """
-    if not membership_id or not actor.is_authenticated:
+    from .policy import Can, allows
+
+    if not membership_id or not actor.is_authenticated or getattr(actor, "view_as", None) is not None:
         return None
     membership = (
         Membership.objects.select_related("user", "agency")
-        .filter(pk=membership_id, role=Role.CLIENT, is_active=True, user__is_active=True)
+        .filter(pk=membership_id, role=Role.CLIENT, is_active=True, user__is_active=True, agency__is_active=True)
         .first()
     )
     if membership is None or membership.user_id == actor.pk:
         return None
-    manages = (
-        actor.is_superuser
-        or Membership.objects.filter(
-            user=actor, agency=membership.agency, is_active=True, role__in=[Role.OWNER, Role.ADMIN]
-        ).exists()
-    )
-    return membership.user if manages else None
+    return membership if allows(actor, Can.VIEW_AS, membership.agency) else None
+
+
+def _refuse_save(*args, **kwargs) -> None:
+    raise PermissionDenied("A view-as session cannot change the person it views as.")
+
+
+def view_as_user(*, membership: Membership, actor: User) -> User:
+    """A stand-in for the client while `actor` views as them: only the client's access in this one agency.
+
+    A fresh, never-saved copy of the user: not a superuser, not Django-admin staff, carrying `view_as`, which
+    pins the scope (`scoping.access_scope`), the agency (`middleware.current_agency`) and the capabilities
+    (`policy.principal`: "viewing as") to this membership. Whatever else the person is elsewhere (an owner
+    of another agency, an operator) does not come along.
+    """
+    from .policy import ViewAs
+
+    stand_in = User.objects.get(pk=membership.user_id)
+    stand_in.is_superuser = stand_in.is_staff = False
+    stand_in.view_as = ViewAs(membership_id=membership.pk, agency_id=membership.agency_id, viewer_id=actor.pk)
+    stand_in.is_verified = lambda: True  # the real person passed their own sign-in checks
+    stand_in.save = _refuse_save
+    return stand_in
 
 
 def impersonation_start(*, session, actor: User, membership: Membership) -> User:
-    target = impersonation_target(actor=actor, membership_id=membership.pk)
-    if target is None:
+    if view_as_membership(actor=actor, membership_id=membership.pk) is None:
         raise ValidationError("You can view the portal only as an active client of an agency you manage.")
     session[IMPERSONATION_SESSION_KEY] = membership.pk
     audit_record(
-        agency=membership.agency, actor=target, impersonator=actor, action="impersonation.start", obj=membership
-    )
-    return target
+        agency=membership.agency, actor=membership.user, impersonator=actor, action="impersonation.start",
+        obj=membership,
+    )  # fmt: skip
+    return membership.user
 
 
 def impersonation_stop(*, session, actor: User) -> None:
@@ -372,3 +468,18 @@ def impersonation_stop(*, session, actor: User) -> None:
             action="impersonation.stop",
             obj=membership,
         )
+
+
+def view_as_request_record(*, membership_id: int, viewer: User, method: str, path: str, status: int) -> None:
+    """Every request made while viewing as is attributable: who viewed as whom, what, and the answer."""
+    membership = Membership.objects.select_related("user", "agency").filter(pk=membership_id).first()
+    if membership is None:
+        return
+    audit_record(
+        agency=membership.agency,
+        actor=membership.user,
+        impersonator=viewer,
+        action="view_as.request",
+        obj=membership,
+        after={"method": method, "path": path[:500], "status": status},
+    )

@@ -8,8 +8,7 @@ import qrcode
 import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,12 +18,13 @@ from django.views.generic import TemplateView
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.portal.mixins import ManagerRequiredMixin, PortalView
+from apps.portal.mixins import PolicyMixin, PortalView
 
 from . import services
 from .forms import AgencySettingsForm, InvitationAcceptForm, InvitationForm, MembershipForm, TwoFactorCodeForm
-from .models import Agency
-from .selectors import membership_list, two_factor_state
+from .models import Agency, Membership, Role
+from .policy import Can, may_manage_member
+from .selectors import account_access_list, membership_list, two_factor_state
 
 
 def _add_errors(form, exc: ValidationError) -> None:
@@ -40,15 +40,20 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else default
 
 
-class MembersView(ManagerRequiredMixin, TemplateView):
+class MembersView(PortalView, TemplateView):
+    permission = Can.MANAGE_MEMBERS
     template_name = "tenancy/members.html"
 
     def get_context_data(self, **kwargs):
         agency = self.request.agency
         kwargs.setdefault("form", InvitationForm(agency=agency, user=self.request.user))
+        memberships = list(membership_list(agency=agency))
+        invitations = list(agency.invitations.filter(accepted_at=None).prefetch_related("client_accounts")[:50])
+        for row in memberships + invitations:  # those of a higher role than one's own are shown, not editable
+            row.editable = may_manage_member(self.request.user, agency, row.role)
         return super().get_context_data(
-            memberships=membership_list(agency=agency),
-            invitations=agency.invitations.filter(accepted_at=None).prefetch_related("client_accounts")[:50],
+            memberships=memberships,
+            invitations=invitations,
             **kwargs,
         )
 
@@ -72,8 +77,10 @@ class MembersView(ManagerRequiredMixin, TemplateView):
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
-class MembershipActionView(ManagerRequiredMixin, View):
+class MembershipActionView(PortalView, View):
     """POST actions on one member of the current agency: update, deactivate, activate."""
+
+    permission = Can.MANAGE_MEMBERS
 
     def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         membership = get_object_or_404(request.agency.memberships.select_related("user"), pk=pk)
@@ -94,7 +101,9 @@ class MembershipActionView(ManagerRequiredMixin, View):
         return redirect("tenancy:members")
 
 
-class InvitationActionView(ManagerRequiredMixin, View):
+class InvitationActionView(PortalView, View):
+    permission = Can.MANAGE_MEMBERS
+
     def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         invitation = get_object_or_404(request.agency.invitations, pk=pk)
         try:
@@ -142,7 +151,8 @@ class InvitationAcceptView(View):
         return {"invitation": invitation, "form": form, "existing_user": existing}
 
 
-class AgencySettingsView(ManagerRequiredMixin, TemplateView):
+class AgencySettingsView(PortalView, TemplateView):
+    permission = Can.AGENCY_SETTINGS
     template_name = "tenancy/agency_settings.html"
 
     def get_context_data(self, **kwargs):
@@ -181,7 +191,8 @@ class AgencyLogoView(PortalView, View):
         return response
 
 
-class SecurityView(LoginRequiredMixin, TemplateView):
+class SecurityView(PolicyMixin, TemplateView):
+    permission = Can.OWN_SECURITY
     template_name = "tenancy/security.html"
 
     def get_context_data(self, **kwargs):
@@ -223,7 +234,8 @@ def _qr_svg(url: str) -> str:
     return buffer.getvalue().decode()
 
 
-class TwoFactorSetupView(LoginRequiredMixin, View):
+class TwoFactorSetupView(PolicyMixin, View):
+    permission = Can.OWN_SECURITY
     template_name = "tenancy/two_factor_setup.html"
 
     def _device(self, request: HttpRequest) -> TOTPDevice:
@@ -255,7 +267,8 @@ class TwoFactorSetupView(LoginRequiredMixin, View):
         return self.get(request, form=form, status=400)
 
 
-class TwoFactorVerifyView(LoginRequiredMixin, View):
+class TwoFactorVerifyView(PolicyMixin, View):
+    permission = Can.OWN_SECURITY
     template_name = "tenancy/two_factor_verify.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -273,7 +286,9 @@ class TwoFactorVerifyView(LoginRequiredMixin, View):
         return render(request, self.template_name, context, status=400)
 
 
-class ImpersonationStartView(ManagerRequiredMixin, View):
+class ImpersonationStartView(PortalView, View):
+    permission = Can.VIEW_AS
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         membership = get_object_or_404(request.agency.memberships.select_related("user"), pk=pk)
         try:
@@ -285,8 +300,89 @@ class ImpersonationStartView(ManagerRequiredMixin, View):
         return redirect("portal:dashboard")
 
 
-class ImpersonationStopView(LoginRequiredMixin, View):
+class ImpersonationStopView(PolicyMixin, View):
+    permission = Can.STOP_VIEW_AS
+
     def post(self, request: HttpRequest) -> HttpResponse:
-        services.impersonation_stop(session=request.session, actor=request.user)
+        services.impersonation_stop(session=request.session, actor=request.impersonator or request.user)
         messages.info(request, "You are yourself again.")
         return redirect("tenancy:members")
+
+
+class MemberEditView(PortalView, TemplateView):
+    """One member's role, client accounts and (clients only) companies. Members of a higher role than one's
+    own are refused (403); the role offered goes up to one's own."""
+
+    permission = Can.MANAGE_MEMBERS
+    template_name = "tenancy/member_edit.html"
+
+    def get_membership(self) -> Membership:
+        membership = get_object_or_404(
+            self.request.agency.memberships.select_related("user", "agency").prefetch_related(
+                "client_accounts", "companies"
+            ),
+            pk=self.kwargs["pk"],
+        )
+        if not may_manage_member(self.request.user, self.request.agency, membership.role):
+            raise PermissionDenied(
+                f"{membership.user} is {membership.get_role_display().lower()}: only someone of that role or "
+                "higher can change them."
+            )
+        return membership
+
+    def get_context_data(self, **kwargs):
+        membership = kwargs.pop("membership", None) or self.get_membership()
+        initial = {
+            "role": membership.role,
+            "client_accounts": [a.pk for a in membership.client_accounts.all()],
+            "companies": [c.pk for c in membership.companies.all()],
+        }
+        kwargs.setdefault("form", MembershipForm(agency=self.request.agency, user=self.request.user, initial=initial))
+        return super().get_context_data(
+            membership=membership, next=_safe_next(self.request, reverse("tenancy:members")), **kwargs
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        membership = self.get_membership()
+        form = MembershipForm(request.POST, agency=request.agency, user=request.user)
+        if form.is_valid():
+            try:
+                services.membership_update(membership=membership, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, f"{membership.user} updated.")
+                return redirect(_safe_next(request, reverse("tenancy:members")))
+        return self.render_to_response(self.get_context_data(membership=membership, form=form), status=400)
+
+
+class AccountAccessView(PortalView, TemplateView):
+    """The account page's "Assign staff": who works in this account, and giving or taking access to it."""
+
+    permission = Can.MANAGE_MEMBERS
+    template_name = "tenancy/account_access.html"
+
+    def get_context_data(self, **kwargs):
+        account = self.get_account()
+        rows = account_access_list(agency=self.request.agency, account=account)
+        for row in rows:
+            row.editable = may_manage_member(self.request.user, self.request.agency, row.membership.role)
+        return super().get_context_data(account=account, rows=rows, **kwargs)
+
+    def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
+        account = self.get_account()
+        membership = get_object_or_404(
+            request.agency.memberships.select_related("user", "agency").filter(role__in=[Role.STAFF, Role.CLIENT]),
+            pk=request.POST.get("membership") or 0,
+        )
+        granted = request.POST.get("action") == "grant"
+        try:
+            services.membership_account_access_set(
+                membership=membership, account=account, granted=granted, actor=request.user
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            verb = "can now work in" if granted else "no longer has"
+            messages.success(request, f"{membership.user} {verb} {account.name}.")
+        return redirect("tenancy:account_access", account_pk=account.pk)

@@ -126,14 +126,14 @@ def test_deactivated_member_loses_access_but_keeps_history(login, tenant):
     assert AuditEvent.objects.filter(action="membership.deactivate", object_id=str(membership.pk)).exists()
 
 
-def test_last_owner_cannot_be_deactivated(login, tenant):
+def test_the_last_owner_cannot_step_down(login, tenant):
     owner_membership = tenant.owner.memberships.get()
-    response = login(tenant.admin).post(
-        reverse("tenancy:membership_action", args=[owner_membership.pk, "deactivate"]), follow=True
+    response = login(tenant.owner).post(
+        reverse("tenancy:membership_action", args=[owner_membership.pk, "update"]), {"role": "admin"}, follow=True
     )
     assert "at least one active owner" in response.content.decode()
     owner_membership.refresh_from_db()
-    assert owner_membership.is_active
+    assert owner_membership.role == "owner"
 
 
 def test_branding_settings_and_logo_validation(login, tenant, client):

@@ -8,7 +8,6 @@ from django import template
 
 from apps.bulk.actions import actions_for
 from apps.bulk.selectors import user_can_bulk
-from apps.tenancy.models import Role
 
 register = template.Library()
 
@@ -21,13 +20,7 @@ def bulk_actions_for(context: Any, resource: Any) -> list:
         return []
     allowed = getattr(request, "_bulk_allowed", None)
     if allowed is None:  # once per request (the page and its list region ask)
-        agency = getattr(request, "agency", None) or None
-        # the request's (lazy) membership, shared with the page: base.html reads it anyway
-        role = getattr(getattr(request, "membership", None) or None, "role", None)
-        if agency is not None and role is not None and not request.user.is_superuser:
-            allowed = role != Role.CLIENT
-        else:
-            allowed = user_can_bulk(user=request.user, agency=agency)
+        allowed = user_can_bulk(user=request.user, agency=getattr(request, "agency", None) or None)
         request._bulk_allowed = allowed
     if not allowed:
         return []
