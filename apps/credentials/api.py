@@ -20,6 +20,12 @@ from .models import Credential, GatewayConnection
 from .selectors import credentials_for_user
 
 
+class Conflict(APIException):
+    status_code = 409
+    default_detail = "The credential is not working."
+    default_code = "credential_refused"
+
+
 class UpstreamRefused(APIException):
     status_code = 502
     default_detail = "CallRail could not be reached."
@@ -188,6 +194,8 @@ class CredentialViewSet(
     def accounts(self, request, pk=None) -> Response:
         """Every account the key (or ``?connection=``) reaches, marked where it is connected already."""
         credential = self.get_object()
+        if credential.error:
+            raise Conflict(f"{credential.name} is not working: {credential.error}")
         try:
             connection = self._connection(credential, request.GET.get("connection"))
             reachable = services.credential_reachable_accounts(credential=credential, user=request.user,
@@ -244,7 +252,7 @@ class CredentialViewSet(
             if request.method == "DELETE":
                 services.connection_remove(connection=connection, actor=request.user)
                 connection.refresh_from_db()
-            elif connection.status != "REMOVED":
+            elif connection.status != "REMOVED" and not credential.error:  # a refused key: what is known
                 connection = services.connection_refresh(connection=connection)
         except DjangoValidationError as exc:
             raise _errors(exc) from None
