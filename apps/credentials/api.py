@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from apps.callrail.budget import budget_status_for_scope
 from apps.callrail.errors import CallRailError
+from apps.portal.api import PolicyPermission
 from apps.tenancy.models import Agency, AuthMode
-from apps.tenancy.selectors import agencies_for_user, user_can_manage_agency
+from apps.tenancy.policy import Can, allows, refusal
+from apps.tenancy.selectors import agencies_for_user
 
 from . import services
 from .models import Credential, GatewayConnection
@@ -127,7 +129,8 @@ class CredentialViewSet(
     """Credentials of the agencies the user manages; another agency's credential is a 404."""
 
     serializer_class = CredentialSerializer
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [PolicyPermission]  # the policy table: the API, and MANAGE_ACCOUNTS for every write
+    write_permission = Can.MANAGE_ACCOUNTS
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     filterset_fields = ["agency__slug", "auth_mode"]
     search_fields = ["name"]
@@ -138,8 +141,8 @@ class CredentialViewSet(
 
     def perform_create(self, serializer) -> None:
         data = serializer.validated_data
-        if not user_can_manage_agency(user=self.request.user, agency=data["agency"]):
-            raise PermissionDenied("Only the agency's owners and admins can add credentials.")
+        if not allows(self.request.user, Can.MANAGE_ACCOUNTS, data["agency"]):
+            raise PermissionDenied(refusal(Can.MANAGE_ACCOUNTS))
         try:
             serializer.instance = services.credential_create(
                 agency=data["agency"], actor=self.request.user, name=data["name"],
