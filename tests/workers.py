@@ -44,14 +44,16 @@ class WorkerProcess:
 def start_worker(
     queues: str = "default,sync,push,webhooks,email",
     concurrency: int = 2,
-    *,
     env: dict[str, str] | None = None,
+    *,
     settings_module: str = "agency_portal.settings.test",
 ) -> WorkerProcess:
-    """``env`` adds variables (e.g. ``EMAIL_URL`` with ``settings_module="tests.summaries.worker_settings"``)."""
+    """``env``: more environment variables of the worker (settings such as ``CALLRAIL_BUDGET_TIME_SCALE``, or
+    ``EMAIL_URL`` with ``settings_module="tests.summaries.worker_settings"``)."""
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     db = connection.settings_dict
-    env = {**os.environ, **(env or {}), "DJANGO_SETTINGS_MODULE": settings_module, "REDIS_URL": settings.REDIS_URL}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "REDIS_URL": settings.REDIS_URL,
+           **(env or {})}  # fmt: skip
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     else:

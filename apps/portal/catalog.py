@@ -7,6 +7,7 @@ views in ``views.py`` and the machinery in ``listing.py`` do the rest.
 from __future__ import annotations
 
 from apps.calls.selectors import ANSWER_STATUSES, DIRECTIONS, LEAD_STATUSES, call_answer_status_q, lead_status_q
+from apps.integrations.selectors import configured_events
 
 from .listing import BoolFilter, ChoiceFilter, Column, DateRangeFilter, PortalResource, RefFilter, TagFilter
 
@@ -198,7 +199,7 @@ INTEGRATIONS = PortalResource(
         Column("type", "Type", sort="type", kind="link"),
         Column("company", "Company", path="company__name", sort="company__name"),
         Column("state", "State", sort="state", kind="badge"),
-        Column("config", "Configuration", kind="keys"),
+        Column("config", "Configuration", kind="list", getter=configured_events),  # no URLs (their tokens)
         Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
     ),
     default_sort="type",

@@ -233,8 +233,9 @@ class ResourceDetailView(ResourceMixin, TemplateView):
         first = [f for f in resource.detail_fields]
         model_fields = [f for f in obj._meta.concrete_fields if f.name not in skip]
         model_fields.sort(key=lambda f: (f.name not in first, first.index(f.name) if f.name in first else 0))
+        seen_by = _presenter(resource.name, self.request)
         for f in model_fields:
-            value = getattr(obj, f.name)
+            value = seen_by(getattr(obj, f.name))
             kind = "json" if f.get_internal_type() == "JSONField" else "value"
             if kind == "json" and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
                 value, kind = ", ".join(map(str, value)), "value"  # tags, tracking numbers: plain text
@@ -244,7 +245,7 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             resource=resource,
             object=obj,
             fields=fields,
-            payload=obj.payload,
+            payload=seen_by(obj.payload),
             col={c.key: c for c in resource.columns},
             tabs=account_tabs(account),
             active_tab=resource.name,
@@ -273,3 +274,12 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             out["form"] = CallForm(account=account, instance=obj, only=only) if can_edit else None
             out["history"] = call_history(call=obj, user=self.request.user, agency=self.request.agency)
         return out
+
+
+def _presenter(resource: str, request: Any) -> Any:
+    """How a record's values are shown to this person (integrations: webhook tokens for staff only)."""
+    if resource != "integrations":
+        return lambda value: value
+    from apps.integrations.selectors import integration_seen_by
+
+    return lambda value: integration_seen_by(value, user=request.user, agency=request.agency or None)

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import FormView, TemplateView
@@ -26,6 +27,7 @@ from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
 from apps.portal.selectors import dashboard_push_and_webhooks, sync_failures_24h, sync_last_finished
 from apps.sync.models import SyncKind, SyncTrigger
+from apps.sync.reread import reread_plan
 from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
 from apps.sync.services import sync_request, sync_schedule_for, sync_schedule_update
@@ -100,6 +102,7 @@ class AccountDetailView(PortalView, TemplateView):
         return super().get_context_data(
             account=account,
             budget=budget_status_for_account(account),
+            reread=reread_plan(account, now=timezone.now()),
             runs=sync_run_list(user=self.request.user, account=account)[:10],
             resources=resource_names(),
             can_sync=user_can_sync(user=self.request.user, agency=self.request.agency or None),

@@ -42,6 +42,8 @@ class MirrorEndpoint:
     ordering: tuple[str, ...] = ("callrail_id",)
     default_ordering: tuple[str, ...] = ("pk",)
     related: tuple[str, ...] = ()
+    #: ``(data, request) -> data``: what of a record this person may see (None: everything serialized)
+    present: Any = None
 
 
 EXACT = ["exact"]
@@ -122,6 +124,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         ("type", "state"),
         ("type",),
         ("company",),
+        present=lambda data, request: _integration_seen_by(data, request),
     ),
     MirrorEndpoint(
         "calls",
@@ -275,18 +278,38 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _integration_seen_by(data: dict, request: Any) -> dict:
+    """Integrations: the portal's webhook endpoint token in config and payload for the agency's staff only."""
+    from apps.integrations.selectors import integration_seen_by
+
+    agencies = request.__dict__.setdefault("_agency_of_account", {}) if request is not None else {}
+    account_pk = data.get("client_account")
+    if account_pk not in agencies:  # the record's agency decides the person's role, not the session's
+        account = ClientAccount.objects.visible_to(request.user).filter(pk=account_pk).select_related("agency")
+        agencies[account_pk] = getattr(account.first(), "agency", None)
+    agency = agencies[account_pk]
+    for key in ("config", "payload"):
+        if key in data:
+            data[key] = integration_seen_by(data[key], user=getattr(request, "user", None), agency=agency)
+    return data
+
+
 def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
     model = apps.get_model(endpoint.model)
     name = model.__name__
     meta: dict[str, Any] = {"model": model, "exclude": ["payload_hash"]}
-    serializer = type(
-        f"{name}Serializer",
-        (TenantModelSerializer,),
-        {
-            "Meta": type("Meta", (), meta),
-            "client_account": serializers.PrimaryKeyRelatedField(read_only=True),
-        },
-    )
+    body: dict[str, Any] = {
+        "Meta": type("Meta", (), meta),
+        "client_account": serializers.PrimaryKeyRelatedField(read_only=True),
+    }
+    if endpoint.present is not None:
+
+        def to_representation(self, instance, _present=endpoint.present):
+            data = super(type(self), self).to_representation(instance)
+            return _present(data, self.context.get("request"))
+
+        body["to_representation"] = to_representation
+    serializer = type(f"{name}Serializer", (TenantModelSerializer,), body)
     filterset = type(
         f"{name}FilterSet",
         (MirrorFilterSet,),

@@ -1,5 +1,8 @@
-"""A listener standing for "some other server on the portal's network": it records every request it gets
-(headers included) and answers what the test tells it to."""
+"""Fixtures of the trust-boundary regression tests (issue 16): one test file per finding.
+
+``listener`` stands for "some other server on the portal's network": it records every request it gets
+(headers included) and answers what the test tells it to.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.webhooks.conftest import hooked_account  # noqa: F401  (an account mirrored from the sandbox)
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""manage.py sync_account ACC… [--full] [--resource NAME] [--wait]
+"""manage.py sync_account ACC… [--full | --reread] [--resource NAME] [--wait]
 
-Queues a sync through the same Celery path as the schedule (a worker must be running). With --wait it
-blocks until every queued run ends, prints each run's summary, and exits non-zero if one failed.
+Queues a sync through the same Celery path as the schedule (a worker must be running). ``--reread`` runs one
+round of the continuous re-read at once (for an account within a round's budget: every call, form
+submission and text conversation of the retention window). With --wait it blocks until every queued run
+ends, prints each run's summary, and exits non-zero if one failed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from apps.sync.models import FINISHED_STATUSES, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from apps.sync.reread import describe_plan, reread_plan, reread_round
 from apps.sync.resources import resource_names
 from apps.sync.services import sync_request
 from apps.tenancy.models import ClientAccount
@@ -23,7 +26,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("accounts", nargs="+", metavar="ACC", help="CallRail account id(s), e.g. ACC0123…")
         parser.add_argument("--full", action="store_true", help="Full sync (default: incremental).")
-        parser.add_argument("--reread", action="store_true", help="Re-read the recent past (default 30 days).")
+        parser.add_argument(
+            "--reread", action="store_true",
+            help="One round of the continuous re-read now (within a round's budget: every record of the window).",
+        )  # fmt: skip
         parser.add_argument(
             "--resource", action="append", choices=resource_names(), metavar="NAME",
             help=f"Only this resource (repeatable): {', '.join(resource_names())}.",
@@ -42,9 +48,19 @@ class Command(BaseCommand):
         kind = SyncKind.FULL if options["full"] else SyncKind.REREAD if options["reread"] else SyncKind.INCREMENTAL
         runs = []
         for account in accounts:
+            windows = None
+            if kind == SyncKind.REREAD:
+                plan = reread_plan(account, now=timezone.now())
+                windows = reread_round(account, now=timezone.now(), plan=plan)
+                if options["resource"]:
+                    windows = {name: w for name, w in windows.items() if name in options["resource"]}
+                if not windows:
+                    raise CommandError(f"{account.name}: nothing to re-read (no windowed resource synced yet)")
+                self.stdout.write(f"{account.name}: {describe_plan(plan)}")
             run, created = sync_request(
-                account=account, kind=kind, resources=options["resource"], trigger=SyncTrigger.COMMAND
-            )
+                account=account, kind=kind, resources=options["resource"] or (list(windows) if windows else None),
+                trigger=SyncTrigger.COMMAND, windows=windows,
+            )  # fmt: skip
             verb = "queued" if created else "already active:"
             self.stdout.write(f"{account.name} ({account.callrail_account_id}): {verb} sync #{run.pk} {run.kind}")
             runs.append(run)
