@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.embedded_redis import ensure_embedded_redis
+from apps.core import embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -171,10 +171,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: broker, cache, rate-limit budgets. Started by the portal itself when REDIS_URL is unset.
+# --- Redis: broker, cache, rate-limit budgets. When REDIS_URL is unset the portal runs its own, started at the
+# first connection a process makes to it (never for commands that do not use Redis) and stopped when the process
+# that started it exits (apps/core/embedded_redis.py).
 EMBEDDED_REDIS = not env("REDIS_URL", default="")
 EMBEDDED_REDIS_PORT = _setting("EMBEDDED_REDIS_PORT", int, 6389)
-REDIS_URL = _setting("REDIS_URL", str, "") or ensure_embedded_redis(VAR_DIR / "redis", EMBEDDED_REDIS_PORT)
+REDIS_URL = _setting("REDIS_URL", str, "") or embedded_redis.start_on_demand(VAR_DIR / "redis", EMBEDDED_REDIS_PORT)
 # Every key the portal writes starts with this, so several installations (or test runs) can share a Redis.
 REDIS_KEY_PREFIX = _setting("REDIS_KEY_PREFIX", str, "ap")
 

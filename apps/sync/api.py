@@ -22,6 +22,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from apps.core.filters import INTEGER_FILTER_OVERRIDES, IntegerFilter
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
 from apps.push.services import PushRefused
 from apps.tenancy.models import ClientAccount
@@ -192,7 +193,7 @@ class MirrorFilterSet(filters.FilterSet):
     deleted = filters.BooleanFilter(
         method="filter_deleted", help_text="true: only records CallRail deleted; default: only live records."
     )
-    client_account = filters.NumberFilter(field_name="client_account_id")
+    client_account = IntegerFilter(field_name="client_account_id")
 
     def __init__(self, *args, request=None, **kwargs) -> None:
         super().__init__(*args, request=request, **kwargs)
@@ -320,7 +321,10 @@ def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
                 {
                     "model": model,
                     "fields": endpoint.filters,
-                    "filter_overrides": {models.DateTimeField: {"filter_class": UtcDateTimeFilter}},
+                    "filter_overrides": {
+                        **INTEGER_FILTER_OVERRIDES,  # out-of-range numbers and ids: a 400, on every back-end
+                        models.DateTimeField: {"filter_class": UtcDateTimeFilter},
+                    },
                 },
             ),
         },

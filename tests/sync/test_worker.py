@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from django.core.management import call_command
@@ -75,11 +74,14 @@ def test_worker_killed_mid_run_the_next_run_resumes_without_duplicates(live_acco
     assert run.status == SyncStatus.RUNNING
 
     control(sandbox, "POST", "faults", latency_ms=0)
-    time.sleep(2.5)  # the dead worker's lock expires (lock_ttl)
     worker = start_worker()
     try:
-        resumed, created = sync_request(account=live_account, kind=SyncKind.INCREMENTAL, resources=["calls"])
-        assert created
+        # once the dead worker's lock expired (lock_ttl, 2 s; later on a loaded machine) the run is retired
+        def request_anew():
+            request, created = sync_request(account=live_account, kind=SyncKind.INCREMENTAL, resources=["calls"])
+            return request if created else None
+
+        resumed = wait_for(request_anew, timeout=60, step=0.5, what="the abandoned run to be retired")
         assert resumed.pk != run.pk
         wait_for(lambda: SyncRun.objects.for_account(live_account).get(pk=resumed.pk).status == "succeeded")
     finally:

@@ -19,7 +19,9 @@ from tests.sync.conftest import control
 
 from .conftest import connect_webhooks, deliveries
 
-pytestmark = pytest.mark.django_db
+# Webhook health is about silences measured from now, and the sandbox's activity depends on the time of day:
+# pinned clock (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 
 def incremental_queued(account, now, since: float = 11) -> bool:
