@@ -4,11 +4,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from apps.credentials.api import CredentialViewSet
 from apps.sync.api import register as register_mirror_endpoints
 from apps.tenancy.api import ClientAccountViewSet
 
 router = DefaultRouter()
 router.register("client-accounts", ClientAccountViewSet, basename="client-account")
+router.register("credentials", CredentialViewSet, basename="credential")
 register_mirror_endpoints(router)
 
 urlpatterns = [

@@ -8,6 +8,7 @@ from apps.tenancy import views as tenancy_views
 urlpatterns = [
     path("", include("apps.portal.urls")),
     path("", include("apps.tenancy.urls")),
+    path("", include("apps.credentials.urls")),  # keys, gateway connections, importing accounts (issue 20)
     path("", include("apps.audit.urls")),
     path("", include("apps.summaries.urls")),  # portal summary emails and their unsubscribe link (issue 10)
     path("", include("apps.push.urls")),  # per-account outbox pages (issue 6)

@@ -35,7 +35,7 @@ django.setup()
 
 import requests  # noqa: E402
 
-from apps.callrail.budget import Budget  # noqa: E402
+from apps.callrail.budget import Budget, Scope, key_scope_key  # noqa: E402
 from apps.callrail.client import client_for_account  # noqa: E402
 from apps.callrail.errors import BudgetExhausted, CallRailError, RateLimited  # noqa: E402
 from apps.core.redis import get_redis, redis_key  # noqa: E402
@@ -119,16 +119,19 @@ def max_in_sliding_window(times: list[int], window: int) -> int:
 def measure_check_cost(namespace: str, n: int, time_scale: float) -> dict[str, dict[str, float]]:
     budget = Budget(namespace=namespace, time_scale=time_scale)
     roomy = {"general": {"hour": 10**9, "day": 10**9}}
+    key = Scope(key_scope_key("cost"), roomy)  # a credential's key scope, charged with the account (issue 20)
     out = {}
-    for label, account, overrides in (("granted", "cost-granted", roomy), ("refused", "cost-refused", None)):
+    cases = (("granted", "cost-granted", roomy, ()), ("granted, account + key scope", "cost-two", roomy, (key,)),
+             ("refused", "cost-refused", None, ()))  # fmt: skip
+    for label, account, overrides, also in cases:
         if label == "refused":
             budget.mark_exhausted(account, retry_after=3600)
         for _ in range(200):  # warm up: connection, script load
-            budget.try_acquire(account, "general", "interactive", overrides=overrides)
+            budget.try_acquire(account, "general", "interactive", overrides=overrides, also=also)
         samples = []
         for _ in range(n):
             t0 = time.perf_counter_ns()
-            budget.try_acquire(account, "general", "interactive", overrides=overrides)
+            budget.try_acquire(account, "general", "interactive", overrides=overrides, also=also)
             samples.append((time.perf_counter_ns() - t0) / 1000)
         samples.sort()
         out[label] = {
@@ -137,6 +140,7 @@ def measure_check_cost(namespace: str, n: int, time_scale: float) -> dict[str, d
             "p99": samples[int(len(samples) * 0.99)],
         }
         budget.reset(account)
+    budget.reset(key.key)
     return out
 
 
@@ -239,6 +243,9 @@ def main() -> int:
     for label, figures in cost.items():
         print(f"budget check cost ({label}, {args.check_samples} calls, one process): mean {figures['mean']:.0f} us, "
               f"p50 {figures['p50']:.0f} us, p99 {figures['p99']:.0f} us")  # fmt: skip
+
+    two = cost["granted, account + key scope"]["mean"] / cost["granted"]["mean"]
+    print(f"RATIO budget_check_account_and_key_vs_account_only={two:.2f} goal=<=2.0")
 
     keys = list(conn.scan_iter(match=redis_key(namespace, "*"), count=1000))
     keys += list(conn.scan_iter(match=redis_key(namespace + "-cost", "*"), count=1000))

@@ -114,15 +114,18 @@ class Sandbox:
 
 # ------------------------------------------------------------------------------------------------ worker
 def make_account(sandbox_url: str, name: str = "Bench") -> int:
+    from apps.credentials.models import Credential
     from apps.sandbox.seed import DEMO_ACCOUNTS
     from apps.tenancy.models import Agency, ClientAccount
 
     demo = DEMO_ACCOUNTS[0]
     tag = uuid.uuid4().hex[:8]
     agency = Agency.objects.create(name=f"{name} {tag}", slug=f"bench-{tag}")
+    credential = Credential.objects.create(agency=agency, name=f"{name} {tag}", api_key=demo.api_key,
+                                           base_url=sandbox_url, key_limit_enabled=False)  # fmt: skip
     account = ClientAccount.objects.create(
-        agency=agency, name=f"{name} {tag}", callrail_account_id=demo.account_id, api_key=demo.api_key,
-        base_url=sandbox_url, time_zone=demo.time_zone,
+        agency=agency, name=f"{name} {tag}", callrail_account_id=demo.account_id, credential=credential,
+        time_zone=demo.time_zone,
         budget_overrides={"general": {"hour": 1_000_000, "day": 10_000_000}},
     )  # fmt: skip
     return account.pk

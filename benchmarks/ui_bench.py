@@ -63,6 +63,7 @@ def load(*, calls: int, accounts: int, reload: bool) -> None:
     from django.db import connection
     from django.utils import timezone
 
+    from apps.credentials.models import Credential
     from apps.tenancy.models import Agency, ClientAccount, Membership, Role, User
 
     call_command("migrate", verbosity=0)
@@ -88,9 +89,12 @@ def load(*, calls: int, accounts: int, reload: bool) -> None:
     now = timezone.now()
     with connection.cursor() as cur:
         for index in range(accounts):
+            credential = Credential.objects.create(
+                agency=agency, name=f"Bench key {index}", api_key=f"bench-key-{index}"
+            )
             account = ClientAccount.objects.create(
                 agency=agency, name=f"Bench Client {index:02d}", callrail_account_id=f"ACC{index:032x}",
-                api_key=f"bench-key-{index}", time_zone="America/New_York",
+                credential=credential, time_zone="America/New_York",
             )  # fmt: skip
             a = account.pk
             common = "'{}'::jsonb, md5(g::text), %(now)s, %(now)s, %(now)s"

@@ -100,6 +100,7 @@ def main() -> None:
 
     from apps.calls.models import Call
     from apps.companies.models import Company
+    from apps.credentials.models import Credential
     from apps.sandbox.seed import DEMO_ACCOUNTS
     from apps.sync.models import SyncRun
     from apps.sync.resources import resource_names
@@ -123,9 +124,11 @@ def main() -> None:
         demo = DEMO_ACCOUNTS[0]
         tag = uuid.uuid4().hex[:8]
         agency = Agency.objects.create(name=f"Webhook bench {tag}", slug=f"webhook-bench-{tag}")
+        credential = Credential.objects.create(agency=agency, name=f"Webhook bench {tag}", api_key=demo.api_key,
+                                               base_url=sandbox_url, key_limit_enabled=False)  # fmt: skip
         account = ClientAccount.objects.create(
-            agency=agency, name=f"Webhook bench {tag}", callrail_account_id=demo.account_id, api_key=demo.api_key,
-            base_url=sandbox_url, time_zone=demo.time_zone, sync_enabled=False,
+            agency=agency, name=f"Webhook bench {tag}", callrail_account_id=demo.account_id, credential=credential,
+            time_zone=demo.time_zone, sync_enabled=False,
             budget_overrides={"general": {"hour": 1_000_000, "day": 10_000_000}},
         )  # fmt: skip
         run = SyncRun.objects.create(client_account=account, kind="full", resources=resource_names())

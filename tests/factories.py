@@ -3,6 +3,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
+from apps.credentials.models import Credential
 from apps.tenancy.models import Agency, AuthMode, ClientAccount, Membership, Role, User
 
 TEST_PASSWORD = "correct-horse-battery-9"
@@ -27,15 +28,28 @@ class AgencyFactory(DjangoModelFactory):
     slug = factory.LazyAttribute(lambda o: o.name.lower().replace(" ", "-"))
 
 
+class CredentialFactory(DjangoModelFactory):
+    """A direct key of its own per account unless a test shares one (``credential=...``)."""
+
+    class Meta:
+        model = Credential
+
+    agency = factory.SubFactory(AgencyFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+    auth_mode = AuthMode.DIRECT
+    api_key = factory.Sequence(lambda n: f"key-{n:024d}")
+
+
 class ClientAccountFactory(DjangoModelFactory):
+    """``credential__api_key=``, ``credential__base_url=`` set the account's own credential."""
+
     class Meta:
         model = ClientAccount
 
     agency = factory.SubFactory(AgencyFactory)
     name = factory.Sequence(lambda n: f"Client {n}")
     callrail_account_id = factory.Sequence(lambda n: f"ACC{n:032x}")
-    auth_mode = AuthMode.DIRECT
-    api_key = factory.Sequence(lambda n: f"key-{n:024d}")
+    credential = factory.SubFactory(CredentialFactory, agency=factory.SelfAttribute("..agency"))
     time_zone = "America/New_York"
 
 

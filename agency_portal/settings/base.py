@@ -85,6 +85,7 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "apps.core",
     "apps.tenancy",
+    "apps.credentials",  # agency keys and gateway connections shared by client accounts (issue 20)
     "apps.audit",
     "apps.portal",
     "apps.callrail",
@@ -357,6 +358,19 @@ CALLRAIL_BUDGET_SAFETY = _setting("CALLRAIL_BUDGET_SAFETY", float, 0.9)
 CALLRAIL_DEFAULT_BASE_URL = _setting("CALLRAIL_DEFAULT_BASE_URL", str, "https://api.callrail.com")
 CALLRAIL_HTTP_TIMEOUT = _setting("CALLRAIL_HTTP_TIMEOUT", float, 30.0)
 CALLRAIL_GATEWAY_BASE_URL = _setting("CALLRAIL_GATEWAY_BASE_URL", str, "https://gateway.maton.ai")
+# The gateway's control API (create, list, get, delete OAuth connections): an operator setting.
+CALLRAIL_GATEWAY_CONTROL_URL = _setting("CALLRAIL_GATEWAY_CONTROL_URL", str, "https://ctrl.maton.ai").rstrip("/")
+# "Connect with CallRail": a pending gateway connection is watched this often, for this long (then the link is
+# shown as not used in time; "Check now" still asks the gateway).
+GATEWAY_CONNECTION_POLL_SECONDS = _setting("GATEWAY_CONNECTION_POLL_SECONDS", float, 5.0)
+GATEWAY_CONNECTION_WATCH_MINUTES = _setting("GATEWAY_CONNECTION_WATCH_MINUTES", float, 60.0)
+# The only destinations a stored CallRail key is ever sent to (apps/callrail/destinations.py): URL prefixes,
+# comma-separated; ":*" allows any port (tests). The demo adds the sandbox's address.
+CALLRAIL_ALLOWED_BASE_URLS = _setting(
+    "CALLRAIL_ALLOWED_BASE_URLS",
+    list,
+    [url for url in (CALLRAIL_DEFAULT_BASE_URL, CALLRAIL_GATEWAY_BASE_URL) if url.startswith("https://")],
+)
 # Budget time runs this much faster than the clock (60: an hour lasts a minute). Tests and demos only;
 # it must equal the sandbox's --time-scale when both are scaled.
 CALLRAIL_BUDGET_TIME_SCALE = _setting("CALLRAIL_BUDGET_TIME_SCALE", float, 1.0)
@@ -374,6 +388,23 @@ CALLRAIL_BUDGET_MAX_WAIT = _setting("CALLRAIL_BUDGET_MAX_WAIT", float, 0.0)  # 0
 CALLRAIL_MAX_RETRIES = _setting("CALLRAIL_MAX_RETRIES", int, 3)  # 5xx / network, full-jitter backoff
 CALLRAIL_BACKOFF_BASE = _setting("CALLRAIL_BACKOFF_BASE", float, 0.5)
 CALLRAIL_BACKOFF_MAX = _setting("CALLRAIL_BACKOFF_MAX", float, 4.0)
+
+
+def _check_destinations() -> None:
+    from apps.callrail.destinations import parse_prefix
+
+    for name, values in (
+        ("CALLRAIL_ALLOWED_BASE_URLS", CALLRAIL_ALLOWED_BASE_URLS),
+        ("CALLRAIL_GATEWAY_CONTROL_URL", [CALLRAIL_GATEWAY_CONTROL_URL]),
+    ):
+        for value in values:
+            try:
+                parse_prefix(value)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{name} is invalid: {exc}") from None
+
+
+_check_destinations()
 
 # --- Content-Security-Policy (django-csp): no inline script anywhere; behaviour lives in static/js/portal.js.
 # Inline style attributes stay allowed (the agency's brand colour, the email preview).

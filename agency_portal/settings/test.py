@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from apps.core import embedded_redis
 
 from .base import *  # noqa: F403
-from .base import EMBEDDED_REDIS, EMBEDDED_REDIS_PORT, REDIS_KEY_PREFIX, REDIS_URL, VAR_DIR
+from .base import CALLRAIL_ALLOWED_BASE_URLS, EMBEDDED_REDIS, EMBEDDED_REDIS_PORT, REDIS_KEY_PREFIX, REDIS_URL, VAR_DIR
 
 if os.environ.get("TEST_CLOCK_OFFSET"):
     import time_machine
@@ -64,3 +64,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A real Celery worker in another process must reach the same test database, so SQLite uses a file.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+
+# The sandbox listens on a free loopback port; tests of the outbound policy narrow this themselves.
+CALLRAIL_ALLOWED_BASE_URLS = [*CALLRAIL_ALLOWED_BASE_URLS, "http://127.0.0.1:*", "http://localhost:*"]
+# Tests that start workers give each test its budget keys of its own (removed afterwards).
+CALLRAIL_BUDGET_NAMESPACE = env.str("CALLRAIL_BUDGET_NAMESPACE", default="callrail:budget")  # noqa: F405

@@ -83,7 +83,7 @@ def changes(event: AuditEvent) -> list[tuple[str, str | None, str]]:
     keys = sorted(set(event.before) | set(event.after))
     return [
         (
-            FIELD_LABELS.get(k, k.replace("_", " ").capitalize()),
+            FIELD_LABELS.get(k) or (k if " " in k else k.replace("_", " ").capitalize()),  # "API base URL" as written
             readable(event.before[k]) if k in event.before else None,
             readable(event.after.get(k)),
         )

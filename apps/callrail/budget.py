@@ -1,8 +1,11 @@
-"""Per-account CallRail request budgets, shared by every worker process on every machine.
+"""CallRail request budgets per account and per key, shared by every worker process on every machine.
 
 CallRail limits each account per hour and per day and per limit class (API v3 reference, "Rate
-Limiting"); every client of the account spends the same allowance. The portal allows itself
-``CALLRAIL_BUDGET_SAFETY`` (90%) of each limit, and every request takes one token before it is sent.
+Limiting"); every client of the account spends the same allowance. Its 429 text says "The User or Agency
+has sent too many requests", so one agency key behind many accounts may be throttled as one: a request
+made with a credential also takes a token from the credential's own windows (the *key scope*, on by default
+per credential, see ``Scope``). The portal allows itself ``CALLRAIL_BUDGET_SAFETY`` (90%) of each limit, and
+every request takes one token from every scope it is charged to before it is sent — all or nothing.
 
 How it holds
 ------------
@@ -11,13 +14,19 @@ How it holds
   The hourly count is ``ZCOUNT`` over the last hour, the daily count ``ZCARD`` after trimming entries
   older than a day: both are **exact sliding windows** — any hour, any 24 hours — not fixed buckets, so
   a burst across a clock edge cannot exceed a limit.
-* **Atomicity.** Check-and-take runs in one Lua script (``EVALSHA``), which Redis executes without
-  interleaving, so any number of processes on any number of machines can race for the last token and
-  at most the limit is admitted. We use our own script rather than the ``limits`` library: ``limits``
-  checks one (limit, window) per call, so the hourly and daily windows (and the general class charged
-  with an SMS send) could not be taken all-or-nothing; it has no notion of lanes sharing one counter with
+* **Scopes.** A budget holder is a *scope*: a client account (its pk) or a credential (``key:<pk>``). A
+  request is charged to its account and, when the credential's key-level limit is on, to the credential;
+  requests made for the key itself (listing the accounts it reaches) are charged to the key and to every
+  account it already serves. Each scope has its own sorted sets, ceilings, lanes, blocks and 429 events.
+* **Atomicity.** Check-and-take runs in one Lua script (``EVALSHA``) over every scope and class the
+  request is charged to, which Redis executes without interleaving, so any number of processes on any
+  number of machines can race for the last token and at most the limit is admitted in every scope. The
+  script spans two scopes, so they live in one Redis (not a cluster: Celery's broker needs one anyway).
+  We use our own script rather than the ``limits`` library: ``limits`` checks one (limit, window) per
+  call, so the hourly and daily windows, the general class charged with an SMS send, and the account and
+  key scopes could not be taken all-or-nothing; it has no notion of lanes sharing one counter with
   different ceilings; it answers "when does a token return" only per window; and it timestamps with
-  the caller's clock. The script is ~60 lines and its tests race real processes.
+  the caller's clock. The script is ~80 lines and its tests race real processes.
 * **Lanes.** All lanes share one counter; a lane is admitted while the shared count is below its share
   of each window: ``background`` 70%, ``followup`` 90%, ``interactive`` 100% (settings). A long
   background sync therefore always leaves 30% of every window to people.
@@ -27,7 +36,8 @@ How it holds
   lane gets a token (computed exactly from the timestamps that must leave the window), which a task
   passes to ``self.retry(countdown=...)``.
 * **429.** ``mark_exhausted`` blocks the account (a 429 on the general class — CallRail then answers 429
-  on every endpoint) or the one class (SMS send, outbound call) for every worker until the reset CallRail
+  on every endpoint) or the one class (SMS send, outbound call), and the same in its key scope since
+  CallRail does not say whose limit was reached, for every worker until the reset CallRail
   indicates (``Retry-After``). CallRail documents none, so by default until the next hour boundary and
   never less than 60 s, plus jitter; a 429 again within an hour of a block ending means the daily limit
   is the one reached, so the block then lasts until the next day boundary. Each event is recorded.
@@ -48,7 +58,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +101,25 @@ LANES: tuple[str, ...] = ("background", "followup", "interactive")
 DEFAULT_LANE_SHARES: dict[str, float] = {"background": 0.7, "followup": 0.9, "interactive": 1.0}
 
 
+# ---------------------------------------------------------------------------------------------- scopes
+@dataclass(frozen=True)
+class Scope:
+    """A budget holder: a client account (its pk) or a credential (``key_scope_key(pk)``).
+
+    ``overrides`` are its raised CallRail limits (``{"general": {"hour": 2000, "day": 20000}}``); the safety
+    share still applies to them. ``label`` names it in messages ("the key 'Northwind agency key'").
+    """
+
+    key: str
+    overrides: Mapping | None = None
+    label: str = ""
+
+
+def key_scope_key(credential_pk: object) -> str:
+    """The budget key of a credential's key-level windows."""
+    return f"key:{credential_pk}"
+
+
 # --------------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class Acquisition:
@@ -108,6 +137,8 @@ class Acquisition:
     degraded: bool = False
     #: When the decision was taken, in Unix seconds of the deciding clock (Redis TIME, or local when degraded).
     decided_at: float | None = None
+    #: The scope whose windows (or 429 block) refused the request: its key, or None when granted.
+    limited_by: str | None = None
 
     def __bool__(self) -> bool:
         return self.granted
@@ -196,6 +227,10 @@ class BudgetStatus:
     time_scale: float = 1.0
     safety: float = 0.9
     checked_at: datetime | None = None
+    #: The credential's key-level budget this account also spends (``budget_status_for_account``), if on.
+    key: BudgetStatus | None = None
+    #: What this budget belongs to, for display ("Northwind agency key").
+    label: str = ""
 
     @property
     def general(self) -> ClassStatus:
@@ -217,80 +252,96 @@ class BudgetStatus:
                 return [conv(v) for v in value]
             return value
 
-        data = conv(asdict(self))
+        data = conv({k: v for k, v in asdict(self).items() if k != "key"})
         for cls_data, cls in zip(data["classes"], self.classes, strict=True):
             cls_data.update(hour_percent=cls.hour_percent, day_percent=cls.day_percent, level=cls.level)
         data["blocked"] = self.blocked
+        data["key"] = self.key.as_dict() if self.key is not None else None
         return data
 
 
 # ------------------------------------------------------------------------------------------ Lua scripts
-# KEYS: [1] account block, [2] deferred counter, then per charged class: log, seq, class block.
-# ARGV: [1] number of classes, [2] cost, [3] hour (µs), [4] day (µs), [5] mode (1 take, 0 peek),
-#       then per class: hour ceiling, day ceiling.
-# Returns {granted, wait_us, now_us, hour_1, day_1, hour_2, day_2, ...} (counts after the call).
+# KEYS, per scope: block, deferred counter, then per charged class: log, seq, class block.
+# ARGV: [1] number of scopes, [2] number of classes, [3] cost, [4] hour (µs), [5] day (µs),
+#       [6] mode (1 take, 0 peek), then per scope and class: hour ceiling, day ceiling.
+# Returns {granted, wait_us, now_us, limiting scope (0-based, -1: none), then per scope and class: hour, day}
+# (counts after the call).
 _ACQUIRE_LUA = """
-local n = tonumber(ARGV[1])
-local cost = tonumber(ARGV[2])
-local hour = tonumber(ARGV[3])
-local day = tonumber(ARGV[4])
-local take = ARGV[5] == '1'
+local nscopes = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local hour = tonumber(ARGV[4])
+local day = tonumber(ARGV[5])
+local take = ARGV[6] == '1'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local function fmt(x) return string.format('%.0f', x) end
+local per = 2 + 3 * n
 local wait = 0
-local blk = tonumber(redis.call('GET', KEYS[1]) or '0')
-if blk > now then wait = blk - now end
+local limiter = -1
+local function hold(w, s) if w > wait then wait = w; limiter = s end end
 local counts = {}
-for i = 0, n - 1 do
-  local log = KEYS[3 + 3 * i]
-  local hcap = tonumber(ARGV[6 + 2 * i])
-  local dcap = tonumber(ARGV[7 + 2 * i])
-  local cblk = tonumber(redis.call('GET', KEYS[5 + 3 * i]) or '0')
-  if cblk > now and cblk - now > wait then wait = cblk - now end
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - day))
-  local dn = redis.call('ZCARD', log)
-  local hmin = '(' .. fmt(now - hour)
-  local hn = redis.call('ZCOUNT', log, hmin, '+inf')
-  counts[2 * i + 1] = hn
-  counts[2 * i + 2] = dn
-  if hn + cost > hcap then
-    local w = hour
-    if hcap >= cost then
-      local e = redis.call('ZRANGEBYSCORE', log, hmin, '+inf', 'WITHSCORES', 'LIMIT', hn + cost - hcap - 1, 1)
-      w = tonumber(e[2]) + hour - now
+for s = 0, nscopes - 1 do
+  local base = s * per
+  local blk = tonumber(redis.call('GET', KEYS[base + 1]) or '0')
+  if blk > now then hold(blk - now, s) end
+  for i = 0, n - 1 do
+    local log = KEYS[base + 3 + 3 * i]
+    local a = 7 + 2 * (s * n + i)
+    local hcap = tonumber(ARGV[a])
+    local dcap = tonumber(ARGV[a + 1])
+    local cblk = tonumber(redis.call('GET', KEYS[base + 5 + 3 * i]) or '0')
+    if cblk > now then hold(cblk - now, s) end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - day))
+    local dn = redis.call('ZCARD', log)
+    local hmin = '(' .. fmt(now - hour)
+    local hn = redis.call('ZCOUNT', log, hmin, '+inf')
+    counts[#counts + 1] = hn
+    counts[#counts + 1] = dn
+    if hn + cost > hcap then
+      local w = hour
+      if hcap >= cost then
+        local e = redis.call('ZRANGEBYSCORE', log, hmin, '+inf', 'WITHSCORES', 'LIMIT', hn + cost - hcap - 1, 1)
+        w = tonumber(e[2]) + hour - now
+      end
+      hold(w, s)
     end
-    if w > wait then wait = w end
-  end
-  if dn + cost > dcap then
-    local w = day
-    if dcap >= cost then
-      local k = dn + cost - dcap - 1
-      local e = redis.call('ZRANGE', log, k, k, 'WITHSCORES')
-      w = tonumber(e[2]) + day - now
+    if dn + cost > dcap then
+      local w = day
+      if dcap >= cost then
+        local k = dn + cost - dcap - 1
+        local e = redis.call('ZRANGE', log, k, k, 'WITHSCORES')
+        w = tonumber(e[2]) + day - now
+      end
+      hold(w, s)
     end
-    if w > wait then wait = w end
   end
 end
 if wait > 0 or not take then
   if wait > 0 and take then
-    if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], math.ceil(hour / 1000)) end
+    for s = 0, nscopes - 1 do
+      local deferred = KEYS[s * per + 2]
+      if redis.call('INCR', deferred) == 1 then redis.call('PEXPIRE', deferred, math.ceil(hour / 1000)) end
+    end
   end
-  local out = {(wait == 0) and 1 or 0, wait, now}
+  local out = {(wait == 0) and 1 or 0, wait, now, limiter}
   for i = 1, #counts do out[#out + 1] = counts[i] end
   return out
 end
 local ttl = math.ceil(day / 1000) + 60000
-for i = 0, n - 1 do
-  local log, seq = KEYS[3 + 3 * i], KEYS[4 + 3 * i]
-  local last = redis.call('INCRBY', seq, cost)
-  for j = last - cost + 1, last do redis.call('ZADD', log, fmt(now), fmt(j)) end
-  redis.call('PEXPIRE', log, ttl)
-  redis.call('PEXPIRE', seq, ttl)
-  counts[2 * i + 1] = counts[2 * i + 1] + cost
-  counts[2 * i + 2] = counts[2 * i + 2] + cost
+for s = 0, nscopes - 1 do
+  for i = 0, n - 1 do
+    local log, seq = KEYS[s * per + 3 + 3 * i], KEYS[s * per + 4 + 3 * i]
+    local last = redis.call('INCRBY', seq, cost)
+    for j = last - cost + 1, last do redis.call('ZADD', log, fmt(now), fmt(j)) end
+    redis.call('PEXPIRE', log, ttl)
+    redis.call('PEXPIRE', seq, ttl)
+    local c = 2 * (s * n + i)
+    counts[c + 1] = counts[c + 1] + cost
+    counts[c + 2] = counts[c + 2] + cost
+  end
 end
-local out = {1, 0, now}
+local out = {1, 0, now, -1}
 for i = 1, #counts do out[#out + 1] = counts[i] end
 return out
 """
@@ -350,36 +401,46 @@ class _LocalBudget:
         return time.time_ns() // 1000
 
     def acquire(
-        self, account: str, classes: list[tuple[str, int, int]], cost: int, hour: int, day: int, take: bool
-    ) -> tuple[bool, int, list[int], int]:
+        self, scopes: list[tuple[str, list[tuple[str, int, int]]]], cost: int, hour: int, day: int, take: bool
+    ) -> tuple[bool, int, list[int], int, int]:
+        """``scopes``: (scope key, [(class, hour cap, day cap), ...]). Returns (granted, wait µs, counts per
+        scope and class, now µs, index of the limiting scope or -1)."""
         with self.lock:
             now = self.now_us()
-            wait = max(0, self.blocks.get((account, "*"), 0) - now)
+            wait, limiter = 0, -1
             counts: list[int] = []
-            for limit_class, hcap, dcap in classes:
-                wait = max(wait, self.blocks.get((account, limit_class), 0) - now)
-                log = self.logs.setdefault((account, limit_class), [])
-                cut = bisect.bisect_right(log, now - day)
-                if cut:
-                    del log[:cut]
-                dn = len(log)
-                first_in_hour = bisect.bisect_right(log, now - hour)
-                hn = dn - first_in_hour
-                counts += [hn, dn]
-                if hn + cost > hcap:
-                    wait = max(wait, hour if hcap < cost else log[first_in_hour + hn + cost - hcap - 1] + hour - now)
-                if dn + cost > dcap:
-                    wait = max(wait, day if dcap < cost else log[dn + cost - dcap - 1] + day - now)
+            for index, (account, classes) in enumerate(scopes):
+                waits = [self.blocks.get((account, "*"), 0) - now]
+                for limit_class, hcap, dcap in classes:
+                    waits.append(self.blocks.get((account, limit_class), 0) - now)
+                    log = self.logs.setdefault((account, limit_class), [])
+                    cut = bisect.bisect_right(log, now - day)
+                    if cut:
+                        del log[:cut]
+                    dn = len(log)
+                    first_in_hour = bisect.bisect_right(log, now - hour)
+                    hn = dn - first_in_hour
+                    counts += [hn, dn]
+                    if hn + cost > hcap:
+                        waits.append(hour if hcap < cost else log[first_in_hour + hn + cost - hcap - 1] + hour - now)
+                    if dn + cost > dcap:
+                        waits.append(day if dcap < cost else log[dn + cost - dcap - 1] + day - now)
+                if max(waits) > wait:
+                    wait, limiter = max(waits), index
             if wait > 0 or not take:
                 if wait > 0 and take:
-                    self.deferred[account] = self.deferred.get(account, 0) + 1
-                return wait == 0, wait, counts, now
-            for i, (limit_class, _h, _d) in enumerate(classes):
-                self.logs[(account, limit_class)].extend([now] * cost)
-                self.granted.extend([(account, limit_class, now)] * cost)
-                counts[2 * i] += cost
-                counts[2 * i + 1] += cost
-            return True, 0, counts, now
+                    for account, _classes in scopes:
+                        self.deferred[account] = self.deferred.get(account, 0) + 1
+                return wait == 0, wait, counts, now, limiter
+            position = 0
+            for account, classes in scopes:
+                for limit_class, _h, _d in classes:
+                    self.logs[(account, limit_class)].extend([now] * cost)
+                    self.granted.extend([(account, limit_class, now)] * cost)
+                    counts[position] += cost
+                    counts[position + 1] += cost
+                    position += 2
+            return True, 0, counts, now, -1
 
     def block(self, account: str, scope: str, until_us: int) -> None:
         with self.lock:
@@ -484,7 +545,7 @@ class Budget:
 
     # ------------------------------------------------------------------------------------------- keys
     def _key(self, account: str, *parts: object) -> str:
-        # The hash tag keeps every key of one account in one cluster slot, as a script needs.
+        # One hash tag per scope: every key of an account (or of a key scope) stays together.
         return redis_key(self.namespace, f"{{{account}}}", *parts)
 
     def _acquire_keys(self, account: str, classes: tuple[str, ...]) -> list[str]:
@@ -506,13 +567,14 @@ class Budget:
         *,
         overrides: Mapping | None = None,
         cost: int = 1,
+        also: Sequence[Scope] = (),
     ) -> Acquisition:
         """Take ``cost`` tokens for one request, or say how long until this lane can have them.
 
-        Never blocks and never sleeps. All charged counters (e.g. SMS send and general) and both windows
-        are taken together or not at all.
+        Never blocks and never sleeps. All charged counters (e.g. SMS send and general), both windows and
+        every scope (the account, and ``also`` — its credential's key scope) are taken together or not at all.
         """
-        return self._run(account_key, limit_class, lane, overrides, cost, take=True)
+        return self.acquire([Scope(str(account_key), overrides), *also], limit_class, lane, cost=cost)
 
     def peek(
         self,
@@ -521,34 +583,43 @@ class Budget:
         lane: str = "background",
         *,
         overrides: Mapping | None = None,
+        also: Sequence[Scope] = (),
     ) -> Acquisition:
         """Like ``try_acquire`` without taking anything: would a request be admitted now?"""
-        return self._run(account_key, limit_class, lane, overrides, 1, take=False)
+        return self.acquire([Scope(str(account_key), overrides), *also], limit_class, lane, take=False)
 
-    def _run(
-        self, account_key: object, limit_class: str, lane: str, overrides: Mapping | None, cost: int, take: bool
-    ) -> Acquisition:
+    def acquire(
+        self, scopes: Sequence[Scope], limit_class: str = "general", lane: str = "background", *, cost: int = 1,
+        take: bool = True,
+    ) -> Acquisition:  # fmt: skip
+        """Take ``cost`` tokens in every one of ``scopes`` at once (or peek, ``take=False``)."""
         if cost < 1:
             raise ValueError("cost must be at least 1")
-        account = str(account_key)
+        if not scopes:
+            raise ValueError("a request is charged to at least one scope")
         charged = CHARGED_CLASSES.get(limit_class)
         if charged is None:
             raise ValueError(f"unknown CallRail limit class {limit_class!r}")
-        caps = [self.caps(c, lane, overrides) for c in charged]
+        caps = [[self.caps(c, lane, scope.overrides) for c in charged] for scope in scopes]
         if self._use_redis():
-            args: list[Any] = [len(charged), cost, self.hour_us, self.day_us, 1 if take else 0]
-            for cap in caps:
-                args += [cap.hour, cap.day]
+            args: list[Any] = [len(scopes), len(charged), cost, self.hour_us, self.day_us, 1 if take else 0]
+            keys: list[str] = []
+            for scope, scope_caps in zip(scopes, caps, strict=True):
+                keys += self._acquire_keys(scope.key, charged)
+                for cap in scope_caps:
+                    args += [cap.hour, cap.day]
             try:
-                reply = self._acquire(keys=self._acquire_keys(account, charged), args=args)
+                reply = self._acquire(keys=keys, args=args)
             except (redis.RedisError, OSError) as exc:
                 self._enter_degraded(exc)
             else:
-                granted, wait_us, now_us = int(reply[0]), int(reply[1]), int(reply[2])
-                counts = [int(x) for x in reply[3:]]
+                granted, wait_us, now_us, limiter = (int(x) for x in reply[:4])
+                counts = [int(x) for x in reply[4:]]
                 seen_at = _LocalBudget.now_us()
-                for i, c in enumerate(charged):
-                    self._last_seen[(account, c)] = (counts[2 * i], counts[2 * i + 1], seen_at)
+                for s, scope in enumerate(scopes):
+                    for i, c in enumerate(charged):
+                        at = 2 * (s * len(charged) + i)
+                        self._last_seen[(scope.key, c)] = (counts[at], counts[at + 1], seen_at)
                 return Acquisition(
                     granted=bool(granted),
                     retry_after=wait_us / US,
@@ -557,10 +628,14 @@ class Budget:
                     hour_used=counts[0],
                     day_used=counts[1],
                     decided_at=now_us / US,
+                    limited_by=scopes[limiter].key if limiter >= 0 else None,
                 )
-        local_caps = [(c, *self._local_caps(account, c, cap)) for c, cap in zip(charged, caps, strict=True)]
-        granted, wait_us, counts, now_us = self._local.acquire(
-            account, local_caps, cost, self.hour_us, self.day_us, take
+        local_scopes = [
+            (scope.key, [(c, *self._local_caps(scope.key, c, cap)) for c, cap in zip(charged, scope_caps, strict=True)])
+            for scope, scope_caps in zip(scopes, caps, strict=True)
+        ]
+        granted, wait_us, counts, now_us, limiter = self._local.acquire(
+            local_scopes, cost, self.hour_us, self.day_us, take
         )
         return Acquisition(
             granted=granted,
@@ -571,6 +646,7 @@ class Budget:
             day_used=counts[1],
             degraded=True,
             decided_at=now_us / US,
+            limited_by=scopes[limiter].key if limiter >= 0 else None,
         )
 
     def _local_caps(self, account: str, limit_class: str, cap: Limits) -> tuple[int, int]:
@@ -657,7 +733,12 @@ class Budget:
 
     # ------------------------------------------------------------------------------------------- 429
     def mark_exhausted(
-        self, account_key: object, limit_class: str = "general", *, retry_after: float | None = None
+        self,
+        account_key: object,
+        limit_class: str = "general",
+        *,
+        retry_after: float | None = None,
+        also: Sequence[Scope] = (),
     ) -> float:
         """CallRail answered 429: stop every worker of the account (or class) until the reset.
 
@@ -665,8 +746,17 @@ class Budget:
         lasts until the next (scaled) hour boundary, at least ``min_block_seconds`` (scaled), plus jitter;
         a repeated 429 soon after a block ended lasts until the next day boundary. Returns the seconds
         blocked from now.
+
+        ``also`` are the other scopes the request was charged to (its credential's key scope): CallRail's 429
+        does not say whether the account's limit or the key's was reached, so each of them is blocked by the
+        same rule, and every account of that key holds back too.
         """
-        account = str(account_key)
+        blocked = self._block(str(account_key), limit_class, retry_after)
+        for scope in also:
+            blocked = max(blocked, self._block(scope.key, limit_class, retry_after))
+        return blocked
+
+    def _block(self, account: str, limit_class: str, retry_after: float | None) -> float:
         if limit_class not in CHARGED_CLASSES:
             raise ValueError(f"unknown CallRail limit class {limit_class!r}")
         # CallRail answers 429 on every endpoint once the general limit is reached: block the whole account.
@@ -686,10 +776,10 @@ class Budget:
             else:
                 seconds = (int(until) - int(now)) / US
                 logger.warning(
-                    "CallRail answered 429 for account %s (%s): every worker of %s held back for %.1f s%s",
-                    account,
+                    "CallRail answered 429 for %s (%s): every worker of %s held back for %.1f s%s",
+                    _scope_name(account),
                     limit_class,
-                    "the account" if scope == "*" else f"class {scope}",
+                    "it" if scope == "*" else f"class {scope}",
                     seconds,
                     " (repeated: daily limit assumed)" if int(escalated) else "",
                 )
@@ -702,9 +792,9 @@ class Budget:
             until = max(boundary, now + min_block_us) + jitter_us
         self._local.block(account, scope, until)
         logger.warning(
-            "CallRail answered 429 for account %s (%s) while the budget is degraded: this process holds back "
+            "CallRail answered 429 for %s (%s) while the budget is degraded: this process holds back "
             "for %.1f s",
-            account,
+            _scope_name(account),
             limit_class,
             (until - now) / US,
         )
@@ -850,6 +940,10 @@ def get_budget() -> Budget:
     return budget
 
 
+def _scope_name(key: str) -> str:
+    return f"key scope {key.removeprefix('key:')}" if key.startswith("key:") else f"account {key}"
+
+
 def try_acquire(
     account_key: object,
     limit_class: str = "general",
@@ -857,18 +951,38 @@ def try_acquire(
     *,
     overrides: Mapping | None = None,
     cost: int = 1,
+    also: Sequence[Scope] = (),
 ) -> Acquisition:
-    return get_budget().try_acquire(account_key, limit_class, lane, overrides=overrides, cost=cost)
+    return get_budget().try_acquire(account_key, limit_class, lane, overrides=overrides, cost=cost, also=also)
 
 
-def mark_exhausted(account_key: object, limit_class: str = "general", *, retry_after: float | None = None) -> float:
-    return get_budget().mark_exhausted(account_key, limit_class, retry_after=retry_after)
+def mark_exhausted(
+    account_key: object, limit_class: str = "general", *, retry_after: float | None = None, also: Sequence[Scope] = ()
+) -> float:
+    return get_budget().mark_exhausted(account_key, limit_class, retry_after=retry_after, also=also)
 
 
 def budget_status(account_key: object, *, overrides: Mapping | None = None) -> BudgetStatus:
     return get_budget().status(account_key, overrides=overrides)
 
 
-def budget_status_for_account(account: Any) -> BudgetStatus:
-    """``budget_status`` for a ClientAccount (duck-typed: ``pk`` and ``budget_overrides``)."""
-    return budget_status(account.pk, overrides=getattr(account, "budget_overrides", None) or None)
+def budget_status_for_account(account: Any, *, key_statuses: dict[str, BudgetStatus] | None = None) -> BudgetStatus:
+    """``budget_status`` for a ClientAccount (duck-typed: ``pk``, ``budget_overrides`` and optionally
+    ``budget_key_scope``), with its credential's key-level budget in ``.key`` when that limit is on.
+    ``key_statuses`` (scope key -> status) lets a page of many accounts read each key's budget once."""
+    status = budget_status(account.pk, overrides=getattr(account, "budget_overrides", None) or None)
+    status.label = str(getattr(account, "name", "") or "")
+    key_scope = getattr(account, "budget_key_scope", None)
+    if key_scope is not None:
+        cache = key_statuses if key_statuses is not None else {}
+        if key_scope.key not in cache:
+            cache[key_scope.key] = budget_status_for_scope(key_scope)
+        status.key = cache[key_scope.key]
+    return status
+
+
+def budget_status_for_scope(scope: Scope) -> BudgetStatus:
+    """The spending of one scope (a credential's key-level windows), labelled for display."""
+    status = budget_status(scope.key, overrides=scope.overrides or None)
+    status.label = scope.label
+    return status

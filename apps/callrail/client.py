@@ -1,11 +1,13 @@
 """The one HTTP client of CallRail API v3. Transport only: it never touches the ORM.
 
-Every request, retries included, first takes a token from the account's budget (``budget.py``) for its
-limit class and lane; with none granted it raises ``BudgetExhausted`` and sends nothing. Failures become
-typed errors (``errors.py``). 5xx answers and network failures are retried a few times with exponential
-backoff and full jitter, each sleep bounded by a few seconds; longer waits surface as ``Transient``
-errors whose ``retry_after`` a Celery task uses as its countdown. A 429 marks the budget exhausted for
-every worker of the account and raises ``RateLimited``.
+Every request, retries included, first takes a token from the account's budget (``budget.py``) — and from
+its credential's key scope when that limit is on — for its limit class and lane; with none granted it raises
+``BudgetExhausted`` and sends nothing. Every request URL is checked against the outbound policy
+(``destinations.py``) first: a key is never sent to a base URL ``CALLRAIL_ALLOWED_BASE_URLS`` does not
+allow. Failures become typed errors (``errors.py``). 5xx answers and network failures are retried a few
+times with exponential backoff and full jitter, each sleep bounded by a few seconds; longer waits surface
+as ``Transient`` errors whose ``retry_after`` a Celery task uses as its countdown. A 429 marks the budget
+exhausted for every worker of the account (and of its key) and raises ``RateLimited``.
 
 Paths are relative to the account unless they start with ``/``::
 
@@ -34,10 +36,13 @@ from django.conf import settings
 from requests.auth import AuthBase
 from urllib3.exceptions import NewConnectionError
 
-from .budget import Budget, BudgetStatus, get_budget
+from . import destinations
+from .budget import Budget, BudgetStatus, Scope, get_budget
 from .errors import (
     BudgetExhausted,
     CallRailError,
+    ConnectionInactive,
+    DestinationNotAllowed,
     Forbidden,
     MalformedResponse,
     NotFound,
@@ -117,26 +122,29 @@ def new_session() -> requests.Session:
     return session
 
 
-
-
 # ----------------------------------------------------------------------------------------------- client
 class CallRailClient:
-    """A client bound to one CallRail account (one ClientAccount).
+    """A client bound to one CallRail account (one ClientAccount), or to a key alone (``account_key=None``:
+    listing the accounts a credential reaches, charged to ``key_scope`` and ``also_charge``).
 
     ``lane`` is the default budget lane of this client's requests (``background`` for sync,
     ``followup`` for webhook application, ``interactive`` for a person waiting); each call may override it.
+    ``key_scope`` is the credential's key-level budget (None when that limit is off): every request takes
+    a token from it too, and a 429 blocks it too.
     """
 
     def __init__(
         self,
         *,
-        account_key: object,
-        callrail_account_id: str,
+        account_key: object | None,
+        callrail_account_id: str = "",
         api_key: str,
         auth_mode: str = DIRECT,
         connection_id: str = "",
         base_url: str | None = None,
         budget_overrides: Mapping | None = None,
+        key_scope: Scope | None = None,
+        also_charge: Iterable[Scope] = (),
         lane: str = "background",
         budget: Budget | None = None,
         session: requests.Session | None = None,
@@ -154,10 +162,15 @@ class CallRailClient:
         self.base_url = (base_url or default_base_url(auth_mode)).rstrip("/")
         self.root = self.base_url + ("/callrail" if auth_mode == GATEWAY else "")
         self.budget_overrides = dict(budget_overrides or {})
+        self.key_scope = key_scope
+        own = [Scope(str(account_key), self.budget_overrides or None)] if account_key is not None else []
+        self.scopes = [*own, *([key_scope] if key_scope else []), *also_charge]
+        if not self.scopes:
+            raise ValueError("a CallRail client needs a budget scope (an account, or its key's)")
         self.lane = lane
         self.budget = budget if budget is not None else get_budget()
         self.budget.caps("general", lane)  # fail early on an unknown lane
-        self.session = session if session is not None else session_for(f"{account_key}|{self.root}")
+        self.session = session if session is not None else session_for(f"{self.scopes[0].key}|{self.root}")
         self._auth = _CallRailAuth(auth_mode, api_key, connection_id)
         total = float(timeout if timeout is not None else settings.CALLRAIL_HTTP_TIMEOUT)
         self.timeout = (min(total, 5.0), total)  # (connect, read)
@@ -240,6 +253,10 @@ class CallRailClient:
         url = self.url(path)
         shown = urlsplit(url).path
         ctx = {"account": self.callrail_account_id, "account_key": self.account_key, "method": method, "path": shown}
+        try:
+            destinations.require_allowed(url)
+        except destinations.DestinationRefused as exc:
+            raise DestinationNotAllowed(f"Not sent: {exc}", **ctx) from None
         attempt = 0
         while True:
             self._take_token(limit_class, lane, ctx)
@@ -284,15 +301,18 @@ class CallRailClient:
     def _take_token(self, limit_class: str, lane: str, ctx: dict) -> None:
         waited = 0.0
         while True:
-            grant = self.budget.try_acquire(self.account_key, limit_class, lane, overrides=self.budget_overrides)
+            grant = self.budget.acquire(self.scopes, limit_class, lane)
             if grant.granted:
                 return
             if waited + grant.retry_after > self.budget_wait:
+                whose = next((s for s in self.scopes if s.key == grant.limited_by), None)
+                of = f" of {whose.label or whose.key}" if whose is not None and whose is not self.scopes[0] else ""
                 raise BudgetExhausted(
-                    f"No {lane} budget left for {limit_class} requests; next token in {grant.retry_after:.1f} s",
+                    f"No {lane} budget left{of} for {limit_class} requests; next token in {grant.retry_after:.1f} s",
                     retry_after=grant.retry_after,
                     limit_class=limit_class,
                     lane=lane,
+                    limited_by=grant.limited_by or "",
                     **ctx,
                 )
             time.sleep(grant.retry_after)
@@ -346,10 +366,11 @@ class CallRailClient:
         status = response.status_code
         if status == 429:
             retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-            blocked = self.budget.mark_exhausted(self.account_key, limit_class, retry_after=retry_after)
+            first, *others = self.scopes
+            blocked = self.budget.mark_exhausted(first.key, limit_class, retry_after=retry_after, also=others)
             raise RateLimited(
-                f"CallRail rate limit reached for account {self.callrail_account_id}; every worker of the account "
-                f"holds back for {blocked:.0f} s",
+                f"CallRail rate limit reached for account {self.callrail_account_id or '(key)'}; every worker of the "
+                f"account{' and of its key' if others else ''} holds back for {blocked:.0f} s",
                 retry_after=blocked,
                 status=status,
                 **ctx,
@@ -363,11 +384,24 @@ class CallRailClient:
             )
         if status >= 400:
             body, message = _error_message(response)
+            if self.auth_mode == GATEWAY and _names_connection(message) and status in (400, 401, 403, 404):
+                raise ConnectionInactive(
+                    f"The gateway does not hold connection {self._auth.connection_id or '(default)'} as active: "
+                    f"{message}",
+                    status=status,
+                    **ctx,
+                )
             if status == 401:
                 via = " (through the gateway)" if self.auth_mode == GATEWAY else ""
                 raise Unauthorized(
                     f"CallRail rejected the key for account {self.callrail_account_id}{via}: {message}",
                     status=status,
+                    public=(
+                        "The gateway refused the key (or the connection was revoked). Replace the gateway key or "
+                        "reconnect to resume the sync."
+                        if self.auth_mode == GATEWAY
+                        else ""
+                    ),
                     **ctx,
                 )
             if status == 403:
@@ -488,8 +522,8 @@ class CallRailClient:
         return records
 
     def budget_status(self) -> BudgetStatus:
-        """This account's budget status, for the gauge."""
-        return self.budget.status(self.account_key, overrides=self.budget_overrides)
+        """This client's first budget scope's status (its account's), for the gauge."""
+        return self.budget.status(self.scopes[0].key, overrides=self.scopes[0].overrides)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -557,6 +591,13 @@ def _error_message(response: requests.Response) -> tuple[Any, str]:
     return body, message or response.reason or f"HTTP {response.status_code}"
 
 
+def _names_connection(message: str) -> bool:
+    """Whether a gateway error is about the OAuth connection (revoked, deleted, not yet authorised) rather
+    than the request: the gateway's errors name ``Maton-Connection`` or the connection."""
+    lowered = message.lower()
+    return "maton-connection" in lowered or ("connection" in lowered and ("active" in lowered or "revoked" in lowered))
+
+
 def _flatten(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -571,7 +612,8 @@ def client_for_account(
     account: Any, *, lane: str = "background", budget: Budget | None = None, **kwargs
 ) -> CallRailClient:
     """A client for a ClientAccount (duck-typed: ``pk``, ``callrail_account_id``, ``auth_mode``, ``api_key``,
-    ``connection_id``, ``base_url``, ``budget_overrides``). The account's pk is its budget key."""
+    ``connection_id``, ``base_url``, ``budget_overrides`` and optionally ``budget_key_scope``, its
+    credential's key-level budget). The account's pk is its budget key."""
     return CallRailClient(
         account_key=account.pk,
         callrail_account_id=account.callrail_account_id,
@@ -580,6 +622,7 @@ def client_for_account(
         connection_id=getattr(account, "connection_id", "") or "",
         base_url=getattr(account, "effective_base_url", "") or getattr(account, "base_url", "") or None,
         budget_overrides=getattr(account, "budget_overrides", None) or None,
+        key_scope=getattr(account, "budget_key_scope", None),
         lane=lane,
         budget=budget,
         **kwargs,

@@ -109,10 +109,33 @@ class PortalCollector(Collector):
             "CallRail requests recorded on the account's sync runs.",
             labels=ACCOUNT_LABELS,
         )
+        key_labels = ["agency", "credential", "limit_class"]
+        k = {
+            "hour": GaugeMetricFamily(f"{PREFIX}_callrail_key_requests_hour",
+                                      "Requests a credential's key spent in the sliding hour (all its accounts).",
+                                      labels=key_labels),
+            "day": GaugeMetricFamily(f"{PREFIX}_callrail_key_requests_day",
+                                     "Requests a credential's key spent in the sliding 24 hours (all its accounts).",
+                                     labels=key_labels),
+            "hour_limit": GaugeMetricFamily(f"{PREFIX}_callrail_key_budget_hour_limit",
+                                            "The key's own hourly ceiling (budget per key).", labels=key_labels),
+            "blocked": GaugeMetricFamily(f"{PREFIX}_callrail_key_budget_blocked",
+                                         "1 while a 429 holds back every account of the key.",
+                                         labels=["agency", "credential"]),
+        }  # fmt: skip
+        keys_seen: set[str] = set()
         for fig in account_figures(self.scope):
             account = fig.account
             labels = [account.agency.slug, str(account.pk), account.callrail_account_id]
             budget = fig.budget
+            if budget is not None and budget.key is not None and budget.key.account_key not in keys_seen:
+                keys_seen.add(budget.key.account_key)
+                credential = [account.agency.slug, str(account.credential_id)]
+                for cls in budget.key.classes:
+                    k["hour"].add_metric([*credential, cls.limit_class], cls.hour_spent)
+                    k["day"].add_metric([*credential, cls.limit_class], cls.day_spent)
+                    k["hour_limit"].add_metric([*credential, cls.limit_class], cls.hour_limit)
+                k["blocked"].add_metric(credential, 1 if budget.key.blocked else 0)
             if budget is not None:
                 for cls in budget.classes:
                     g["hour"].add_metric([*labels, cls.limit_class], cls.hour_spent)
@@ -134,6 +157,7 @@ class PortalCollector(Collector):
             c_429.add_metric(labels, fig.rate_limited_total)
             c_requests.add_metric(labels, fig.requests_total)
         yield from g.values()
+        yield from k.values()
         yield c_429
         yield c_requests
 

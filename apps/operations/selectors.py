@@ -69,7 +69,7 @@ def _grouped(queryset: QuerySet, *values: str, **aggregates: Any) -> list[dict]:
 def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = True) -> list[AccountFigures]:
     """Figures of every account ``scope`` reaches. ``scope(Model)`` returns the model's rows the caller may
     read: ``lambda m: m.objects.visible_to(user, agency)`` for a person, or an operator's ``unscoped``."""
-    accounts = list(scope(ClientAccount).select_related("agency").order_by("agency__slug", "pk"))
+    accounts = list(scope(ClientAccount).select_related("agency", "credential").order_by("agency__slug", "pk"))
     figures = {a.pk: AccountFigures(account=a) for a in accounts}
     if not figures:
         return []
@@ -130,9 +130,11 @@ def budget_statuses(accounts: list[ClientAccount]) -> dict[int, BudgetStatus | N
     an account whose status could not be read (a gauge must not take the page down).
     """
 
+    key_statuses: dict[str, BudgetStatus] = {}  # each credential's key budget read once (a race reads it twice)
+
     def read(account: ClientAccount) -> tuple[int, BudgetStatus | None]:
         try:
-            return account.pk, budget_status_for_account(account)
+            return account.pk, budget_status_for_account(account, key_statuses=key_statuses)
         except Exception:  # the budget logs its own degradation
             logger.warning("budget status of account %s unavailable", account.pk, exc_info=True)
             return account.pk, None

@@ -14,6 +14,14 @@ from django.views.generic import FormView, TemplateView
 
 from apps.callrail.budget import budget_status_for_account
 from apps.calls.selectors import DATE_RANGES, SUMMARY_FIELDS, account_call_overview, agency_call_totals
+from apps.credentials.forms import ClientAccountConnectForm, ClientAccountForm
+from apps.credentials.services import (
+    ImportChoice,
+    accounts_import,
+    client_account_check_connection,
+    client_account_update,
+)
+from apps.credentials.views import add_errors
 from apps.operations.selectors import budget_statuses
 from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
@@ -24,12 +32,9 @@ from apps.sync.reread import reread_plan
 from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
 from apps.sync.services import sync_request, sync_schedule_for, sync_schedule_update
-from apps.tenancy.forms import ClientAccountForm
 from apps.tenancy.middleware import SESSION_KEY
-from apps.tenancy.models import ClientAccount
 from apps.tenancy.policy import Can
 from apps.tenancy.selectors import agencies_for_user, user_can_sync
-from apps.tenancy.services import client_account_check_connection, client_account_save
 
 
 class DashboardView(PortalView, TemplateView):
@@ -162,41 +167,59 @@ class AccountScheduleView(ManagerRequiredMixin, View):
         return view.render_to_response(view.get_context_data(schedule_form=form), status=400)
 
 
+class AccountConnectView(ManagerRequiredMixin, FormView):
+    """Connect one account by its id through one of the agency's credentials (``credentials:import`` lists
+    every account a credential reaches and imports many at once)."""
+
+    form_class = ClientAccountConnectForm
+    template_name = "portal/account_connect.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "agency": self.request.agency}
+
+    def get_context_data(self, **kwargs):
+        agency = self.request.agency
+        return super().get_context_data(credentials=agency.credentials.all() if agency else [], **kwargs)
+
+    def form_valid(self, form: ClientAccountConnectForm) -> HttpResponse:
+        data = form.cleaned_data
+        choice = ImportChoice(data["callrail_account_id"], data["name"], data["time_zone"], data["gateway_connection"])
+        try:
+            result = accounts_import(credential=data["credential"], choices=[choice], actor=self.request.user)
+        except ValidationError as exc:
+            add_errors(form, exc)
+            return self.form_invalid(form)
+        account = result.accounts[0]
+        messages.success(self.request, f"{account.name} connected; its first sync is queued.")
+        return redirect("portal:account_detail", account_pk=account.pk)
+
+
 class AccountFormView(ManagerRequiredMixin, FormView):
-    """Connect a new client account, or edit one (account_pk in the URL)."""
+    """A client account's settings: name, time zone, account limits, and the credential that reaches it."""
 
     form_class = ClientAccountForm
     template_name = "portal/account_form.html"
 
-    def get_instance(self) -> ClientAccount | None:
-        return self.get_account() if "account_pk" in self.kwargs else None
-
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "agency": self.request.agency, "instance": self.get_instance()}
+        return {**super().get_form_kwargs(), "instance": self.get_account()}
 
     def form_valid(self, form: ClientAccountForm) -> HttpResponse:
         data = form.cleaned_data
         try:
-            account, created = client_account_save(
-                agency=self.request.agency,
-                instance=self.get_instance(),
-                callrail_account_id=data["callrail_account_id"],
-                name=data["name"],
-                auth_mode=data["auth_mode"],
-                api_key=data.get("api_key"),
-                base_url=data["base_url"],
-                connection_id=data["connection_id"],
-                time_zone=data["time_zone"],
-            )
+            account = client_account_update(
+                account=form.instance, actor=self.request.user, name=data["name"], time_zone=data["time_zone"],
+                credential=data["credential"], gateway_connection=data["gateway_connection"],
+                budget_overrides=form.limits(),
+            )  # fmt: skip
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_errors(form, exc)
             return self.form_invalid(form)
-        messages.success(self.request, f"{account.name} {'connected' if created else 'saved'}.")
+        messages.success(self.request, f"{account.name} saved.")
         return redirect("portal:account_detail", account_pk=account.pk)
 
 
 class AccountConnectionCheckView(ManagerRequiredMixin, View):
-    """ "Test connection": one interactive request to CallRail with the stored key."""
+    """ "Test connection": one interactive request to CallRail through the account's credential."""
 
     def post(self, request: HttpRequest, account_pk: int) -> HttpResponse:
         account = self.get_account()

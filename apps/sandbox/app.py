@@ -26,6 +26,7 @@ from . import resources as res
 from .body import Body, parse_body
 from .context import Ctx
 from .errors import ApiError
+from .gateway import GATEWAY_CONTROL_PREFIX
 from .query import paginate, select
 
 log = logging.getLogger("apps.sandbox")
@@ -57,9 +58,11 @@ class SandboxApp:
 
     def __init__(self, state):
         from .control import ControlPlane
+        from .gateway import GatewayControlApi
 
         self.state = state
         self.control = ControlPlane(state)
+        self.gateway_control = GatewayControlApi(state)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -75,6 +78,8 @@ class SandboxApp:
         path = request.path
         if path.startswith("/_sandbox"):
             return self.control.handle(request)
+        if path.startswith(GATEWAY_CONTROL_PREFIX):
+            return self.gateway_control.handle(request)
         if path.startswith("/callrail/v3/") or path == "/callrail/v3":
             gateway, rest = True, path[len("/callrail/v3") :]
         elif path.startswith("/v3/") or path == "/v3":
@@ -109,35 +114,37 @@ class SandboxApp:
 
     # ---------------------------------------------------------------------------------------------------------
     def authenticate(self, request: Request, gateway: bool) -> dict[str, str]:
-        """The accounts (and the user in each) the request's credentials grant."""
+        """The accounts (and the user in each) the request's credentials grant. The key's principal (the API
+        key, or the gateway connection: the CallRail user who authorised it) goes to ``sandbox.principal``
+        in the environ, for the per-key limits."""
         header = request.headers.get("Authorization", "")
         if gateway:
             match = _BEARER.match(header)
             connections = self.state.gateway_keys.get(match.group(1)) if match else None
-            if not connections:
+            if connections is None:
                 raise ApiError(401, _GATEWAY_DENIED)
             wanted = request.headers.get("Maton-Connection", "").strip()
-            if not wanted:
-                return connections[0][1]
             for connection_id, grants in connections:
-                if connection_id == wanted:
+                if connection_id == wanted or not wanted:
+                    request.environ["sandbox.principal"] = f"connection:{connection_id}"
                     return grants
+            if not wanted:
+                raise ApiError(400, "This API key has no active CallRail connection (Maton-Connection)")
             raise ApiError(400, f"Maton-Connection {wanted!r} is not an active connection of this API key")
         match = _TOKEN.match(header)
         grants = self.state.token_keys.get(match.group(1)) if match else None
-        if not grants:
+        if grants is None:  # a known key that reaches no account lists none
             raise ApiError(401, _ACCESS_DENIED, {"WWW-Authenticate": 'Token realm="Application"'})
+        request.environ["sandbox.principal"] = f"token:{match.group(1)}"
         return grants
 
     def _rate(self, request: Request, account_ids: list[str], rate_class: str) -> None:
         path = request.path
-        refused = None
-        for account_id in account_ids:
-            wait = self.state.ratelimiter.hit(account_id, rate_class)
-            if wait is not None:
-                refused = max(refused or 0.0, wait)
-                self.state.record_request(account_id, request.method, path, 429, rate_class, False)
+        principal = request.environ.get("sandbox.principal")
+        refused, _refused_by = self.state.ratelimiter.hit_request(account_ids, rate_class, principal)
         if refused is not None:
+            for account_id in account_ids:
+                self.state.record_request(account_id, request.method, path, 429, rate_class, False)
             # No Retry-After: the docs promise none, so the portal must not depend on one.
             raise ApiError(429, "API rate limit exceeded. Please slow down your requests and try again later.")
 

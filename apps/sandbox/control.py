@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from . import keys
 from .errors import ApiError
 from .seed import DEMO_ACCOUNTS, PROFILES
 
@@ -171,6 +172,9 @@ class ControlPlane:
             return _json(200, {"events": list(state.events)})
         if parts[:1] == ["accounts"] and len(parts) >= 2 and method == "GET":
             return self._account_state(parts[1:])
+        answer = keys.handle_control(state, method, parts, self._body(request), request.args)  # keys, gateway
+        if answer is not None:
+            return _json(200, answer)
         raise ApiError(404, "Unknown control endpoint")
 
     def _account_state(self, parts: list[str]) -> Response:

@@ -1,4 +1,7 @@
-"""Per-account sliding-window rate limits, as documented: hourly and daily, per class of request.
+"""Sliding-window rate limits, as documented: hourly and daily, per class of request — per account, and
+per key as well (CallRail's 429 text blames "the User or Agency": the least convenient reading is that one
+key behind many accounts is throttled as one). A key is the direct API key, or the gateway connection (the
+CallRail user who authorised it); key limits default to the account limits and are configurable.
 
 Windows are measured on a *sandbox clock* that runs ``time_scale`` times faster than real time (so with
 ``time_scale=60`` an "hour" lasts one real minute) and that tests can push forward with :meth:`advance`.
@@ -40,6 +43,10 @@ class RateLimiter:
         self.limits = _merge(DEFAULT_LIMITS, limits)
         self.overrides: dict[str, dict[str, dict[str, int]]] = {}
         self.buckets: dict[tuple[str, str], Bucket] = {}
+        self.key_enabled = True
+        self.key_limits = _merge(DEFAULT_LIMITS, None)
+        self.key_overrides: dict[str, dict[str, dict[str, int]]] = {}
+        self.key_log: dict[str, deque] = {}  # principal -> sandbox-clock times of every accepted request
 
     # the sandbox clock ---------------------------------------------------------------------------------------
     @property
@@ -76,9 +83,24 @@ class RateLimiter:
     def limits_for(self, account_id: str) -> dict[str, dict[str, int]]:
         return self.overrides.get(account_id, self.limits)
 
+    def configure_keys(self, limits: dict | None = None, key: str | None = None, enabled: bool | None = None):
+        """Per-key limits: for every key, or one (its principal: ``token:<api key>`` or ``connection:<id>``)."""
+        with self._lock:
+            if enabled is not None:
+                self.key_enabled = bool(enabled)
+            if limits:
+                if key:
+                    self.key_overrides[key] = _merge(self.key_limits_for(key), limits)
+                else:
+                    self.key_limits = _merge(self.key_limits, limits)
+
+    def key_limits_for(self, principal: str) -> dict[str, dict[str, int]]:
+        return self.key_overrides.get(principal, self.key_limits)
+
     def reset_usage(self) -> None:
         with self._lock:
             self.buckets.clear()
+            self.key_log.clear()
 
     # the check -----------------------------------------------------------------------------------------------
     def hit(self, account_id: str, rate_class: str) -> float | None:
@@ -102,19 +124,73 @@ class RateLimiter:
             bucket.accepted += 1
             return None
 
-    def usage(self, account_id: str) -> dict[str, dict]:
+    def hit_request(self, account_ids: list[str], rate_class: str, principal: str | None) -> tuple[float | None, list]:
+        """Count one request against each of its accounts and its key, all or nothing.
+
+        Returns (None, []) when allowed; otherwise (real seconds until it would be, the refused subjects:
+        account ids and ``key`` for the key's own limit).
+        """
+        with self._lock:
+            now = self.clock()
+            subjects: list[tuple[str, Bucket, dict, bool]] = []
+            for account_id in account_ids:
+                limits = self.limits_for(account_id).get(rate_class, DEFAULT_LIMITS["general"])
+                subjects.append((account_id, self._bucket(account_id, rate_class, now), limits, self.enabled))
+            if principal:
+                limits = self.key_limits_for(principal).get(rate_class, DEFAULT_LIMITS["general"])
+                bucket = self._bucket(f"key:{principal}", rate_class, now)
+                subjects.append(("key", bucket, limits, self.enabled and self.key_enabled))
+            refused, waits = [], []
+            for name, bucket, limits, enforced in subjects:
+                if not enforced:
+                    continue
+                wait = []
+                if len(bucket.hour) >= limits["hour"]:
+                    wait.append(bucket.hour[0] + HOUR - now if bucket.hour else HOUR)
+                if len(bucket.day) >= limits["day"]:
+                    wait.append(bucket.day[0] + DAY - now if bucket.day else DAY)
+                if wait:
+                    refused.append(name)
+                    waits.append(max(wait))
+                    bucket.rejected += 1
+            if refused:
+                return max(max(waits), 0.001) / self._scale, refused
+            for _name, bucket, _limits, _enforced in subjects:
+                bucket.hour.append(now)
+                bucket.day.append(now)
+                bucket.accepted += 1
+            if principal:
+                self.key_log.setdefault(principal, deque(maxlen=200_000)).append(now)
+            return None, []
+
+    def _bucket(self, subject: str, rate_class: str, now: float) -> Bucket:
+        bucket = self.buckets.setdefault((subject, rate_class), Bucket())
+        _expire(bucket, now)
+        return bucket
+
+    def key_usage(self, principal: str) -> dict[str, dict]:
+        """Per class for one key: the current windows, limits, accepted and refused, and the most requests it
+        made in any sliding hour and day (over every request it made since the last reset)."""
+        out = self.usage(f"key:{principal}", self.key_limits_for(principal))
+        with self._lock:
+            times = list(self.key_log.get(principal, ()))
+        out["all"] = {"max_per_hour": max_in_window(times, HOUR), "max_per_day": max_in_window(times, DAY),
+                      "requests": len(times)}
+        return out
+
+    def usage(self, account_id: str, limits: dict | None = None) -> dict[str, dict]:
         with self._lock:
             now = self.clock()
             out = {}
             for rate_class in CLASSES:
                 bucket = self.buckets.get((account_id, rate_class), Bucket())
                 _expire(bucket, now)
-                limits = self.limits_for(account_id)[rate_class]
+                class_limits = (limits or self.limits_for(account_id))[rate_class]
                 out[rate_class] = {
                     "hour": len(bucket.hour),
                     "day": len(bucket.day),
-                    "limit_hour": limits["hour"],
-                    "limit_day": limits["day"],
+                    "limit_hour": class_limits["hour"],
+                    "limit_day": class_limits["day"],
                     "accepted": bucket.accepted,
                     "rejected": bucket.rejected,
                 }
@@ -127,6 +203,9 @@ class RateLimiter:
             "clock": round(self.clock(), 3),
             "limits": self.limits,
             "overrides": self.overrides,
+            "key_limits_enabled": self.key_enabled,
+            "key_limits": self.key_limits,
+            "key_overrides": self.key_overrides,
         }
 
 

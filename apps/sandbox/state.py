@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import keys
 from . import seed as seeding
 from .context import Ctx
 from .faults import FaultInjector
@@ -141,6 +142,7 @@ class SandboxState:
             self.events.clear()
             self.call_seq = 0
             self.synths = seeding.populate(self, options, self.anchor)
+            keys.seed(self)  # keys reaching several accounts, gateway connections (keys.py)
             self.call_seq = max((s.seq for s in self.synths.values()), default=0)
             self.faults.reset()
             if not keep_limits:

@@ -21,8 +21,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.callrail.client import client_for_account, new_session
 from apps.callrail.errors import AuthFailed, CallRailError, Transient
+from apps.credentials.services import client_account_mark_refused
 from apps.tenancy.models import ClientAccount
-from apps.tenancy.services import client_account_mark_refused
 
 from .engine import SyncContext, setting, sync_resource
 from .locks import AccountSyncLock, LockLost, is_locked
@@ -249,7 +249,7 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
                 run.errors = [*run.errors, {"resource": name, "message": str(exc)}]
                 logger.warning("sync run %s account %s stopped: %s", run.pk, account.pk, exc)
                 # Shown on the account page; the schedule skips the account until a new key is saved.
-                client_account_mark_refused(account=account, message=exc.message)
+                client_account_mark_refused(account=account, error=exc)
                 break
             except CallRailError as exc:
                 run.errors = [*run.errors, {"resource": name, "message": str(exc)}]

@@ -85,11 +85,12 @@ class AgencyAdmin(admin.ModelAdmin):
 
 @admin.register(ClientAccount)
 class ClientAccountAdmin(TenantAdmin):
-    list_display = ["name", "agency", "callrail_account_id", "auth_mode", "sync_enabled", "connection_error"]
-    list_filter = ["agency", "auth_mode", "sync_enabled"]
+    list_display = ["name", "agency", "callrail_account_id", "credential", "sync_enabled", "connection_error"]
+    list_filter = ["agency", "credential__auth_mode", "sync_enabled"]
     search_fields = ["name", "callrail_account_id"]
-    exclude = ["api_key"]  # never shown in full; staff replace it through the portal's account form
-    readonly_fields = ["connection_error", "connection_checked_at", "sync_enabled"]  # sync: the audited actions
+    # Where its requests go is changed on the portal's account page, which checks the new credential first;
+    # sync on/off through the audited actions.
+    readonly_fields = ["credential", "gateway_connection", "connection_error", "connection_checked_at", "sync_enabled"]
     actions = ["resync_now", "pause_sync", "resume_sync"]
 
     @admin.action(description="Resync now (incremental, background budget)")

@@ -13,8 +13,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils.crypto import salted_hmac
 
-from apps.core.fields import EncryptedTextField, mask_secret
-
 from .scoping import TenantManager, uniqueness_validation
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
@@ -128,9 +126,6 @@ class AuthMode(models.TextChoices):
     GATEWAY = "gateway", "OAuth gateway"
 
 
-DEFAULT_BASE_URLS = {AuthMode.DIRECT: "https://api.callrail.com", AuthMode.GATEWAY: "https://gateway.maton.ai"}
-
-
 class TenantValidationMixin:
     """Run Django's uniqueness checks unscoped: they answer yes/no and return no tenant rows."""
 
@@ -144,7 +139,8 @@ class TenantValidationMixin:
 
 
 class ClientAccount(TenantValidationMixin, models.Model):
-    """One client's CallRail account, managed by one agency."""
+    """One client's CallRail account, managed by one agency, reached through one of its credentials (the
+    key, its destination and, for the gateway, one of its connections: ``apps/credentials``)."""
 
     tenant_account_path = ""  # this model is the account itself
 
@@ -153,21 +149,15 @@ class ClientAccount(TenantValidationMixin, models.Model):
     callrail_account_id = models.CharField(
         "CallRail account id", max_length=35, validators=[callrail_account_id_validator]
     )
-    auth_mode = models.CharField("authentication", max_length=10, choices=AuthMode.choices, default=AuthMode.DIRECT)
-    api_key = EncryptedTextField(
-        "API key", help_text="The CallRail API key, or the gateway key in gateway mode. Stored encrypted."
-    )
-    connection_id = models.CharField(
-        "gateway connection id",
-        max_length=100,
-        blank=True,
-        help_text="Only for the gateway, when it holds several CallRail connections (Maton-Connection).",
-    )
-    base_url = models.URLField(
-        "API base URL",
-        blank=True,
-        help_text="Leave empty for CallRail itself; set it to use a CallRail-compatible server such as the sandbox.",
-    )
+    credential = models.ForeignKey(
+        "credentials.Credential", on_delete=models.PROTECT, related_name="client_accounts",
+        help_text="The key (and destination) the portal reaches this account with.",
+    )  # fmt: skip
+    gateway_connection = models.ForeignKey(
+        "credentials.GatewayConnection", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="client_accounts",
+        help_text="Gateway credentials: the connection that reaches this account (empty: the key's default one).",
+    )  # fmt: skip
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="America/New_York")
     sync_enabled = models.BooleanField("sync on", default=True)
     budget_overrides = models.JSONField(
@@ -205,13 +195,40 @@ class ClientAccount(TenantValidationMixin, models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # What the CallRail client reads (``client_for_account``): all of it belongs to the credential.
+    @property
+    def auth_mode(self) -> str:
+        return self.credential.auth_mode
+
+    @property
+    def auth_mode_label(self) -> str:
+        return AuthMode(self.credential.auth_mode).label
+
+    @property
+    def api_key(self) -> str:
+        return self.credential.api_key
+
+    @property
+    def base_url(self) -> str:
+        return self.credential.base_url
+
     @property
     def effective_base_url(self) -> str:
-        return (self.base_url or DEFAULT_BASE_URLS[AuthMode(self.auth_mode)]).rstrip("/")
+        return self.credential.effective_base_url
+
+    @property
+    def connection_id(self) -> str:
+        """The gateway's ``Maton-Connection`` id (not a database id): empty for the key's default one."""
+        return self.gateway_connection.connection_id if self.gateway_connection_id else ""
 
     @property
     def masked_api_key(self) -> str:
-        return mask_secret(self.api_key)
+        return self.credential.masked_api_key
+
+    @property
+    def budget_key_scope(self):
+        """The credential's key-level budget (an ``apps.callrail.budget.Scope``), or None when it is off."""
+        return self.credential.budget_scope
 
 
 class Membership(models.Model):

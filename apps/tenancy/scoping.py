@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from .models import ClientAccount
 
 UNSCOPED_REASONS = frozenset(
-    {"admin", "operator-command", "demo-data", "beat-dispatch", "system-check", "webhook-token", "metrics"}
-)  # webhook-token: the webhook receiver finds the account by its endpoint token; metrics: the /metrics scrape
+    {"admin", "operator-command", "demo-data", "beat-dispatch", "system-check", "webhook-token", "metrics",
+     "credential"}
+)  # webhook-token: the webhook receiver finds the account by its endpoint token; metrics: the /metrics scrape;
+# credential: the accounts a credential serves (always of the credential's own agency), flagged or charged together
 
 
 class UnscopedTenantQuery(RuntimeError):

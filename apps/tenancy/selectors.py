@@ -32,7 +32,7 @@ def membership_for(*, user: User, agency: Agency | None) -> Membership | None:
 
 
 def client_account_list(*, user: User, agency: Agency | None) -> QuerySet[ClientAccount]:
-    return ClientAccount.objects.visible_to(user, agency).select_related("agency")
+    return ClientAccount.objects.visible_to(user, agency).select_related("agency", "credential", "gateway_connection")
 
 
 def user_can_sync(*, user: User, agency: Agency | None) -> bool:

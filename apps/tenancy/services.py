@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from apps.audit.services import audit_record
 
-from .models import Agency, ApiToken, AuthMode, ClientAccount, Invitation, Membership, Role, User
+from .models import Agency, ApiToken, ClientAccount, Invitation, Membership, Role, User
 
 
 @transaction.atomic
@@ -72,45 +72,6 @@ def user_send_password_setup(*, email: str) -> None:
         from_email=None,
         recipient_list=[user.email],
     )
-
-
-@transaction.atomic
-def client_account_save(
-    *,
-    agency: Agency,
-    callrail_account_id: str,
-    name: str,
-    auth_mode: str,
-    api_key: str | None,
-    base_url: str = "",
-    connection_id: str = "",
-    time_zone: str | None = None,
-    instance: ClientAccount | None = None,
-) -> tuple[ClientAccount, bool]:
-    """Create a client account (instance=None) or update `instance`.
-
-    `api_key=None` (or "") on an existing account keeps the stored key. Raises ValidationError with
-    per-field messages (including "this agency already has that CallRail account"); nothing is
-    written then.
-    """
-    callrail_account_id = callrail_account_id.strip()
-    created = instance is None
-    account = instance or ClientAccount(agency=agency)
-    account.callrail_account_id = callrail_account_id
-    account.name = name.strip()
-    account.auth_mode = auth_mode
-    account.base_url = (base_url or "").strip()
-    account.connection_id = (connection_id or "").strip() if auth_mode == AuthMode.GATEWAY else ""
-    if time_zone:
-        account.time_zone = time_zone
-    if api_key and api_key.strip() != account.api_key:
-        account.api_key = api_key.strip()
-        account.connection_error = ""  # a new key deserves a new try
-    if not account.api_key:
-        raise ValidationError({"api_key": "Enter the API key: CallRail cannot be reached without one."})
-    account.full_clean()
-    account.save()
-    return account, created
 
 
 # --- Members and invitations -------------------------------------------------------------------
@@ -435,41 +396,6 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
-
-
-# --- CallRail connection state ---------------------------------------------------------------
-
-
-def client_account_mark_refused(*, account: ClientAccount, message: str) -> None:
-    """CallRail refused the key: say so on the account page and keep sync off it until the key changes."""
-    ClientAccount.objects.for_account(account).update(connection_error=message, connection_checked_at=timezone.now())
-    account.connection_error = message
-
-
-def client_account_mark_accepted(*, account: ClientAccount) -> None:
-    ClientAccount.objects.for_account(account).update(connection_error="", connection_checked_at=timezone.now())
-    account.connection_error = ""
-
-
-def client_account_check_connection(*, account: ClientAccount, actor: User | None = None) -> str | None:
-    """Spend one interactive request on reading the account from CallRail.
-
-    Returns None when CallRail accepted the key, else the message to show. A refused key is recorded
-    on the account; a transient failure (CallRail down, budget spent) changes nothing.
-    """
-    from apps.callrail.client import client_for_account
-    from apps.callrail.errors import AuthFailed, CallRailError, NotFound
-
-    try:
-        client_for_account(account, lane="interactive").get(f"/a/{account.callrail_account_id}.json")
-    except (AuthFailed, NotFound) as exc:
-        message = f"CallRail rejected the key for account {account.name}: {exc.message}"
-        client_account_mark_refused(account=account, message=message)
-        return message
-    except CallRailError as exc:
-        return f"CallRail could not be reached just now ({exc.message}). Nothing was changed; try again shortly."
-    client_account_mark_accepted(account=account)
-    return None
 
 
 # --- "View as client" (impersonation) -----------------------------------------------------------

@@ -11,3 +11,13 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+document.addEventListener("click", (event) => {
+  // <button data-copy="element-id">: copies that element's text (an authorisation link) to the clipboard.
+  const button = event.target.closest("[data-copy]");
+  const source = button && document.getElementById(button.dataset.copy);
+  if (source && navigator.clipboard) {
+    navigator.clipboard.writeText(source.value || source.textContent.trim()).then(() => {
+      button.textContent = "Copied";
+    });
+  }
+});

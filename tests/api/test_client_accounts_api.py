@@ -7,13 +7,15 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apps.portal.api import TenantModelViewSet
+from apps.sandbox.seed import DEMO_ACCOUNTS
 from apps.tenancy.models import ClientAccount
 from apps.tenancy.services import api_token_create, api_token_revoke
+from tests.factories import CredentialFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 LIST = "/api/v1/client-accounts/"
-ACC = "ACC8154748ae6bd4e278a7cddd38a662f4f"
+ACC = DEMO_ACCOUNTS[0].account_id
 
 
 def api_for(user) -> APIClient:
@@ -56,30 +58,55 @@ def test_missing_wrong_and_revoked_tokens_are_refused(tenant):
     assert client.get(LIST).status_code == 401
 
 
-def test_owner_creates_an_account_through_the_service_and_bad_input_is_a_clear_400(tenant):
+@pytest.fixture
+def sandbox_credential(tenant, sandbox):
+    return CredentialFactory(agency=tenant.agency, api_key=DEMO_ACCOUNTS[0].api_key, base_url=sandbox.url)
+
+
+def test_owner_creates_an_account_through_a_credential_and_bad_input_is_a_clear_400(tenant, sandbox_credential):
     client = api_for(tenant.owner)
-    data = {"agency": tenant.agency.slug, "name": "API Dental", "callrail_account_id": ACC, "api_key": "k-123456789"}
+    data = {"agency": tenant.agency.slug, "name": "API Dental", "callrail_account_id": ACC,
+            "credential": sandbox_credential.pk}  # fmt: skip
     response = client.post(LIST, data, format="json")
     assert response.status_code == 201, response.json()
-    account = ClientAccount.objects.for_account(response.json()["id"]).get()
-    assert account.api_key == "k-123456789"
+    body = response.json()
+    account = ClientAccount.objects.for_account(body["id"]).get()
+    assert account.credential == sandbox_credential
+    assert (body["auth_mode"], body["base_url"]) == ("direct", sandbox_credential.base_url)
+    assert account.time_zone == "America/Denver"  # read from the account's first company in CallRail
     response = client.post(LIST, {**data, "callrail_account_id": "ACC1"}, format="json")
     assert response.status_code == 400
     assert "ACC followed by 32" in str(response.json()["callrail_account_id"])
-    response = client.post(LIST, {**data, "api_key": ""}, format="json")
+    response = client.post(LIST, {**data, "callrail_account_id": DEMO_ACCOUNTS[1].account_id}, format="json")
     assert response.status_code == 400
-    assert "api_key" in response.json()
+    assert "the key does not reach this account" in str(response.json())
+    response = client.post(LIST, {**data, "credential": None}, format="json")
+    assert response.status_code == 400
+    assert "credential" in response.json()
+
+
+def test_key_and_destination_are_not_writable_on_an_account(tenant):
+    """The stored key may only go where it was saved for: an account's base URL, key or authentication are
+    its credential's, and changing them through the account is refused."""
+    client = api_for(tenant.owner)
+    for field, value in (("base_url", "http://127.0.0.1:9"), ("api_key", "k"), ("auth_mode", "gateway")):
+        response = client.patch(f"{LIST}{tenant.account.pk}/", {field: value}, format="json")
+        assert response.status_code == 400, field
+        assert "belong to the account's credential" in str(response.json()[field])
+    account = ClientAccount.objects.for_account(tenant.account).get()
+    assert account.effective_base_url == "https://api.callrail.com"
 
 
 def test_clients_staff_and_other_agencies_cannot_write(tenant, other_tenant):
-    data = {"agency": tenant.agency.slug, "name": "X", "callrail_account_id": ACC, "api_key": "k"}
+    data = {"agency": tenant.agency.slug, "name": "X", "callrail_account_id": ACC,
+            "credential": tenant.account.credential_id}  # fmt: skip
     assert api_for(tenant.staff).post(LIST, data, format="json").status_code == 403
     assert (
         api_for(tenant.client_user).patch(f"{LIST}{tenant.account.pk}/", {"name": "Y"}, format="json").status_code
         == 403
     )
     response = api_for(other_tenant.owner).post(LIST, data, format="json")
-    assert response.status_code == 400  # the agency is not among their choices
+    assert response.status_code == 400  # neither the agency nor the credential are among their choices
     assert not ClientAccount.objects.unscoped(reason="admin").filter(callrail_account_id=ACC).exists()
 
 

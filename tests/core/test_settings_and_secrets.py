@@ -38,9 +38,9 @@ def test_bad_setting_stops_start_up_with_one_line_naming_it(variables, named):
 @pytest.mark.smoke
 @pytest.mark.django_db
 def test_api_key_is_encrypted_at_rest():
-    account = ClientAccountFactory(api_key="super-secret-callrail-key")
+    account = ClientAccountFactory(credential__api_key="super-secret-callrail-key")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT api_key FROM tenancy_clientaccount WHERE id = %s", [account.pk])
+        cursor.execute("SELECT api_key FROM credentials_credential WHERE id = %s", [account.credential_id])
         stored = cursor.fetchone()[0]
     assert "super-secret" not in stored
     assert type(account).objects.for_account(account).get().api_key == "super-secret-callrail-key"
@@ -48,13 +48,13 @@ def test_api_key_is_encrypted_at_rest():
 
 @pytest.mark.django_db
 def test_keys_rotate_without_downtime(settings):
-    account = ClientAccountFactory(api_key="rotate-me")
+    account = ClientAccountFactory(credential__api_key="rotate-me")
     old_keys = list(settings.FIELD_ENCRYPTION_KEYS)
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *old_keys]  # new key first, old still read
     _fernet.cache_clear()
     fetched = type(account).objects.for_account(account).get()
     assert fetched.api_key == "rotate-me"
-    fetched.save()  # re-encrypted with the new key
+    fetched.credential.save()  # re-encrypted with the new key
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # old key dropped
     _fernet.cache_clear()
     assert type(account).objects.for_account(account).get().api_key == "rotate-me"

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from apps.sandbox.seed import DEMO_ACCOUNTS
 from apps.tenancy.models import ClientAccount
+from tests.sync.conftest import set_key
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
@@ -13,9 +14,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 def sandbox_account(tenant, sandbox):
     demo = DEMO_ACCOUNTS[0]
     account = tenant.account
-    account.callrail_account_id, account.api_key, account.base_url = demo.account_id, demo.api_key, sandbox.url
+    account.callrail_account_id = demo.account_id
     account.save()
-    return account
+    return set_key(account, demo.api_key, base_url=sandbox.url)
 
 
 def test_right_key_is_accepted(login, tenant, sandbox_account):
@@ -25,21 +26,22 @@ def test_right_key_is_accepted(login, tenant, sandbox_account):
 
 
 def test_wrong_key_is_reported_on_the_page_and_a_new_key_clears_it(login, tenant, sandbox_account):
-    sandbox_account.api_key = "not-the-right-key"
-    sandbox_account.save()
+    set_key(sandbox_account, "not-the-right-key")
     client = login(tenant.owner)
     response = client.post(reverse("portal:account_check", args=[sandbox_account.pk]), follow=True)
     body = response.content.decode()
-    assert f"CallRail rejected the key for account {sandbox_account.name}" in body
+    assert "CallRail refused the key" in body
     assert "Sync is stopped for this account" in body
     stored = ClientAccount.objects.for_account(sandbox_account).get()
-    assert stored.connection_error.startswith("CallRail rejected the key")
-    client.post(
-        reverse("portal:account_edit", args=[sandbox_account.pk]),
-        {"name": stored.name, "callrail_account_id": stored.callrail_account_id, "auth_mode": "direct",
-         "api_key": DEMO_ACCOUNTS[0].api_key, "base_url": stored.base_url, "time_zone": stored.time_zone},
+    assert stored.connection_error.startswith("CallRail refused the key")
+    assert stored.credential.error == stored.connection_error
+    response = client.post(
+        reverse("credentials:key", args=[stored.credential_id]),
+        {"api_key": DEMO_ACCOUNTS[0].api_key, "base_url": stored.credential.base_url},
     )
-    assert ClientAccount.objects.for_account(sandbox_account).get().connection_error == ""
+    assert response.status_code == 302, response.content.decode()
+    stored = ClientAccount.objects.for_account(sandbox_account).get()
+    assert (stored.connection_error, stored.credential.error) == ("", "")
 
 
 def test_staff_cannot_spend_requests_on_checks(login, tenant, sandbox_account):
@@ -49,11 +51,13 @@ def test_staff_cannot_spend_requests_on_checks(login, tenant, sandbox_account):
 def test_the_check_spends_one_budget_token_and_the_account_page_shows_it(login, tenant, sandbox_account):
     from apps.callrail.budget import budget_status_for_account
 
-    before = budget_status_for_account(sandbox_account).general.hour_spent
+    before = budget_status_for_account(sandbox_account)
     client = login(tenant.owner)
     client.post(reverse("portal:account_check", args=[sandbox_account.pk]))
-    after = budget_status_for_account(sandbox_account).general
-    assert after.hour_spent == before + 1
+    after = budget_status_for_account(sandbox_account)
+    assert after.general.hour_spent == before.general.hour_spent + 1
+    assert after.key.general.hour_spent == before.key.general.hour_spent + 1  # and one of its key's
     body = client.get(reverse("portal:account_detail", args=[sandbox_account.pk])).content.decode()
     assert "CallRail API budget" in body
-    assert f"<strong>{after.hour_spent}</strong> / {after.hour_limit}" in body
+    assert f"<strong>{after.general.hour_spent}</strong> / {after.general.hour_limit}" in body
+    assert "Key budget (shared with the other accounts of" in body

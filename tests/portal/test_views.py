@@ -4,13 +4,11 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from apps.tenancy.models import ClientAccount, Role
-from tests.factories import TEST_PASSWORD, MembershipFactory
+from apps.sandbox.seed import DEMO_ACCOUNTS
+from apps.tenancy.models import Role
+from tests.factories import TEST_PASSWORD, CredentialFactory, MembershipFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
-
-VALID_ACC = "ACC8154748ae6bd4e278a7cddd38a662f4f"
-
 
 def test_pages_require_sign_in(client, tenant):
     for url in [reverse("portal:dashboard"), reverse("portal:account_detail", args=[tenant.account.pk])]:
@@ -87,26 +85,28 @@ def test_staff_and_clients_cannot_connect_accounts(login, tenant):
         assert login(user).get(reverse("portal:account_create")).status_code == 403
 
 
-def account_form(**overrides) -> dict:
-    data = {
-        "name": "Bright Smiles",
-        "callrail_account_id": VALID_ACC,
-        "auth_mode": "direct",
-        "api_key": "abc123secretkey",
-        "connection_id": "",
-        "base_url": "",
-        "time_zone": "America/Chicago",
-    }
+@pytest.fixture
+def sandbox_credential(tenant, sandbox):
+    """The agency's key reaching the sandbox's second demo account."""
+    return CredentialFactory(agency=tenant.agency, name="Lakeside key", api_key=DEMO_ACCOUNTS[1].api_key,
+                             base_url=sandbox.url)  # fmt: skip
+
+
+def account_form(chosen, **overrides) -> dict:
+    data = {"credential": chosen.pk, "callrail_account_id": DEMO_ACCOUNTS[1].account_id, "name": "Bright Smiles",
+            "time_zone": "", "gateway_connection": ""}  # fmt: skip
     return {**data, **overrides}
 
 
-def test_owner_connects_an_account(login, tenant):
-    response = login(tenant.owner).post(reverse("portal:account_create"), account_form())
-    account = tenant.agency.client_accounts.get(callrail_account_id=VALID_ACC)
+def test_owner_connects_an_account_through_a_credential(login, tenant, sandbox, sandbox_credential):
+    response = login(tenant.owner).post(reverse("portal:account_create"), account_form(sandbox_credential))
+    account = tenant.agency.client_accounts.get(callrail_account_id=DEMO_ACCOUNTS[1].account_id)
     assert response.status_code == 302
     assert response.url == reverse("portal:account_detail", args=[account.pk])
-    assert account.api_key == "abc123secretkey"
-    assert account.time_zone == "America/Chicago"
+    assert account.credential == sandbox_credential
+    assert account.api_key == DEMO_ACCOUNTS[1].api_key
+    companies = sandbox.state.accounts[DEMO_ACCOUNTS[1].account_id].companies.values()
+    assert account.time_zone in {c["time_zone"] for c in companies}  # read from CallRail, not the default
 
 
 @pytest.mark.parametrize(
@@ -114,14 +114,12 @@ def test_owner_connects_an_account(login, tenant):
     [
         ({"callrail_account_id": "ACC123"}, "callrail_account_id", "ACC followed by 32 lowercase hex"),
         ({"callrail_account_id": "COM8154748ae6bd4e278a7cddd38a662f4f"}, "callrail_account_id", "ACC followed"),
-        ({"api_key": ""}, "api_key", "Enter the API key"),
-        ({"api_key": "   "}, "api_key", "Enter the API key"),
         ({"name": ""}, "name", "This field is required"),
-        ({"base_url": "not a url"}, "base_url", "Enter a valid URL"),
+        ({"credential": "999999"}, "credential", "Select a valid choice"),
     ],
 )
-def test_connect_form_rejects_bad_input_beside_the_field(login, tenant, overrides, field, message):
-    response = login(tenant.owner).post(reverse("portal:account_create"), account_form(**overrides))
+def test_connect_form_rejects_bad_input_beside_the_field(login, tenant, sandbox_credential, overrides, field, message):
+    response = login(tenant.owner).post(reverse("portal:account_create"), account_form(sandbox_credential, **overrides))
     assert response.status_code == 200
     assert any(message in error for error in response.context["form"].errors[field])
     body = response.content.decode()
@@ -130,31 +128,46 @@ def test_connect_form_rejects_bad_input_beside_the_field(login, tenant, override
     assert tenant.agency.client_accounts.filter(name="Bright Smiles").count() == 0
 
 
-def test_connecting_the_same_callrail_account_twice_is_refused(login, tenant):
-    client = login(tenant.owner)
-    client.post(reverse("portal:account_create"), account_form())
-    response = client.post(reverse("portal:account_create"), account_form(name="Again"))
+def test_an_account_the_key_does_not_reach_is_refused_and_nothing_is_kept(login, tenant, sandbox_credential):
+    data = account_form(sandbox_credential, callrail_account_id=DEMO_ACCOUNTS[2].account_id)
+    response = login(tenant.owner).post(reverse("portal:account_create"), data)
     assert response.status_code == 200
-    assert "already has a client account" in response.content.decode()
+    body = response.content.decode()
+    assert "the key does not reach this account" in body
+    assert "Nothing was imported" in body
+    assert not tenant.agency.client_accounts.filter(callrail_account_id=DEMO_ACCOUNTS[2].account_id).exists()
 
 
-def test_edit_with_empty_key_keeps_the_stored_key(login, tenant):
+def test_connecting_the_same_callrail_account_twice_is_refused(login, tenant, sandbox_credential):
+    client = login(tenant.owner)
+    client.post(reverse("portal:account_create"), account_form(sandbox_credential))
+    response = client.post(reverse("portal:account_create"), account_form(sandbox_credential, name="Again"))
+    assert response.status_code == 200
+    assert "is already connected in Acme as “Bright Smiles”" in response.content.decode()
+    assert tenant.agency.client_accounts.filter(name="Again").count() == 0
+
+
+def test_edit_keeps_the_key_with_its_credential(login, tenant):
     old_key = tenant.account.api_key
     url = reverse("portal:account_edit", args=[tenant.account.pk])
-    response = login(tenant.admin).post(
-        url, account_form(callrail_account_id=tenant.account.callrail_account_id, api_key="", name="Renamed")
-    )
+    response = login(tenant.admin).post(url, {"name": "Renamed", "time_zone": "America/Chicago",
+                                              "credential": tenant.account.credential_id})  # fmt: skip
     assert response.status_code == 302
     tenant.account.refresh_from_db()
-    assert (tenant.account.name, tenant.account.api_key) == ("Renamed", old_key)
+    assert (tenant.account.name, tenant.account.time_zone, tenant.account.api_key) == (
+        "Renamed", "America/Chicago", old_key,
+    )  # fmt: skip
 
 
-def test_gateway_mode_keeps_connection_id_and_direct_mode_drops_it(login, tenant):
+def test_the_edit_form_offers_only_this_agencys_credentials(login, tenant, other_tenant):
+    url = reverse("portal:account_edit", args=[tenant.account.pk])
     client = login(tenant.owner)
-    client.post(reverse("portal:account_create"), account_form(auth_mode="gateway", connection_id="conn-1"))
-    account = ClientAccount.objects.for_account(tenant.agency.client_accounts.get(callrail_account_id=VALID_ACC))
-    assert account.get().connection_id == "conn-1"
-    assert account.get().effective_base_url == "https://gateway.maton.ai"
+    choices = client.get(url).context["form"].fields["credential"].queryset
+    assert set(choices) == {tenant.account.credential, tenant.other_account.credential}
+    response = client.post(url, {"name": "X", "time_zone": "UTC", "credential": other_tenant.account.credential_id})
+    assert response.status_code == 200
+    tenant.account.refresh_from_db()
+    assert tenant.account.credential_id != other_tenant.account.credential_id
 
 
 def test_agency_switcher_changes_the_working_agency(login, tenant, other_tenant):

@@ -23,9 +23,23 @@ DEMO = 0  # the first demo account of the sandbox seed
 def _clear_redis(account_pk: int) -> None:
     conn = get_redis()
     keys = [redis_key("sync", "lock", account_pk)]
+    credential_pk = ClientAccount.objects.for_account(account_pk).values_list("credential_id", flat=True).first()
+    if credential_pk is not None:  # the account's own key scope (the factory gives each account its own key)
+        keys += list(conn.scan_iter(match=redis_key("callrail:budget", f"{{key:{credential_pk}}}", "*"), count=1000))
     keys += list(conn.scan_iter(match=redis_key("callrail:budget", f"{{{account_pk}}}", "*"), count=1000))
     keys += list(conn.scan_iter(match=redis_key("sync", "seen", account_pk, "*"), count=1000))
     conn.delete(*keys)
+
+
+def set_key(account: ClientAccount, api_key: str, *, base_url: str | None = None) -> ClientAccount:
+    """Give the account's own credential (the factory's) this key, and a base URL; clears a refused flag."""
+    credential = account.credential
+    credential.api_key = api_key
+    if base_url is not None:
+        credential.base_url = base_url
+    credential.error = ""
+    credential.save()
+    return account
 
 
 def point_at_sandbox(account: ClientAccount, sandbox: Any, index: int = DEMO) -> ClientAccount:
@@ -33,10 +47,9 @@ def point_at_sandbox(account: ClientAccount, sandbox: Any, index: int = DEMO) ->
 
     demo = DEMO_ACCOUNTS[index]
     account.callrail_account_id = demo.account_id
-    account.api_key = demo.api_key
-    account.base_url = sandbox.url
     account.time_zone = demo.time_zone
     account.save()
+    set_key(account, demo.api_key, base_url=sandbox.url)
     _clear_redis(account.pk)
     return account
 

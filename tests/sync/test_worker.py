@@ -14,7 +14,7 @@ from apps.sync.resources import CALLS
 from apps.sync.services import sync_request
 from tests.workers import start_worker, wait_for
 
-from .conftest import control, point_at_sandbox, upstream_records
+from .conftest import control, point_at_sandbox, set_key, upstream_records
 from .test_full_sync import assert_mirror_equals_upstream
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -46,8 +46,7 @@ def test_sync_account_command_queues_through_celery_and_waits(live_account, cele
 
 
 def test_failed_run_makes_the_command_exit_non_zero(live_account, celery_worker):
-    live_account.api_key = "wrong-key"
-    live_account.save()
+    set_key(live_account, "wrong-key")
     out = io.StringIO()
     with pytest.raises(CommandError, match="failed"):
         call_command("sync_account", live_account.callrail_account_id, "--resource", "companies", "--wait",

@@ -25,6 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from apps.companies.models import Company
+from apps.credentials.models import Credential, GatewayConnection
 from apps.portal.catalog import PORTAL_RESOURCES
 from apps.push.models import OutboxEntry
 from apps.sync.api import ENDPOINTS
@@ -105,6 +106,8 @@ class Side:
     entry: OutboxEntry
     job: object
     event: object
+    credential: object = None  # the agency's gateway credential (apps.credentials), and one of its connections
+    connection: object = None
     markers: list[str] = field(default_factory=list)
 
 
@@ -132,7 +135,21 @@ def side(tenant, label: str, *, records: dict | None = None) -> Side:
         event=WebhookEvent.objects.create(
             client_account=account, company=company, event_type="post_call", status="rejected", raw_body="{}"
         ),
+        **credential_and_connection(tenant, label),
     )
+
+
+def credential_and_connection(tenant, label: str) -> dict:
+    """A gateway credential of the agency with one connection. Flagged as refused, so that its pages answer
+    without sending a request (no CallRail is reachable from the matrix)."""
+    credential, _ = Credential.objects.get_or_create(
+        agency=tenant.agency, name=f"{label} Gateway Key",
+        defaults={"auth_mode": "gateway", "api_key": f"{label}-gateway-secret", "error": "refused (matrix)"},
+    )  # fmt: skip
+    connection, _ = GatewayConnection.objects.get_or_create(
+        credential=credential, connection_id=f"{label.lower()}-connection-0001", defaults={"status": "ACTIVE"}
+    )
+    return {"credential": credential, "connection": connection}
 
 
 def aim(name: str, pattern: URLPattern, target: Side) -> list[dict]:
@@ -152,6 +169,10 @@ def aim(name: str, pattern: URLPattern, target: Side) -> list[dict]:
             values[param] = [target.invitation.pk]
         elif param == "pk" and short.startswith("client-account"):
             values[param] = [target.account.pk]
+        elif param == "credential_pk" or (param == "pk" and short.startswith("credential-")):  # apps.credentials
+            values[param] = [target.credential.pk]
+        elif param == "connection_pk":
+            values[param] = [target.connection.pk]
         elif param == "pk" and short.endswith("-detail"):
             endpoint = next(e for e in ENDPOINTS if e.basename == short.removesuffix("-detail"))
             values[param] = [next(r.pk for r in target.records.values() if r._meta.label == endpoint.model)]
@@ -258,6 +279,7 @@ def world(tenant, other_tenant, django_capture_on_commit_callbacks) -> World:
         other_tenant.agency.name, other_tenant.account.name, other_tenant.other_account.name,
         other_tenant.account.callrail_account_id, other_tenant.other_account.callrail_account_id,
         other_tenant.staff.email, other_tenant.client_user.email, *(r.callrail_id for r in foreign_rows.values()),
+        "Globex Gateway Key", "globex-connection-0001",
     ]  # fmt: skip
     hidden.markers = ["Hidden Main Street", "Hidden Caller", "Hidden Google Ads number", "Hidden-vip",
                       "Hidden contact form", "Hidden Texter", "Hidden alerts", "Hidden wants a quote"]  # fmt: skip
@@ -319,7 +341,10 @@ def snapshot(world: World) -> dict:
         "memberships": sorted(memberships.values_list("pk", "role", "is_active")),
         "invitations": sorted((i.pk, i.status) for i in Invitation.objects.all()),
         "outbox": OutboxEntry.objects.unscoped(reason="system-check").count(),
-        "accounts": sorted(ClientAccount.objects.unscoped(reason="system-check").values_list("pk", "name", "base_url")),
+        "accounts": sorted(ClientAccount.objects.unscoped(reason="system-check").values_list(
+            "pk", "name", "credential_id", "gateway_connection_id", "sync_enabled")),
+        "credentials": sorted(Credential.objects.values_list("pk", "name", "base_url", "key_limit_enabled")),
+        "connections": sorted(GatewayConnection.objects.values_list("pk", "status")),
     }
 
 

@@ -46,10 +46,15 @@ class Command(BaseCommand):
                 self.stdout.write("Stopped the embedded Redis.")
 
     def _run(self, host: str, port: int, sandbox_port: int, check: bool, demo_accounts) -> None:
+        from apps.sandbox.keys import MULTI_ACCOUNT_KEY
+        from apps.sandbox.seed import GATEWAY_KEY
+
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         sandbox_url = f"http://{host}:{sandbox_port}"
-        accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in demo_accounts])
+        _allow_sandbox(sandbox_url)
+        accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in demo_accounts],
+                                  agency_key=MULTI_ACCOUNT_KEY, gateway_key=GATEWAY_KEY)  # fmt: skip
 
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "agency_portal"]
@@ -131,4 +136,17 @@ class Command(BaseCommand):
 
 def _account_spec(account) -> dict:
     """A sandbox DemoAccount as the loader's dict."""
-    return {"id": account.account_id, "name": account.name, "api_key": account.api_key, "time_zone": account.time_zone}
+    return {"id": account.account_id, "name": account.name, "api_key": account.api_key, "time_zone": account.time_zone,
+            "connection_id": account.connection_id}  # fmt: skip
+
+
+def _allow_sandbox(sandbox_url: str) -> None:
+    """The demo's keys go to the sandbox: allow it (here and in the processes started below, which inherit the
+    environment), and point the gateway's control API at it (``/ctrl``)."""
+    import os
+
+    allowed = [*settings.CALLRAIL_ALLOWED_BASE_URLS, sandbox_url]
+    os.environ["CALLRAIL_ALLOWED_BASE_URLS"] = ",".join(allowed)
+    os.environ.setdefault("CALLRAIL_GATEWAY_CONTROL_URL", f"{sandbox_url}/ctrl")
+    settings.CALLRAIL_ALLOWED_BASE_URLS = allowed
+    settings.CALLRAIL_GATEWAY_CONTROL_URL = os.environ["CALLRAIL_GATEWAY_CONTROL_URL"]
