@@ -51,6 +51,17 @@ class Call(MirrorModel):
     person_id = models.CharField(max_length=64, blank=True, null=True)
     agent_email = models.CharField(max_length=254, blank=True, null=True)
 
+    def __str__(self) -> str:
+        from apps.portal.formatting import format_phone, title_case_name
+
+        who = title_case_name(self.customer_name) or format_phone(self.customer_phone_number)
+        return f"Call from {who or 'an unknown caller'}"
+
+    @property
+    def has_recording(self) -> bool:
+        """CallRail has a recording of this call (played through the portal, ``apps.calls.recordings``)."""
+        return bool(self.recording_url or self.recording_player)
+
     class Meta(MirrorModel.Meta):
         ordering = ["-start_time"]
         indexes = [
