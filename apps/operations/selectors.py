@@ -160,15 +160,16 @@ class WorkerPing:
     error: str = ""
 
 
-def worker_ping(*, timeout: float | None = None, max_age: float = 10.0) -> WorkerPing:
+def worker_ping(*, timeout: float | None = None, max_age: float = 10.0, cached_only: bool = False) -> WorkerPing | None:
     """Workers that answered a broadcast ping within ``timeout`` seconds (default WORKER_PING_TIMEOUT).
 
-    Cached for ``max_age`` seconds so a page reload (or several people) never stacks up pings.
+    Cached for ``max_age`` seconds so a page reload (or several people) never stacks up pings;
+    ``cached_only``: the cached answer or None, never waiting for workers.
     """
     cached = None
     with contextlib.suppress(Exception):  # the cache is Redis: if it is down, ping without it
         cached = cache.get(PING_CACHE_KEY)
-    if cached is not None:
+    if cached is not None or cached_only:
         return cached
     from agency_portal.celery import app
 

@@ -53,18 +53,29 @@ class SystemView(PortalView, TemplateView):
     permission = Can.SYSTEM
     template_name = "operations/system.html"
 
+    def get_template_names(self) -> list[str]:
+        return ["operations/_workers.html" if self.workers_only() else self.template_name]
+
+    def workers_only(self) -> bool:
+        """The workers' row alone: the page asks for it after loading (a ping waits up to a second)."""
+        htmx = getattr(self.request, "htmx", None)
+        return bool(htmx and htmx.target == "workers")
+
     def get_context_data(self, **kwargs):
         user, agency = self.request.user, self.request.agency or None
+        beat = last_heartbeat()
+        stale = beat is None or timezone.now() - beat > timezone.timedelta(minutes=3)
+        if self.workers_only():
+            return super().get_context_data(ping=worker_ping(), heartbeat=beat, heartbeat_stale=stale, **kwargs)
         # An operator without a chosen agency sees no tenant's accounts here (Prometheus has them all).
         figures = [] if agency is None else account_figures(lambda model: model.objects.visible_to(user, agency))
-        beat = last_heartbeat()
-        ping = worker_ping()
+        ping = worker_ping(cached_only=True)  # answered at once when a ping is cached, else loaded by HTMX
         return super().get_context_data(
             figures=figures,
             queues=queue_depths(),
             ping=ping,
             heartbeat=beat,
-            heartbeat_stale=beat is None or timezone.now() - beat > timezone.timedelta(minutes=3),
+            heartbeat_stale=stale,
             pending_deletion=[f.account for f in figures if f.account.deletion_due_at],
             agency=agency,
             **kwargs,

@@ -106,3 +106,45 @@ def title_case_name(name: str | None) -> str:
         return name
     place = re.fullmatch(r"(.+), ([A-Z]{2})", name)  # a caller ID that is a place: "LAFAYETTE, CO"
     return f"{place[1].title()}, {place[2]}" if place else name.title()
+
+
+def _rgb(colour: str) -> tuple[int, int, int] | None:
+    text = (colour or "").strip().lstrip("#")
+    if len(text) != 6:
+        return None
+    try:
+        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+    except ValueError:
+        return None
+
+
+def luminance(rgb: tuple[int, ...]) -> float:
+    """WCAG relative luminance of an sRGB colour."""
+
+    def channel(c: int) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def ink_on(colour: str) -> str:
+    """Dark or white text, whichever reads on ``colour`` (the agency's brand colour in bars and emails)."""
+    rgb = _rgb(colour)
+    return "#111827" if rgb is not None and luminance(rgb) > 0.4 else "#ffffff"
+
+
+def brand_style(colour: str) -> str:
+    """CSS custom properties of the agency's colour: the top bar in it with readable text on it, and the
+    accent (buttons, links, tabs) in it where it is dark enough to read on white, else darkened."""
+    rgb = _rgb(colour)
+    if rgb is None:
+        return ""
+    accent: tuple[int, ...] = rgb
+    while luminance(accent) > 0.18:  # WCAG AA (4.5:1) against white needs a luminance of at most ~0.18
+        accent = tuple(int(c * 0.85) for c in accent)
+    dark = tuple(int(c * 0.75) for c in accent)
+    hexed = "#{:02x}{:02x}{:02x}".format
+    ink = ink_on(colour)
+    return f"--bar: {hexed(*rgb)}; --bar-ink: {ink}; --brand: {hexed(*accent)}; --brand-dark: {hexed(*dark)};"

@@ -71,7 +71,8 @@ def test_call_detail_shows_recording_transcript_tags_note_lead_status_and_value(
         .content.decode()
     )
     # the recording plays through the portal; CallRail's player link and its access key never reach the page
-    assert "access_key" not in body and "app.callrail.test" not in body
+    assert "access_key" not in body
+    assert "app.callrail.test" not in body
     assert reverse("portal:call_recording", args=[tenant.account.pk, the_call.pk]) in body
     assert "<audio" in body
     assert "Acme here about a quote" in body  # transcript from the payload

@@ -83,39 +83,9 @@ def zone_label(where: Any) -> str:
     return formatting.zone_name(where)
 
 
-def _rgb(colour: str) -> tuple[int, int, int] | None:
-    text = (colour or "").strip().lstrip("#")
-    if len(text) != 6:
-        return None
-    try:
-        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
-    except ValueError:
-        return None
-
-
-def _luminance(rgb: tuple[int, int, int]) -> float:
-    def channel(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
 @register.filter
 def brand_style(colour: str) -> str:
-    """CSS custom properties of the agency's colour: the top bar in that colour with readable text on it, and
-    the accent (buttons, links, tabs) in it where it is dark enough to read on white, else darkened."""
-    rgb = _rgb(colour)
-    if rgb is None:
-        return ""
-    ink = "#111827" if _luminance(rgb) > 0.4 else "#ffffff"
-    accent = rgb
-    while _luminance(accent) > 0.18:  # WCAG AA (4.5:1) against white needs a luminance of at most ~0.18
-        accent = tuple(int(c * 0.85) for c in accent)
-    dark = tuple(int(c * 0.75) for c in accent)
-    hexed = "#{:02x}{:02x}{:02x}".format
-    return f"--bar: {hexed(*rgb)}; --bar-ink: {ink}; --brand: {hexed(*accent)}; --brand-dark: {hexed(*dark)};"
+    return formatting.brand_style(colour)
 
 
 @register.filter
@@ -132,3 +102,41 @@ def resource_labels(names: Any) -> str:
     from apps.portal.catalog import RESOURCE_LABELS
 
     return ", ".join(RESOURCE_LABELS.get(n, label_of("", n)) for n in names or [])
+
+
+@register.filter
+def action_label(action: str) -> str:
+    from apps.portal.labels import action_label as word
+
+    return word(action)
+
+
+@register.filter
+def entry_changes(entry: Any) -> list:
+    """An outbox entry's changes as (field, before, after), readably (before: the value it replaced)."""
+    from apps.portal.labels import change_rows
+
+    after = dict(entry.changes or {})
+    if (entry.options or {}).get("append_tags"):
+        after = {"tags": f"add {', '.join(entry.options.get('tags') or [])}"}
+    before = {k: v for k, v in (entry.base or {}).items() if k in after}
+    return change_rows(before, after)
+
+
+@register.filter
+def entry_record_url(entry: Any, account: Any) -> str:
+    """The page of the record an outbox entry changes ("" where the portal has none)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("portal:resource_detail", args=[account.pk, entry.resource, entry.object_pk])
+    except NoReverseMatch:
+        return ""
+
+
+@register.filter
+def resource_singular(name: str) -> str:
+    from apps.portal.catalog import BY_NAME
+
+    resource = BY_NAME.get(name)
+    return resource.singular if resource else label_of("", name).lower()

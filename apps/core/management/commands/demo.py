@@ -6,6 +6,7 @@ Celery beat and the web server; Ctrl-C stops them all (and the embedded Redis, i
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +38,14 @@ class Command(BaseCommand):
         sandbox_url = f"http://{host}:{sandbox_port}"
         accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in DEMO_ACCOUNTS])
 
+        url = f"http://{host}:{port}"
+        if not os.environ.get("PORTAL_BASE_URL"):
+            # links in emails (and webhook URLs) point where this demo actually serves, whatever --port says
+            os.environ["PORTAL_BASE_URL"] = url
+            settings.PORTAL_BASE_URL = url
+        elif settings.PORTAL_BASE_URL.rstrip("/") != url:
+            self.stderr.write(f"PORTAL_BASE_URL is {settings.PORTAL_BASE_URL}, but the portal runs at {url}: "
+                              "links in emails point at the former.")  # fmt: skip
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "agency_portal"]
         log_dir = Path(settings.VAR_DIR) / "log"
