@@ -157,6 +157,7 @@ class NamedRow:
 
     label: str
     totals: Any
+    sub: str = ""  # the company, where another tracker has the same name
 
 
 def _qualified(rows: list, group: str, account: Any) -> list:
@@ -171,10 +172,7 @@ def _qualified(rows: list, group: str, account: Any) -> list:
         Tracker.objects.for_account(account).filter(callrail_id__in=refs).values_list("callrail_id", "company__name")
     )
     seen = Counter(r.label for r in rows)
-    return [
-        NamedRow(f"{r.label} · {companies[r.ref]}" if seen[r.label] > 1 and companies.get(r.ref) else r.label, r.totals)
-        for r in rows
-    ]
+    return [NamedRow(r.label, r.totals, companies.get(r.ref, "") if seen[r.label] > 1 else "") for r in rows]
 
 
 OVERVIEW_TABLES = (("Top sources", "Source", "source"), ("By company", "Company", "company"),

@@ -50,6 +50,11 @@ class Column:
     def value_path(self) -> str:
         return self.path or self.key
 
+    @property
+    def staff_only(self) -> bool:
+        """CallRail's ids are the agency's tools: not offered to clients (lists, columns, CSV)."""
+        return self.key == "callrail_id"
+
     def value(self, obj: Any) -> Any:
         if self.getter is not None:
             return self.getter(obj)
@@ -320,10 +325,13 @@ class PortalResource:
     def default_columns(self) -> list[str]:
         return [c.key for c in self.columns if c.default]
 
-    def chosen_columns(self, keys: Iterable[str] | None) -> list[Column]:
-        known = {c.key: c for c in self.columns}
+    def columns_for(self, *, staff: bool) -> list[Column]:
+        return [c for c in self.columns if staff or not c.staff_only]
+
+    def chosen_columns(self, keys: Iterable[str] | None, *, staff: bool = True) -> list[Column]:
+        known = {c.key: c for c in self.columns_for(staff=staff)}
         chosen = [known[k] for k in (keys or []) if k in known]
-        return chosen or [known[k] for k in self.default_columns]
+        return chosen or [known[k] for k in self.default_columns if k in known]
 
     def sort_keys(self) -> dict[str, str]:
         return {c.key: c.sort for c in self.columns if c.sort}

@@ -156,7 +156,8 @@ class ResourceListView(ResourceMixin, TemplateView):
         listing = self.listing(resource, account)
         size = page_size_from(self.request.GET, pref.page_size if pref else None, listing.problems)
         paginate(listing, self.request.GET, size)
-        columns = resource.chosen_columns(pref.columns if pref else None)
+        staff = allows(self.request.user, Can.SYNC, self.request.agency or None)
+        columns = resource.chosen_columns(pref.columns if pref else None, staff=staff)
         table = [
             [(column.key, column.label, render_cell(row, column, account, resource)) for column in columns]
             for row in listing.page.rows
@@ -180,6 +181,7 @@ class ResourceListView(ResourceMixin, TemplateView):
             columns=columns,
             table=table,
             chosen=[c.key for c in columns],
+            offered_columns=resource.columns_for(staff=staff),
             page_sizes=PAGE_SIZES,
             page_size=size,
             default_page_size=pref.page_size if pref and pref.page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
@@ -261,7 +263,7 @@ class ResourceExportView(ResourceMixin, View):
         res = self.get_resource()
         account = self.get_account()
         listing = self.listing(res, account)
-        columns = list(res.columns)
+        columns = res.columns_for(staff=allows(request.user, Can.SYNC, request.agency or None))
         rows = (
             [c.csv_value(obj) for c in columns] for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK)
         )

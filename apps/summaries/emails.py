@@ -22,7 +22,7 @@ from django.urls import NoReverseMatch, reverse
 
 from apps.calls import reports
 from apps.calls.reports import CallReport, Change, Period
-from apps.portal.formatting import format_phone, format_when, ink_on
+from apps.portal.formatting import format_phone, format_when, ink_on, title_case_name
 
 from .models import Frequency, PortalSummary
 
@@ -109,10 +109,7 @@ def call_url(account_pk: int, call_pk: int) -> str:
 
 def _caller(call: Any) -> str:
     """Caller ID names come in capitals (``RUEGSEGGER SIMO``): show them in title case, as CallRail does."""
-    name = call.customer_name or ""
-    if name.isupper():
-        name = name.title()
-    return name or call.customer_phone_number or "Unknown caller"
+    return title_case_name(call.customer_name) or format_phone(call.customer_phone_number) or "Unknown caller"
 
 
 def _call_status(call: Any) -> str:
@@ -164,7 +161,7 @@ def summary_context(
     busiest = report.busiest_day or 1
     series = [
         {
-            "label": p.day.strftime("%a %-d %b"),
+            "label": p.day.strftime("%a, %b %-d"),
             "calls": p.totals.total_calls,
             "width": max(1, round(p.totals.total_calls * 100 / busiest)) if p.totals.total_calls else 0,
         }

@@ -169,7 +169,7 @@ class SummaryTestSendView(SummaryStaffView, View):
         delivery = summary_send_test(summary=summary, user=request.user)
         messages.success(
             request,
-            f"A test of {summary} for {delivery.period_start:%-d %b}–{delivery.period_end:%-d %b %Y} is on its way "
+            f"A test of {summary} for {delivery.period_start:%b %-d}–{delivery.period_end:%b %-d, %Y} is on its way "
             f"to {delivery.email}; the send log shows when it left.",
         )
         return redirect("summaries:log", account_pk=account.pk)

@@ -123,6 +123,9 @@
     picker.querySelectorAll(".tag-option").forEach((option) => {
       option.hidden = words !== "" && !option.dataset.name.includes(words);
     });
+    picker.querySelectorAll("fieldset").forEach((group) => {
+      group.hidden = !group.querySelector(".tag-option:not([hidden])");
+    });
   });
   document.addEventListener("keydown", (event) => {
     const search = event.target.closest("[data-tag-search]");
