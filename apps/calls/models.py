@@ -59,8 +59,9 @@ class Call(MirrorModel):
 
     @property
     def has_recording(self) -> bool:
-        """CallRail has a recording of this call (played through the portal, ``apps.calls.recordings``)."""
-        return bool(self.recording_url or self.recording_player)
+        """CallRail has a recording of this call: its ``recording`` field names the API endpoint the portal asks
+        for the MP3 (``apps.calls.recordings``)."""
+        return bool(self.recording_url)
 
     class Meta(MirrorModel.Meta):
         ordering = ["-start_time"]

@@ -65,6 +65,8 @@ def test_every_list_has_an_empty_state(login, tenant, name):
 
 def test_call_detail_shows_recording_transcript_tags_note_lead_status_and_value(login, tenant, records):
     the_call = records["calls"]
+    the_call.recording_url = f"https://api.callrail.test/v3/a/ACC1/calls/{the_call.callrail_id}/recording.json"
+    the_call.save()
     body = (
         login(tenant.client_user)
         .get(reverse("portal:resource_detail", args=[tenant.account.pk, "calls", the_call.pk]))

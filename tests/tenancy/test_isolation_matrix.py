@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.companies.models import Company
 from apps.portal.catalog import PORTAL_RESOURCES
+from apps.portal.models import SavedView
 from apps.push.models import OutboxEntry
 from apps.sync.api import ENDPOINTS
 from apps.tenancy.models import ClientAccount, Invitation, Membership, Role
@@ -114,6 +115,7 @@ class Side:
     entry: OutboxEntry
     job: object
     event: object
+    saved_view: object = None
     markers: list[str] = field(default_factory=list)
 
 
@@ -141,6 +143,9 @@ def side(tenant, label: str, *, records: dict | None = None) -> Side:
         event=WebhookEvent.objects.create(
             client_account=account, company=company, event_type="post_call", status="rejected", raw_body="{}"
         ),
+        saved_view=SavedView.objects.create(
+            client_account=account, user=tenant.staff, resource="calls", name=f"{label} view", query="spam=no"
+        ),
     )
 
 
@@ -161,6 +166,12 @@ def aim(name: str, pattern: URLPattern, target: Side) -> list[dict]:
             values[param] = [target.invitation.pk]
         elif param == "pk" and short.startswith("client-account"):
             values[param] = [target.account.pk]
+        elif param == "pk" and short == "call_recording":
+            values[param] = [target.records["calls"].pk]
+        elif param == "pk" and short == "conversation_thread":
+            values[param] = [target.records["text_conversations"].pk]
+        elif param == "pk" and short == "saved_view_delete":
+            values[param] = [target.saved_view.pk]
         elif param == "pk" and short.endswith("-detail"):
             endpoint = next(e for e in ENDPOINTS if e.basename == short.removesuffix("-detail"))
             values[param] = [next(r.pk for r in target.records.values() if r._meta.label == endpoint.model)]
