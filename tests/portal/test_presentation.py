@@ -256,3 +256,24 @@ def test_the_email_preview_may_be_framed_by_the_portal_only(login, tenant):
     page = client.get(reverse("summaries:preview", args=[tenant.account.pk, summary.pk]))
     assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
     assert 'sandbox="allow-popups' in page.content.decode()
+
+
+def test_an_invitation_carries_the_agencys_branding(login, tenant, mailoutbox, django_capture_on_commit_callbacks):
+    tenant.agency.primary_colour = "#0f766e"
+    tenant.agency.logo = b"\x89PNG\r\n\x1a\n" + b"0" * 40
+    tenant.agency.logo_content_type = "image/png"
+    tenant.agency.save()
+    from apps.tenancy.models import Role
+    from apps.tenancy.services import invitation_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_create(agency=tenant.agency, email="new.client@example.test", role=Role.CLIENT,
+                          client_accounts=[tenant.account], invited_by=tenant.owner)  # fmt: skip
+    [message] = [m for m in mailoutbox if "new.client@example.test" in m.to]
+    assert message.from_email.startswith(tenant.agency.name)
+    assert tenant.agency.name in message.subject
+    html = message.alternatives[0][0]
+    assert "#0f766e" in html
+    assert 'src="cid:agency-logo"' in html
+    assert "/invitations/" in html
+    assert "/invitations/" in message.body
