@@ -23,6 +23,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages
+    path("", include("apps.integrations.urls")),  # "Connect webhooks": the company's Webhooks integration
     path("", include("apps.operations.urls")),  # /metrics (Prometheus) and the owners' system page (issue 11)
 ]
 

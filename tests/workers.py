@@ -1,11 +1,14 @@
 """A real Celery worker process for tests whose behaviour depends on one (pytest fixture `celery_worker`).
 
 The worker runs `celery -A agency_portal worker` with the test process's environment, pointed at the
-test database, so tasks see rows committed by a `transaction=True` test.
+test database, so tasks see rows committed by a `transaction=True` test. It loads the test settings with the
+same environment as the test process, so under pytest-xdist it shares that process's key prefix, queues and
+files (agency_portal/settings/test.py), never another's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +23,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from apps.core import embedded_redis
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,6 +36,12 @@ class WorkerProcess:
         """SIGKILL, as a crashed machine would: no clean shutdown, unacknowledged tasks stay queued."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+        self._reap_pool()
+
+    def _reap_pool(self) -> None:
+        """Whatever the worker left of its pool (its own process group) is killed too: nothing outlives a test."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -39,28 +50,61 @@ class WorkerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._reap_pool()
 
 
-def start_worker(queues: str = "default,sync,push,webhooks,email", concurrency: int = 2) -> WorkerProcess:
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+def database_url() -> str:
+    """The URL of the database this test process uses (the test database once it exists), for a child process."""
     db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "agency_portal.settings.test", "REDIS_URL": settings.REDIS_URL}
     if db["ENGINE"].endswith("postgresql"):
-        env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+        return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+def worker_environment(settings_module: str = "agency_portal.settings.test", **extra: str) -> dict[str, str]:
+    """The environment of a process a test starts: this one's (the xdist worker id included, so the child's test
+    settings isolate it alike), the test database and this process's Redis (the embedded one started now if this
+    process has not connected to it yet: the child is told its URL, so it never starts one of its own)."""
+    if settings.EMBEDDED_REDIS:
+        embedded_redis.ensure_running()
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_URL": database_url(),
+        **extra,
+    }
+
+
+def start_worker(
+    queues: str = "default,sync,push,webhooks,email",
+    concurrency: int = 2,
+    *,
+    settings_module: str = "agency_portal.settings.test",
+    env: dict[str, str] | None = None,
+    name: str = "test",
+    process_class: type[WorkerProcess] | None = None,
+) -> WorkerProcess:
+    """Start ``celery -A agency_portal worker`` on the test database and Redis, and wait until it is ready.
+
+    Its own process group (``start_new_session``), so a test may kill it with its pool at once, and Ctrl-C on
+    the test run reaches pytest only (whose fixtures stop it)."""
+    name = f"{name}-{uuid.uuid4().hex[:8]}@%h"
     log = Path(settings.VAR_DIR) / f"worker-{name.split('@')[0]}.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", queues, "-c", str(concurrency),
          "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
-    )
-    deadline = time.monotonic() + 30
+        cwd=ROOT, env=worker_environment(settings_module, **(env or {})), stdout=open(log, "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    worker = (process_class or WorkerProcess)(process, name, log)
+    deadline = time.monotonic() + 60
     while b"ready." not in log.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
             raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    return WorkerProcess(process, name, log)
+    return worker
 
 
 @pytest.fixture

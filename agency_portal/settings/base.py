@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.embedded_redis import ensure_embedded_redis
+from apps.core import embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -170,10 +170,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: broker, cache, rate-limit budgets. Started by the portal itself when REDIS_URL is unset.
+# --- Redis: broker, cache, rate-limit budgets. When REDIS_URL is unset the portal runs its own, started at the
+# first connection a process makes to it (never for commands that do not use Redis) and stopped when the process
+# that started it exits (apps/core/embedded_redis.py).
 EMBEDDED_REDIS = not env("REDIS_URL", default="")
 EMBEDDED_REDIS_PORT = _setting("EMBEDDED_REDIS_PORT", int, 6389)
-REDIS_URL = _setting("REDIS_URL", str, "") or ensure_embedded_redis(VAR_DIR / "redis", EMBEDDED_REDIS_PORT)
+REDIS_URL = _setting("REDIS_URL", str, "") or embedded_redis.start_on_demand(VAR_DIR / "redis", EMBEDDED_REDIS_PORT)
 # Every key the portal writes starts with this, so several installations (or test runs) can share a Redis.
 REDIS_KEY_PREFIX = _setting("REDIS_KEY_PREFIX", str, "ap")
 
@@ -317,12 +319,19 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Webhooks (issue 7): signed CallRail webhooks received at PORTAL_BASE_URL/hooks/<token>/<event>/
 WEBHOOK_MAX_BODY_BYTES = _setting("WEBHOOK_MAX_BODY_BYTES", int, 256 * 1024)  # larger deliveries: 413
-WEBHOOK_REPLAY_WINDOW_MINUTES = _setting("WEBHOOK_REPLAY_WINDOW_MINUTES", float, 15.0)  # payload timestamp age
+# Refused deliveries recorded per endpoint and minute (size, hash, reason, time); beyond: 429, nothing stored.
+WEBHOOK_REFUSALS_PER_MINUTE = _setting("WEBHOOK_REFUSALS_PER_MINUTE", int, 30)
+# A pull that wrote a record this close before a delivery arrived may hold newer data: fetch, don't guess.
+WEBHOOK_ORDER_SKEW_SECONDS = _setting("WEBHOOK_ORDER_SKEW_SECONDS", float, 120.0)
 # While webhooks are healthy for an account its incremental sync runs at most this often (0: never slowed).
 WEBHOOK_HEALTHY_INCREMENTAL_MINUTES = _setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", int, 60)
 WEBHOOK_EXPECTED_CALLS = _setting("WEBHOOK_EXPECTED_CALLS", float, 3.0)  # silence while this many calls expected
 WEBHOOK_MAX_SILENCE_HOURS = _setting("WEBHOOK_MAX_SILENCE_HOURS", float, 24.0)  # no webhook this long: unhealthy
 WEBHOOK_EVENT_RETENTION_DAYS = _setting("WEBHOOK_EVENT_RETENTION_DAYS", int, 30)  # event log kept this long (0: ever)
+
+# --- Continuous re-read (issue 17): every record of the retention window listed again, newest most often
+SYNC_REREAD_ROUND_MINUTES = _setting("SYNC_REREAD_ROUND_MINUTES", int, 60)  # the newest records: this often
+SYNC_REREAD_SLICE_PAGES = _setting("SYNC_REREAD_SLICE_PAGES", int, 10)  # pages a resource one re-read run lists
 
 # --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
 METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)

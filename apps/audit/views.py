@@ -63,8 +63,6 @@ FIELD_LABELS = {
     "incremental_every_minutes": "Incremental sync every (minutes)",
     "full_every_hours": "Full sync every (hours)",
     "full_at_hour": "Full sync at hour (account time)",
-    "reread_days": "Re-read calls of the last (days)",
-    "reread_every_hours": "Re-read every (hours)",
 }
 
 

@@ -48,3 +48,38 @@ def integration_update(
 
 def integration_disable(*, integration: Integration, actor: Any = None) -> Integration | None:
     return mirror_row_delete(row=integration, resource="integrations", actor=actor)
+
+
+# ------------------------------------------------------------------------------------ the portal's webhooks
+def webhooks_connect(*, company: Any, actor: Any = None) -> Integration:
+    """Point the company's CallRail Webhooks integration at the portal, through the outbox: created if the
+    company has none, else its URLs for every event are set (other URLs it lists are kept). When CallRail
+    answers, the signing key it returns is stored (``integration_answer_received``)."""
+    from apps.tenancy.models import ClientAccount
+    from apps.webhooks.services import webhook_urls
+
+    account = ClientAccount.objects.for_account(company.client_account_id).get()
+    ours = webhook_urls(account)
+    existing = (
+        Integration.objects.for_account(account).live().filter(company=company, type="Webhooks").order_by("pk").first()
+    )
+    if existing is None:
+        return webhook_integration_create(
+            account=account, company=company, config={event: [url] for event, url in ours.items()}, actor=actor
+        )
+    config = {
+        event: [*[u for u in (existing.config or {}).get(event, []) if u != url], url] for event, url in ours.items()
+    }
+    return integration_update(integration=existing, config=config, state="active", actor=actor)
+
+
+def integration_answer_received(account: Any, row: Integration, record: dict) -> dict:
+    """CallRail's answer to a push of an integration, before it reaches the mirror (registered with the push
+    engine in ``apps.py``): a Webhooks integration's signing key is stored encrypted for the webhook receiver,
+    never in the mirrored payload."""
+    from apps.webhooks.services import webhook_signing_key_set
+
+    key = record.get("signing_key")
+    if key and row.company_id is not None:
+        webhook_signing_key_set(company=row.company, signing_key=key)
+    return {k: value for k, value in record.items() if k != "signing_key"}

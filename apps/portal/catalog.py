@@ -7,6 +7,7 @@ views in ``views.py`` and the machinery in ``listing.py`` do the rest.
 from __future__ import annotations
 
 from apps.calls.selectors import ANSWER_STATUSES, DIRECTIONS, LEAD_STATUSES, call_answer_status_q, lead_status_q
+from apps.integrations.selectors import configured_events
 
 from .formatting import format_phone, title_case_name
 from .labels import label
@@ -262,7 +263,8 @@ INTEGRATIONS = PortalResource(
         Column("type", "Type", sort="type", kind="link", labels="integration_type"),
         Column("company", "Company", path="company__name", sort="company__name"),
         Column("state", "State", sort="state", kind="badge", labels="state"),
-        Column("config", "Configuration", kind="keys", labels="webhook_event"),
+        # the events configured, in CallRail's words; never their URLs (they carry tokens)
+        Column("config", "Configuration", kind="list", getter=configured_events, labels="webhook_event"),
         Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
     ),
     default_sort="type",

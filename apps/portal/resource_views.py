@@ -288,6 +288,7 @@ class ResourceDetailView(ResourceMixin, TemplateView):
         if obj is None:
             raise Http404(f"No such {resource.singular}")
         staff = allows(self.request.user, Can.SYNC, self.request.agency or None)
+        seen_by = _presenter(resource.name, self.request)
         return super().get_context_data(
             account=account,
             resource=resource,
@@ -295,8 +296,8 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             title=resource.title(obj),
             has_summary=resource.detail_template != "portal/resource_detail.html",
             # every mirrored field and CallRail's own JSON: the agency's staff only (never a client)
-            fields=detail_fields(resource, obj, account) if staff else [],
-            payload=redact_payload(obj.payload) if staff else None,
+            fields=detail_fields(resource, obj, account, seen_by) if staff else [],
+            payload=seen_by(redact_payload(obj.payload)) if staff else None,
             col={c.key: c for c in resource.columns},
             tabs=account_tabs(account),
             active_tab=resource.name,
@@ -340,6 +341,15 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             if allows(self.request.user, Can.SYNC, self.request.agency or None):  # pulls, webhooks, edits: staff
                 out["history"] = call_history(call=obj, user=self.request.user, agency=self.request.agency)
         return out
+
+
+def _presenter(resource: str, request: Any) -> Any:
+    """How a record's values are shown to this person (integrations: webhook tokens for staff only)."""
+    if resource != "integrations":
+        return lambda value: value
+    from apps.integrations.selectors import integration_seen_by
+
+    return lambda value: integration_seen_by(value, user=request.user, agency=request.agency or None)
 
 
 class SavedViewCreateView(ResourceMixin, View):

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -29,6 +30,7 @@ from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
 from apps.portal.selectors import dashboard_push_and_webhooks, sync_failures_24h, sync_last_finished
 from apps.sync.models import SyncKind, SyncTrigger
+from apps.sync.reread import reread_plan
 from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
 from apps.sync.services import sync_request, sync_schedule_for, sync_schedule_update
@@ -131,6 +133,7 @@ class AccountDetailView(PortalView, TemplateView):
             kwargs.setdefault("schedule_form", SyncScheduleForm(instance=sync_schedule_for(account=account)))
             context.update(
                 budget=budget_status_for_account(account),
+                reread=reread_plan(account, now=timezone.now()),
                 runs=sync_run_list(user=self.request.user, account=account)[:5],
                 poll_url=reverse("portal:account_sync_runs", args=[account.pk]) + "?compact=1",
                 resources=[(name, RESOURCE_LABELS.get(name, name.replace("_", " ").capitalize()))

@@ -50,7 +50,7 @@ from .models import (
     Operation,
     OutboxEntry,
 )
-from .writes import NotReady, Write, get_write
+from .writes import ANSWER_HOOKS, NotReady, Write, get_write
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,9 @@ def apply_answer(*, account: Any, write: Write, row: Any, record: dict, keep: se
     """Apply CallRail's answer to the mirrored row: the columns whose source key the answer carries (a
     partial answer never blanks the others), except ``keep`` (columns a later local edit still holds)."""
     resource = get_resource(write.name)
-    if write.on_answer is not None:
-        record = write.on_answer(account, row, record)
+    hook = ANSWER_HOOKS.get(write.name)
+    if hook is not None:
+        record = hook(account, row, record)
     ctx = _QuietContext(account=account, client=None)
     ident = str(record.get("id", row.callrail_id))
     mapped = map_record(ctx, resource, record, ident)

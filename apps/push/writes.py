@@ -68,8 +68,6 @@ class Write:
     delete_sets: dict[str, Any] = field(default_factory=dict)
     #: columns always sent together with any update (CallRail replaces them whole)
     update_always: tuple[str, ...] = ()
-    #: (account, row, answer) -> answer, before it reaches the mirror: takes out what must not be mirrored
-    on_answer: Callable[[Any, Any, dict], dict] | None = None
 
     def field_for(self, column: str) -> Field:
         for f in self.fields:
@@ -257,19 +255,17 @@ INTEGRATIONS = Write(
         match=lambda row, rec: rec.get("type") == row.type,
     ),
     delete_sets={"state": "disabled"},
-    on_answer=lambda account, row, record: _keep_signing_key(row, record),
 )
 
+#: Per write name, ``(account, row, answer) -> answer``: what CallRail answered, before it reaches the mirror.
+#: Registered by the app owning the resource (its ``AppConfig.ready``), so push imports no domain app: the
+#: integrations app takes the signing key out of a Webhooks integration's answer and stores it.
+ANSWER_HOOKS: dict[str, Callable[[Any, Any, dict], dict]] = {}
 
-def _keep_signing_key(row: Any, record: dict) -> dict:
-    """CallRail answers a Webhooks integration with the company's signing key: it is stored encrypted for
-    the webhook receiver, never in the mirrored payload."""
-    key = record.get("signing_key")
-    if key and row.company_id is not None:
-        from apps.webhooks.services import webhook_signing_key_set
 
-        webhook_signing_key_set(company=row.company, signing_key=key)
-    return {k: value for k, value in record.items() if k != "signing_key"}
+def register_answer_hook(name: str, hook: Callable[[Any, Any, dict], dict]) -> None:
+    get_write(name)  # validates
+    ANSWER_HOOKS[name] = hook
 
 
 CALLS = Write(

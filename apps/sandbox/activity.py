@@ -68,7 +68,7 @@ def _new_call(state: SandboxState, acc: AccountData, ctx, synth) -> str:
     for event in ("pre_call_webhook", "answered_call_webhook", "post_call_webhook"):
         if event == "answered_call_webhook" and not call.answered:
             continue
-        state.emit(acc, call.company_id, event, call_webhook_payload(ctx, call))
+        state.emit(acc, call.company_id, event, call_webhook_payload(ctx, call), call=call)
     return call.id
 
 
@@ -108,7 +108,7 @@ def _modify(state: SandboxState, acc: AccountData, ctx, synth, count: int, days:
             call.transcription = f"Agent: Thanks for calling, how can I help? Caller: {summary}"
             call.call_summary = summary
             changes = ["transcription_text", "call_summary"]
-        state.emit(acc, call.company_id, "updated_call_webhook", call_webhook_payload(ctx, call, changes))
+        state.emit(acc, call.company_id, "updated_call_webhook", call_webhook_payload(ctx, call, changes), call=call)
         out.append({"id": call.id, "changes": changes})
     return out
 
@@ -137,7 +137,7 @@ def _complete_outbound(state: SandboxState, acc: AccountData, ctx) -> list[str]:
             call.in_progress = False
             call.answered = True
             call.duration = max(1, int((ctx.now - call.start).total_seconds()))
-            state.emit(acc, call.company_id, "post_outbound_call_webhook", call_webhook_payload(ctx, call))
+            state.emit(acc, call.company_id, "post_outbound_call_webhook", call_webhook_payload(ctx, call), call=call)
             done.append(call.id)
     return done
 

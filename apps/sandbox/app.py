@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import re
 import socket
 import time
@@ -139,11 +138,8 @@ class SandboxApp:
                 refused = max(refused or 0.0, wait)
                 self.state.record_request(account_id, request.method, path, 429, rate_class, False)
         if refused is not None:
-            raise ApiError(
-                429,
-                "API rate limit exceeded. Please slow down your requests and try again later.",
-                {"Retry-After": str(max(1, math.ceil(refused)))},
-            )
+            # No Retry-After: the docs promise none, so the portal must not depend on one.
+            raise ApiError(429, "API rate limit exceeded. Please slow down your requests and try again later.")
 
     def api(self, request: Request, rest: str, gateway: bool) -> Response:
         grants = self.authenticate(request, gateway)
@@ -241,6 +237,12 @@ class SandboxApp:
             _allow(method, "GET")
             body = res.call_summary(ctx) if tail[1] == "summary" else res.call_timeseries(ctx)
             return json_response(200, body)
+        if name == "forms" and tail[1:] == ["summary"]:
+            _allow(method, "GET")
+            return json_response(200, res.form_summary(ctx))
+        if name == "form_submissions" and tail[1:] == ["ignored_fields"]:
+            _allow(method, "POST")
+            return json_response(200, res.ignore_form_fields(ctx, Body(ctx.body_data)))
         if name == "companies" and tail[1:] == ["bulk_update"]:
             _allow(method, "POST")
             return json_response(200, res.bulk_update_companies(ctx, Body(ctx.body_data)))

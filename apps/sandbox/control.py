@@ -193,9 +193,10 @@ class ControlPlane:
 
     # public assets -------------------------------------------------------------------------------------------
     def _find_call(self, call_id: str):
+        """By ``CAL…`` id or by the numeric (legacy) id the recording URLs carry, as CallRail's do."""
         with self.state.lock:
             for acc in self.state.accounts.values():
-                call = acc.calls.by_id.get(call_id)
+                call = acc.calls.find(call_id)
                 if call is not None:
                     return acc, call
         raise ApiError(404, "Recording not found")
@@ -211,7 +212,7 @@ class ControlPlane:
             raise ApiError(403, "Invalid access key")
         if parts[2:] == ["recording", "redirect"]:
             return Response(status=302, headers={"Location": f"/_sandbox/recordings/{call_id}.mp3"})
-        if parts[2:] == ["player"]:
+        if parts[2:] in (["recording"], ["player"]):  # the stand-alone player (docs: /calls/{id}/recording)
             html = (
                 "<!doctype html><meta charset=utf-8><title>Call recording</title>"
                 f"<h1>Call {escape(call_id)}</h1><p>{escape(acc.name)}</p>"

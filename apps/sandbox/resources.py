@@ -31,7 +31,7 @@ from .fmt import (
     require_phone,
 )
 from .query import Filter, ResourceSpec, multi_values, paginate, parse_bool, parse_int, select
-from .store import Call
+from .store import Call, legacy_number
 
 # --------------------------------------------------------------------------------------------------------------
 # shared helpers
@@ -172,7 +172,10 @@ COMPANIES = ResourceSpec(
     computed={
         "created_at": lambda ctx, c: tu.utc_ms(c["created"]),
         "disabled_at": lambda ctx, c: tu.utc_ms(c["disabled"]),
-        "verified_caller_ids": lambda ctx, c: [dict(v) for v in c["verified_caller_ids"]],
+        "verified_caller_ids": lambda ctx, c: [
+            {"name": v["name"], "phone_number": v["phone_number"]}
+            for v in ctx.acc.caller_ids.values() if v["_company_id"] == c["id"] and v["verified"]
+        ],
     },
     sort_fields={"name": (_key("name"), "asc")},
     search_fields=("name",),
@@ -207,7 +210,6 @@ def new_company(ctx: Ctx, name: str, time_zone: str) -> dict:
         "callscore_enabled": False,
         "keyword_spotting_enabled": False,
         "form_capture": False,
-        "verified_caller_ids": [],
         "_numeric_id": numeric,
         "_signing_key": state.new_hex(32),
     }
@@ -1341,15 +1343,17 @@ def _call_tz(ctx: Ctx, call: Call):
 
 
 def _recording_url(ctx: Ctx, call: Call) -> str | None:
+    """As the docs show it: the numeric account and call ids (``…/v3/a/227799611/calls/111222333/recording.json``)."""
     if not call.recording_key:
         return None
-    return f"{ctx.api_root}/a/{ctx.acc.id}/calls/{call.id}/recording.json"
+    return f"{ctx.api_root}/a/{ctx.acc.numeric_id}/calls/{call_legacy_id(ctx, call)}/recording.json"
 
 
 def _player_url(ctx: Ctx, call: Call) -> str | None:
+    """``https://app.callrail.com/calls/111222333/recording?access_key=…`` in the docs: the numeric id again."""
     if not call.recording_key:
         return None
-    return f"{ctx.base_url}/_sandbox/calls/{call.id}/player?access_key={call.recording_key}"
+    return f"{ctx.base_url}/_sandbox/calls/{call_legacy_id(ctx, call)}/recording?access_key={call.recording_key}"
 
 
 def _formatted_location(ctx: Ctx, call: Call) -> str | None:
@@ -1433,8 +1437,8 @@ CALL_COMPUTED: dict[str, Callable[[Ctx, Call], Any]] = {
     "tags": lambda ctx, c: render_tags(ctx, c.tag_ids),
     "total_calls": lambda ctx, c: ctx.acc.caller_counts.get((c.company_id, c.customer_phone_number), 1),
     "waveforms": lambda ctx, c: [
-        f"{ctx.base_url}/_sandbox/calls/{c.id}/waveform.png?channel=agent",
-        f"{ctx.base_url}/_sandbox/calls/{c.id}/waveform.png?channel=customer",
+        f"{ctx.base_url}/_sandbox/calls/{call_legacy_id(ctx, c)}/waveform.png?channel=agent",
+        f"{ctx.base_url}/_sandbox/calls/{call_legacy_id(ctx, c)}/waveform.png?channel=customer",
     ]
     if c.recording_key
     else None,
@@ -1562,7 +1566,7 @@ def call_candidates(ctx: Ctx) -> list:
 
 
 def call_lookup(ctx: Ctx, call_id: str) -> Call:
-    call = ctx.acc.calls.by_id.get(call_id)
+    call = ctx.acc.calls.find(call_id)  # its CAL… id, or its numeric (legacy) id as the docs' examples use
     if call is None or not ctx.visible(call):
         raise not_found("Call")
     return call
@@ -1570,10 +1574,84 @@ def call_lookup(ctx: Ctx, call_id: str) -> Call:
 
 WEBHOOK_CALL_FIELDS = CALL_FIELDS + tuple(f for f in CALL_EXTRA_FIELDS if f != "milestones")
 
+#: The key order of the docs' only call webhook body (the signature test vector under "Webhooks →
+#: Security"): the call object with legacy types (numeric ``id``/``company_id``/``tracker_id``, ``duration``
+#: as text, empty strings for missing text), then the legacy fields, then ``timestamp``.
+WEBHOOK_CALL_ORDER = (
+    "answered", "business_phone_number", "call_type", "company_id", "company_name", "company_time_zone",
+    "created_at", "customer_city", "customer_country", "customer_name", "customer_phone_number", "customer_state",
+    "device_type", "direction", "duration", "first_call", "formatted_call_type", "formatted_customer_location",
+    "formatted_business_phone_number", "formatted_customer_name", "prior_calls",
+    "formatted_customer_name_or_phone_number", "formatted_customer_phone_number", "formatted_duration",
+    "formatted_tracking_phone_number", "formatted_tracking_source", "formatted_value", "good_lead_call_id",
+    "good_lead_call_time", "id", "lead_status", "note", "recording", "recording_duration", "source_name",
+    "start_time", "tags", "total_calls", "tracking_phone_number", "transcription", "value", "voicemail",
+    "tracker_id", "keywords", "medium", "referring_url", "landing_page_url", "last_requested_url",
+    "referrer_domain", "conversational_transcript", "utm_source", "utm_medium", "utm_term", "utm_content",
+    "utm_campaign", "utma", "utmb", "utmc", "utmv", "utmz", "ga", "gclid", "integration_data", "keywords_spotted",
+    "recording_player", "speaker_percent", "call_highlights",
+)  # fmt: skip
+WEBHOOK_LEGACY_ORDER = (
+    "callercity", "callercountry", "callername", "callernum", "callerstate", "callsource", "campaign", "custom",
+    "datetime", "destinationnum", "ip", "kissmetrics_id", "landingpage", "referrer", "referrermedium", "score",
+    "tag", "trackingnum",
+)  # fmt: skip
+#: Keys the test vector shows as "" where the API answers null.
+WEBHOOK_BLANK_TEXT = frozenset((
+    "business_phone_number", "device_type", "formatted_business_phone_number", "note", "transcription", "value",
+    "keywords", "medium", "referring_url", "landing_page_url", "last_requested_url", "referrer_domain",
+    "conversational_transcript", "utm_source", "utm_medium", "utm_term", "utm_content", "utm_campaign", "utma",
+    "utmb", "utmc", "utmv", "utmz", "ga", "gclid", "keywords_spotted", "speaker_percent", "campaign",
+))  # fmt: skip
+_CALLSOURCE = {"Google Ads": "google_paid", "Google Organic": "google_organic", "Bing Ads": "bing_paid",
+               "Bing Organic": "bing_organic", "Facebook Ads": "facebook_paid"}  # fmt: skip
+
+
+def call_legacy_id(ctx: Ctx, call: Call) -> int:
+    return ctx.acc.calls.legacy_id(call)
+
 
 def call_webhook_payload(ctx: Ctx, call: Call, changes: list[str] | None = None) -> dict:
-    payload = CALLS.render(ctx, call, WEBHOOK_CALL_FIELDS)
-    payload["timestamp"] = tu.local_ms(ctx.now, _call_tz(ctx, call))
+    """A call webhook body as the docs show it: the call object with its legacy numeric ids and types, the
+    legacy fields, ``timestamp`` taken from the data (the call's start, as in the docs' example), and for
+    Call Modified the ``changes``. It carries no ``CAL…`` id."""
+    api = CALLS.render(ctx, call, WEBHOOK_CALL_FIELDS)
+    legacy = call_legacy_id(ctx, call)
+    company = ctx.acc.companies.get(call.company_id)
+    recorded = bool(call.recording_key)
+    api.update(
+        id=legacy,
+        company_id=company["_numeric_id"] if company else None,
+        tracker_id=legacy_number(call.tracker_id) if call.tracker_id else None,
+        duration=str(call.duration) if call.duration is not None else None,
+        recording=(f"{ctx.base_url}/_sandbox/calls/{legacy}/recording/redirect?access_key={call.recording_key}"
+                   if recorded else None),
+        recording_duration=call.recording_duration if recorded else None,
+        integration_data=[{"integration": "Webhooks", "data": None}],
+        keywords_spotted=None,
+        speaker_percent=None,
+    )  # fmt: skip
+    for key in WEBHOOK_BLANK_TEXT:
+        if api.get(key) is None:
+            api[key] = ""
+    names = [t["name"] for t in api.get("tags") or []]
+    legacy_fields = {
+        "callercity": call.customer_city or "", "callercountry": call.customer_country or "",
+        "callername": call.customer_name or "", "callernum": call.customer_phone_number or "",
+        "callerstate": call.customer_state or "",
+        "callsource": _CALLSOURCE.get(call.source or "", (call.source or "").lower().replace(" ", "_")),
+        "campaign": api.get("campaign") or "", "custom": "",
+        "datetime": call.start.astimezone(tu.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "destinationnum": call.business_phone_number or "", "ip": "", "kissmetrics_id": "",
+        "landingpage": call.landing_page_url or "", "referrer": call.referring_url or "",
+        "referrermedium": call.medium or "",
+        "score": 1 if call.lead_status in ("good_lead", "previously_marked_good_lead") else 0,
+        "tag": ",".join(names), "trackingnum": call.tracking_phone_number or "",
+    }  # fmt: skip
+    payload = {key: api[key] for key in WEBHOOK_CALL_ORDER if key in api}
+    payload.update((key, value) for key, value in api.items() if key not in payload and key != "campaign")
+    payload.update((key, legacy_fields[key]) for key in WEBHOOK_LEGACY_ORDER)
+    payload["timestamp"] = api["start_time"]
     if changes is not None:
         payload["changes"] = changes
     return payload
@@ -1626,7 +1704,7 @@ def update_call(ctx: Ctx, call: Call, body: Body) -> dict:
             raise unprocessable("Spam status cannot be removed via the API")
     if changes:
         event = "updated_outbound_call_webhook" if call.direction == "outbound" else "updated_call_webhook"
-        ctx.state.emit(ctx.acc, call.company_id, event, call_webhook_payload(ctx, call, changes))
+        ctx.state.emit(ctx.acc, call.company_id, event, call_webhook_payload(ctx, call, changes), call=call)
     return CALLS.render(ctx, call)
 
 
@@ -1634,9 +1712,9 @@ def _caller_id_owner(ctx: Ctx, number: str) -> tuple[str, str | None] | None:
     for tracker in ctx.acc.trackers.values():
         if tracker["status"] == "active" and number in tracker["tracking_numbers"]:
             return tracker["_company_id"], tracker["id"]
-    for company in ctx.acc.companies.values():
-        if any(v["phone_number"] == number for v in company["verified_caller_ids"]):
-            return company["id"], None
+    for caller_id in ctx.acc.caller_ids.values():
+        if caller_id["verified"] and caller_id["phone_number"] == number:
+            return caller_id["_company_id"], None
     return None
 
 
@@ -1784,9 +1862,12 @@ def form_candidates(ctx: Ctx) -> list:
 
 
 def form_webhook_payload(ctx: Ctx, form: dict) -> dict:
-    payload = {
-        "id": form["id"],
-        "company_id": form["company_id"],
+    """As the docs show it: numeric ``id`` and ``company_id``, no ``FOR…``/``COM…`` id and no ``timestamp`` (the
+    docs' example has none; ``submitted_at`` is the time the data gives)."""
+    company = ctx.acc.companies.get(form["company_id"])
+    return {
+        "id": form["_numeric_id"],
+        "company_id": company["_numeric_id"] if company else None,
         "form_data": dict(form["form_data"]),
         "form_url": form["form_url"],
         "landing_page_url": form["landing_page_url"],
@@ -1802,8 +1883,6 @@ def form_webhook_payload(ctx: Ctx, form: dict) -> dict:
         "utm_medium": form["utm_medium"],
         "utm_campaign": form["utm_campaign"],
     }
-    payload["timestamp"] = tu.local_ms(ctx.now, ctx.tz_for(form["company_id"]))
-    return payload
 
 
 def create_form_submission(ctx: Ctx, body: Body) -> tuple[int, dict]:
@@ -1995,6 +2074,259 @@ PAGE_VIEWS.computed = {name: _key(name) for name in PAGE_VIEWS.default_fields}
 
 
 # --------------------------------------------------------------------------------------------------------------
+# integration triggers (docs: "Integration Triggers"; listed under the key "integration_criteria")
+
+TRIGGER_FIELDS = ("id", "company_id", "integration_id", "tracker_ids", "call_type", "min_duration", "max_duration",
+                  "lead_status", "integration")  # fmt: skip
+TRIGGER_CALL_TYPES = ("first_call", "vm", "missed_and_vm")
+DEFAULT_TRIGGER_TYPE = "All (Default Integration Trigger)"
+
+
+def _trigger_integration(ctx: Ctx, trigger: dict) -> dict:
+    integration = ctx.acc.integrations.get(trigger["integration_id"]) if trigger["integration_id"] else None
+    if integration is None:
+        return {"id": None, "type": DEFAULT_TRIGGER_TYPE}
+    return {"id": integration["id"], "type": integration["type"]}
+
+
+INTEGRATION_TRIGGERS = ResourceSpec(
+    path="integration_triggers",
+    list_key="integration_criteria",
+    default_fields=TRIGGER_FIELDS,
+    computed={
+        "company_id": lambda ctx, t: t["_company_id"],
+        "tracker_ids": lambda ctx, t: list(t["tracker_ids"]),
+        "integration": _trigger_integration,
+    },
+    id_kind=int,
+    label="Integration trigger",
+)
+
+
+def trigger_candidates(ctx: Ctx) -> list:
+    company_id = ctx.params.get("company_id")
+    if not company_id:
+        raise bad_request("Missing required parameter: company_id")
+    company = _company(ctx, company_id)
+    return sorted((t for t in ctx.acc.integration_triggers.values() if t["_company_id"] == company["id"]),
+                  key=lambda t: t["id"])  # fmt: skip
+
+
+def _trigger_settings(ctx: Ctx, company_id: str, body: Body, trigger: dict) -> None:
+    if body.has("tracker_ids"):
+        ids = body.string_list("tracker_ids") or []
+        for tracker_id in ids:
+            tracker = ctx.acc.trackers.get(tracker_id)
+            if tracker is None or tracker["_company_id"] != company_id:
+                raise bad_request(f"Invalid value for tracker_ids: {tracker_id} is not a tracker of this company")
+        trigger["tracker_ids"] = list(ids)
+    if body.has("call_type"):
+        value = body.raw("call_type")
+        if value not in (None, "", *TRIGGER_CALL_TYPES):
+            raise bad_request("Invalid value for call_type: must be null, first_call, vm or missed_and_vm")
+        trigger["call_type"] = value or None
+    for key in ("min_duration", "max_duration"):
+        if body.has(key):
+            value = body.raw(key)
+            trigger[key] = None if value in (None, "") else parse_int(value, key, minimum=0)
+    if trigger["min_duration"] is not None and trigger["max_duration"] is not None \
+            and trigger["min_duration"] > trigger["max_duration"]:
+        raise bad_request("min_duration must not be greater than max_duration")
+    if body.has("lead_status"):
+        value = body.raw("lead_status")
+        if value not in (None, "", "good_lead", "not_a_lead"):
+            raise bad_request("Invalid value for lead_status: must be good_lead, not_a_lead or null")
+        trigger["lead_status"] = value or None
+
+
+def create_integration_trigger(ctx: Ctx, body: Body) -> tuple[int, dict]:
+    ctx.require_role("admin", "manager")
+    company = _company(ctx, body.string("company_id", required=True))
+    raw_integration = body.raw("integration_id")
+    integration = None
+    if raw_integration not in (None, ""):
+        integration = ctx.acc.integrations.get(parse_int(raw_integration, "integration_id"))
+        if integration is None or integration["_company_id"] != company["id"]:
+            raise not_found("Integration")
+        if integration["state"] != "active":
+            raise bad_request("An integration trigger can only be added to an active integration")
+        if integration["type"] not in ("Webhooks", "Custom"):
+            raise bad_request(f"{integration['type']} integrations cannot be configured with an integration trigger")
+    integration_id = integration["id"] if integration else None
+    if any(t["_company_id"] == company["id"] and t["integration_id"] == integration_id
+           for t in ctx.acc.integration_triggers.values()):  # fmt: skip
+        what = "this integration" if integration_id else "this company (default trigger)"
+        raise bad_request(f"An integration trigger already exists for {what}")
+    trigger = {"id": ctx.state.next_int("integration_trigger"), "_company_id": company["id"],
+               "integration_id": integration_id, "tracker_ids": [], "call_type": None, "min_duration": None,
+               "max_duration": None, "lead_status": None}  # fmt: skip
+    _trigger_settings(ctx, company["id"], body, trigger)
+    ctx.acc.integration_triggers[trigger["id"]] = trigger
+    return 201, INTEGRATION_TRIGGERS.render(ctx, trigger)
+
+
+def update_integration_trigger(ctx: Ctx, trigger: dict, body: Body) -> dict:
+    ctx.require_role("admin", "manager")
+    _trigger_settings(ctx, trigger["_company_id"], body, trigger)
+    return INTEGRATION_TRIGGERS.render(ctx, trigger)
+
+
+def delete_integration_trigger(ctx: Ctx, trigger: dict) -> None:
+    ctx.require_role("admin", "manager")
+    del ctx.acc.integration_triggers[trigger["id"]]
+
+
+def trigger_allows(acc: Any, integration: dict, call: Call) -> bool:
+    """Whether the integration's trigger (or the company's default one) lets a call event through: every
+    attribute set must match (they are additive); none set, or no trigger, lets everything through."""
+    triggers = [t for t in acc.integration_triggers.values() if t["_company_id"] == integration["_company_id"]]
+    trigger = next((t for t in triggers if t["integration_id"] == integration["id"]), None)
+    trigger = trigger or next((t for t in triggers if t["integration_id"] is None), None)
+    if trigger is None:
+        return True
+    if trigger["tracker_ids"] and call.tracker_id not in trigger["tracker_ids"]:
+        return False
+    kind = trigger["call_type"]
+    if (kind == "first_call" and not call.first_call) or (kind == "vm" and not call.voicemail) \
+            or (kind == "missed_and_vm" and call.answered):
+        return False
+    duration = call.duration or 0
+    if trigger["min_duration"] is not None and duration < trigger["min_duration"]:
+        return False
+    if trigger["max_duration"] is not None and duration > trigger["max_duration"]:
+        return False
+    return not (trigger["lead_status"] and call.lead_status != trigger["lead_status"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# outbound caller IDs (docs: "Outbound Caller IDs"; the list needs company_id)
+
+CALLER_IDS = ResourceSpec(
+    path="caller_ids",
+    list_key="caller_ids",
+    default_fields=("id", "phone_number", "name", "verified", "created_at", "validation_code"),
+    computed={"created_at": lambda ctx, c: tu.local_ms(c["created"], ctx.tz_for(c["_company_id"]))},
+    id_kind=int,
+    label="Outbound caller ID",
+)
+
+
+def caller_id_candidates(ctx: Ctx) -> list:
+    company_id = ctx.params.get("company_id")
+    if not company_id:
+        raise bad_request("Missing required parameter: company_id")
+    company = _company(ctx, company_id)
+    return sorted((c for c in ctx.acc.caller_ids.values() if c["_company_id"] == company["id"]), key=lambda c: c["id"])
+
+
+def create_caller_id(ctx: Ctx, body: Body) -> tuple[int, dict]:
+    """Registers the number; CallRail then calls it to verify ownership, so it starts unverified."""
+    ctx.require_role("admin", "manager")
+    company = _company(ctx, body.string("company_id", required=True))
+    if body.raw("phone_number") in (None, ""):
+        raise bad_request("Missing required parameter: phone_number")
+    number = require_phone(body.raw("phone_number"), "phone_number")
+    name = body.string("name", required=True, max_length=255)
+    if any(c["_company_id"] == company["id"] and c["phone_number"] == number for c in ctx.acc.caller_ids.values()):
+        raise unprocessable("This phone number is already an outbound caller ID of this company")
+    caller_id = {"id": ctx.state.next_int("caller_id"), "phone_number": number, "name": name, "verified": False,
+                 "created": ctx.now, "validation_code": f"{ctx.state.rng.randint(0, 999999):06d}",
+                 "_company_id": company["id"]}  # fmt: skip
+    ctx.acc.caller_ids[caller_id["id"]] = caller_id
+    return 201, CALLER_IDS.render(ctx, caller_id)
+
+
+def delete_caller_id(ctx: Ctx, caller_id: dict) -> None:
+    ctx.require_role("admin", "manager")
+    del ctx.acc.caller_ids[caller_id["id"]]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# form summary and ignored form fields
+
+FORM_SUMMARY_FIELDS = ("total_forms", "first_forms", "leads")
+FORM_GROUP_BY = ("source", "keywords", "campaign", "referrer", "landing_page", "form_name", "company")
+
+
+def form_summary(ctx: Ctx) -> dict:
+    """``GET forms/summary.json``: totals of the window's form submissions, optionally grouped."""
+    window = call_window(ctx)
+    p = ctx.params
+    raw = p.get("fields")
+    fields = tuple(dict.fromkeys(f.strip() for f in raw.split(",") if f.strip())) if raw else ("total_forms",)
+    unknown = [f for f in fields if f not in FORM_SUMMARY_FIELDS]
+    if unknown:
+        raise bad_request(f"Invalid fields: {', '.join(unknown)}. Choose from {', '.join(FORM_SUMMARY_FIELDS)}")
+    group_by = p.get("group_by")
+    if group_by and group_by not in FORM_GROUP_BY:
+        raise bad_request(f"Invalid value for group_by: must be one of {', '.join(FORM_GROUP_BY)}")
+    forms = [f for f in ctx.acc.form_submissions.values()
+             if window.start <= f["submitted"] <= window.end and ctx.visible(f)]  # fmt: skip
+    if p.get("company_id"):
+        company = _company(ctx, p["company_id"])
+        forms = [f for f in forms if f["company_id"] == company["id"]]
+    tags = multi_values(ctx, "tags")
+    if tags:
+        wanted = {t.strip().lower() for value in tags for t in value.split(",")}
+        forms = [f for f in forms if wanted & {ctx.acc.tags[t]["name"].lower() for t in f["tag_ids"]
+                                               if t in ctx.acc.tags}]  # fmt: skip
+    if p.get("form_URL"):
+        forms = [f for f in forms if f["form_url"] == p["form_URL"]]
+    if p.get("lead_status"):
+        status = p["lead_status"]
+        if status not in ("good_lead", "not_a_lead", "not_scored"):
+            raise bad_request("Invalid value for lead_status: must be good_lead, not_a_lead or not_scored")
+        forms = [f for f in forms if _lead_status_filter(f, status)]
+
+    def totals(members: list[dict]) -> dict:
+        counts = {"total_forms": len(members), "first_forms": sum(1 for f in members if f["first_form"]),
+                  "leads": sum(1 for f in members if f["lead_status"] == "good_lead")}  # fmt: skip
+        return {name: counts[name] for name in fields}
+
+    body: dict[str, Any] = {
+        "start_date": tu.compact_offset(window.start),
+        "end_date": tu.compact_offset(window.end.replace(microsecond=0)),
+        "time_zone": window.tz_name,
+        "total_results": totals(forms),
+    }
+    if group_by:
+        keys = {"source": lambda f: f["source"], "keywords": lambda f: f["keywords"],
+                "campaign": lambda f: f["campaign"], "referrer": lambda f: f["referrer"],
+                "landing_page": lambda f: f["landing_page_url"], "form_name": lambda f: f["form_name"],
+                "company": lambda f: _company_name(ctx, f["company_id"])}  # fmt: skip
+        groups: dict[Any, list[dict]] = {}
+        for form in forms:
+            groups.setdefault(keys[group_by](form), []).append(form)
+        results = [{"key": key, **totals(members)} for key, members in groups.items()]
+        results.sort(key=lambda r: (-len(groups[r["key"]]), str(r["key"])))
+        body["grouped_by"] = group_by
+        body["grouped_results"] = results
+    return body
+
+
+def ignore_form_fields(ctx: Ctx, body: Body) -> dict:
+    """``POST form_submissions/ignored_fields.json``: those fields are left out of future submissions and
+    removed from earlier ones of the companies named (integer ids, or ``["all"]``)."""
+    ctx.require_role("admin", "manager")
+    raw_ids = body.raw("company_ids")
+    names = body.string_list("field_names") or []
+    if not isinstance(raw_ids, list) or not raw_ids:
+        raise bad_request("Missing required parameter: company_ids")
+    if not names:
+        raise bad_request("Missing required parameter: field_names")
+    if raw_ids == ["all"]:
+        companies = [c for c in ctx.acc.companies.values() if ctx.visible(c)]
+    else:
+        companies = [_company(ctx, str(raw)) for raw in raw_ids]
+    for company in companies:
+        ctx.acc.ignored_form_fields.setdefault(company["id"], set()).update(names)
+        for form in ctx.acc.form_submissions.values():
+            if form["company_id"] == company["id"]:
+                form["form_data"] = {k: v for k, v in form["form_data"].items() if k not in names}
+    return {"message": "Ingored form fields created"}  # sic, as the docs answer
+
+
+# --------------------------------------------------------------------------------------------------------------
 # registry
 
 
@@ -2072,6 +2404,22 @@ ENDPOINTS: dict[str, Endpoint] = {
         create_form_submission,
         update_form_submission,
         None,
+    ),
+    "integration_triggers": Endpoint(
+        INTEGRATION_TRIGGERS,
+        trigger_candidates,
+        _dict_lookup("integration_triggers", "Integration trigger", int_ids=True),
+        create_integration_trigger,
+        update_integration_trigger,
+        delete_integration_trigger,
+    ),
+    "caller_ids": Endpoint(
+        CALLER_IDS,
+        caller_id_candidates,
+        _dict_lookup("caller_ids", "Outbound caller ID", int_ids=True),
+        create_caller_id,
+        None,
+        delete_caller_id,
     ),
     "text-messages": Endpoint(
         TEXT_MESSAGES,
@@ -2299,4 +2647,5 @@ def recording(ctx: Ctx, call: Call) -> dict:
         raise ApiError(404, "Recording not found")
     if ctx.acc.hipaa_account:
         return {"url": f"{ctx.base_url}/_sandbox/recordings/{call.id}.mp3?expires={int(ctx.now.timestamp()) + 86400}"}
-    return {"url": f"{ctx.base_url}/_sandbox/calls/{call.id}/recording/redirect?access_key={call.recording_key}"}
+    legacy = call_legacy_id(ctx, call)
+    return {"url": f"{ctx.base_url}/_sandbox/calls/{legacy}/recording/redirect?access_key={call.recording_key}"}

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from .store import AccountData, Call
+from .store import LEGACY_CALL_STRIDE, AccountData, Call
 
 if TYPE_CHECKING:
     from .state import SandboxState
@@ -324,8 +324,12 @@ class Synth:
             company["swap_cookie_duration"], company["swap_cookie_duration_unit"] = rng.choice(
                 [(6, "months"), (30, "days"), (90, "days")]
             )
-            if index == 0:
-                company["verified_caller_ids"] = [{"name": "Front Desk Cell", "phone_number": self.phone(area)}]
+            if index == 0:  # a verified outbound caller ID (listed by caller_ids.json and verified_caller_ids)
+                number = self.phone(area)
+                caller_id = {"id": self.state.next_int("caller_id"), "phone_number": number,
+                             "name": "Front Desk Cell", "verified": True, "created": anchor - timedelta(days=400),
+                             "validation_code": number[-6:], "_company_id": company["id"]}
+                self.acc.caller_ids[caller_id["id"]] = caller_id
             self.acc.companies[company["id"]] = company
             self.company_meta[company["id"]] = {"area": area, "cities": cities, "trackers": []}
             self.customers[company["id"]] = []
@@ -827,6 +831,7 @@ def populate(state: SandboxState, options: SeedOptions, anchor: datetime) -> dic
             hipaa_account=False,
             created=anchor - timedelta(days=800 + index * 37),
         )
+        acc.calls.legacy_base = LEGACY_CALL_STRIDE * (index + 1)
         state.accounts[acc.id] = acc
         synth = Synth(state, acc, BLUEPRINTS[demo.account_id], rng)
         synth.build_structure(options.profile, anchor, days)

@@ -6,6 +6,7 @@ write of account data happens under ``state.lock``; the WSGI app takes it for ea
 
 from __future__ import annotations
 
+import bisect
 import random
 import string
 import threading
@@ -131,7 +132,8 @@ class SandboxState:
             self.anchor = (anchor or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)).astimezone(UTC)
             self.rng = random.Random(f"callrail-sandbox-runtime:{seed}")
             self.counters: dict[str, int] = {"tag": 7886700, "notification": 100, "integration": 1,
-                                             "message": 23456, "company_numeric": 183570800}
+                                             "message": 23456, "company_numeric": 183570800,
+                                             "form_numeric": 512004300, "caller_id": 12, "integration_trigger": 20}
             self.accounts.clear()
             self.used_numbers.clear()
             with self._log_lock:
@@ -241,6 +243,8 @@ class SandboxState:
         **values: Any,
     ) -> dict:
         rng = rng or self.rng
+        ignored = acc.ignored_form_fields.get(company_id) or ()
+        form_data = {k: v for k, v in form_data.items() if k not in ignored}
         phone = None
         for value in form_data.values():
             if isinstance(value, str | int):
@@ -261,6 +265,7 @@ class SandboxState:
             acc.form_people[(company_id, phone)] = person_id
         form = {
             "id": f"FOR{rng.getrandbits(128):032x}",
+            "_numeric_id": self.next_int("form_numeric"),  # the legacy id its webhook carries
             "company_id": company_id,
             "person_id": person_id,
             "form_data": dict(form_data),
@@ -326,26 +331,32 @@ class SandboxState:
                 "messages": [],
             }
             acc.text_conversations[conv["id"]] = conv
-        conv["current_tracker_id"] = tracker["id"]
-        conv["current_tracking_number"] = number
+        newest = not conv["messages"] or when >= conv["messages"][-1]["created"]
+        if newest:  # the conversation's current tracker is the one its latest message used
+            conv["current_tracker_id"] = tracker["id"]
+            conv["current_tracking_number"] = number
         conv["state"] = "active"
         self.counters["message"] += 1 + rng.randint(0, 40)
-        conv["messages"].append(
-            {
-                "id": self.counters["message"],
-                "resource_id": f"SCI{rng.getrandbits(128):032x}",
-                "content": content,
-                "created": when,
-                "status": "sent" if direction == "outgoing" else None,
-                "direction": direction,
-                "user_id": user_id,
-            }
-        )
+        message = {
+            "id": self.counters["message"],
+            "resource_id": f"SCI{rng.getrandbits(128):032x}",
+            "content": content,
+            "created": when,
+            "status": "sent" if direction == "outgoing" else None,
+            "direction": direction,
+            "user_id": user_id,
+        }
+        # kept oldest first: the API lists them newest first and last_message_at is the newest one's time
+        times = [m["created"] for m in conv["messages"]]
+        conv["messages"].insert(bisect.bisect_right(times, when), message)
         return conv
 
     # webhooks -------------------------------------------------------------------------------------------------
-    def emit(self, acc: AccountData, company_id: str, event: str, payload: dict) -> int:
-        """Send ``event`` to every URL the company's active Webhooks integration lists for it."""
+    def emit(self, acc: AccountData, company_id: str, event: str, payload: dict, call: Call | None = None) -> int:
+        """Send ``event`` to every URL the company's active Webhooks integration lists for it (for a ``call``
+        event, only if the integration's trigger lets that call through)."""
+        from .resources import trigger_allows
+
         company = acc.companies.get(company_id)
         self.events.append({"event": event, "account_id": acc.id, "company_id": company_id,
                             "id": payload.get("id"), "at": time.time()})
@@ -356,6 +367,8 @@ class SandboxState:
         for integration in acc.integrations.values():
             if (integration["_company_id"] != company_id or integration["type"] != "Webhooks"
                     or integration["state"] != "active"):
+                continue
+            if call is not None and not trigger_allows(acc, integration, call):
                 continue
             for url in integration["config"].get(event, []):
                 body = body or encode(payload)

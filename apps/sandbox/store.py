@@ -145,13 +145,27 @@ class Call:
         return getattr(self, name)
 
 
+#: Legacy numeric ids: CallRail's webhooks (and the recording URLs of the API) name a call by a numeric id
+#: besides its ``CAL…`` id. Each account's calls get ``LEGACY_CALL_STRIDE * (account index + 1) + seq``:
+#: nine digits as in the docs, unique across the sandbox (the public recording assets are found by it).
+LEGACY_CALL_STRIDE = 100_000_000
+
+
+def legacy_number(ident: str, low: int = 100_000_000) -> int:
+    """A stable nine-digit numeric id derived from a hex id (trackers' legacy ids in webhook payloads)."""
+    digits = "".join(ch for ch in ident if ch in "0123456789abcdef")[:8] or "0"
+    return low + int(digits, 16) % 900_000_000
+
+
 class CallStore:
     """Calls of one account: by id, and (non-spam) in ascending start-time order for bisecting date ranges."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, Call] = {}
+        self.by_seq: dict[int, Call] = {}
         self.ordered: list[Call] = []
         self.keys: list[tuple[float, int]] = []
+        self.legacy_base = 0  # set by the seeder: legacy id = legacy_base + seq
 
     def __len__(self) -> int:
         return len(self.ordered)
@@ -161,6 +175,7 @@ class CallStore:
         self.ordered = list(calls)
         self.keys = [(c.start_ts, c.seq) for c in calls]
         self.by_id = {c.id: c for c in calls}
+        self.by_seq = {c.seq: c for c in calls}
 
     def add(self, call: Call) -> None:
         key = (call.start_ts, call.seq)
@@ -168,6 +183,7 @@ class CallStore:
         self.keys.insert(index, key)
         self.ordered.insert(index, call)
         self.by_id[call.id] = call
+        self.by_seq[call.seq] = call
 
     def _index(self, call: Call) -> int | None:
         key = (call.start_ts, call.seq)
@@ -186,6 +202,19 @@ class CallStore:
     def remove(self, call: Call) -> None:
         self.hide(call)
         self.by_id.pop(call.id, None)
+        self.by_seq.pop(call.seq, None)
+
+    def legacy_id(self, call: Call) -> int:
+        """The call's numeric (legacy) id, as webhooks and recording URLs carry it."""
+        return self.legacy_base + call.seq
+
+    def find(self, ident: str) -> Call | None:
+        """A call by its ``CAL…`` id or by its numeric legacy id (the API accepts both, as the docs' examples
+        ``GET …/calls/444941612.json`` show)."""
+        call = self.by_id.get(ident)
+        if call is None and ident.isdigit() and self.legacy_base:
+            call = self.by_seq.get(int(ident) - self.legacy_base)
+        return call
 
     def between(self, start_ts: float, end_ts: float) -> list[Call]:
         lo = bisect.bisect_left(self.keys, (start_ts, -1))
@@ -220,6 +249,9 @@ class AccountData:
     # (company_id, customer phone) -> number of calls seen, for first_call / prior_calls / total_calls
     caller_counts: Counter = field(default_factory=Counter)
     deleted_call_ids: list[str] = field(default_factory=list)
+    caller_ids: dict[int, dict] = field(default_factory=dict)  # outbound caller IDs (``_company_id`` each)
+    integration_triggers: dict[int, dict] = field(default_factory=dict)
+    ignored_form_fields: dict[str, set] = field(default_factory=dict)  # company id -> field names
     # (company_id, customer phone) -> person id of earlier form submissions
     form_people: dict = field(default_factory=dict)
 

@@ -20,7 +20,7 @@ class SyncStateAdmin(TenantAdmin):
 
 @admin.register(SyncSchedule)
 class SyncScheduleAdmin(TenantAdmin):
-    list_display = ["client_account", "incremental_every_minutes", "full_every_hours", "reread_days"]
+    list_display = ["client_account", "incremental_every_minutes", "full_every_hours", "last_reread_at"]
 
 
 @admin.register(AccountRecord)

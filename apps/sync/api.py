@@ -22,6 +22,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from apps.core.filters import INTEGER_FILTER_OVERRIDES, IntegerFilter
 from apps.portal.api import TenantModelSerializer, TenantModelViewSet
 from apps.push.services import PushRefused
 from apps.tenancy.models import ClientAccount
@@ -42,6 +43,8 @@ class MirrorEndpoint:
     ordering: tuple[str, ...] = ("callrail_id",)
     default_ordering: tuple[str, ...] = ("pk",)
     related: tuple[str, ...] = ()
+    #: ``(data, request) -> data``: what of a record this person may see (None: everything serialized)
+    present: Any = None
 
 
 EXACT = ["exact"]
@@ -122,6 +125,7 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         ("type", "state"),
         ("type",),
         ("company",),
+        present=lambda data, request: _integration_seen_by(data, request),
     ),
     MirrorEndpoint(
         "calls",
@@ -189,7 +193,7 @@ class MirrorFilterSet(filters.FilterSet):
     deleted = filters.BooleanFilter(
         method="filter_deleted", help_text="true: only records CallRail deleted; default: only live records."
     )
-    client_account = filters.NumberFilter(field_name="client_account_id")
+    client_account = IntegerFilter(field_name="client_account_id")
 
     def __init__(self, *args, request=None, **kwargs) -> None:
         super().__init__(*args, request=request, **kwargs)
@@ -275,18 +279,38 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _integration_seen_by(data: dict, request: Any) -> dict:
+    """Integrations: the portal's webhook endpoint token in config and payload for the agency's staff only."""
+    from apps.integrations.selectors import integration_seen_by
+
+    agencies = request.__dict__.setdefault("_agency_of_account", {}) if request is not None else {}
+    account_pk = data.get("client_account")
+    if account_pk not in agencies:  # the record's agency decides the person's role, not the session's
+        account = ClientAccount.objects.visible_to(request.user).filter(pk=account_pk).select_related("agency")
+        agencies[account_pk] = getattr(account.first(), "agency", None)
+    agency = agencies[account_pk]
+    for key in ("config", "payload"):
+        if key in data:
+            data[key] = integration_seen_by(data[key], user=getattr(request, "user", None), agency=agency)
+    return data
+
+
 def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
     model = apps.get_model(endpoint.model)
     name = model.__name__
     meta: dict[str, Any] = {"model": model, "exclude": ["payload_hash"]}
-    serializer = type(
-        f"{name}Serializer",
-        (TenantModelSerializer,),
-        {
-            "Meta": type("Meta", (), meta),
-            "client_account": serializers.PrimaryKeyRelatedField(read_only=True),
-        },
-    )
+    body: dict[str, Any] = {
+        "Meta": type("Meta", (), meta),
+        "client_account": serializers.PrimaryKeyRelatedField(read_only=True),
+    }
+    if endpoint.present is not None:
+
+        def to_representation(self, instance, _present=endpoint.present):
+            data = super(type(self), self).to_representation(instance)
+            return _present(data, self.context.get("request"))
+
+        body["to_representation"] = to_representation
+    serializer = type(f"{name}Serializer", (TenantModelSerializer,), body)
     filterset = type(
         f"{name}FilterSet",
         (MirrorFilterSet,),
@@ -297,7 +321,10 @@ def _viewset(endpoint: MirrorEndpoint) -> type[TenantModelViewSet]:
                 {
                     "model": model,
                     "fields": endpoint.filters,
-                    "filter_overrides": {models.DateTimeField: {"filter_class": UtcDateTimeFilter}},
+                    "filter_overrides": {
+                        **INTEGER_FILTER_OVERRIDES,  # out-of-range numbers and ids: a 400, on every back-end
+                        models.DateTimeField: {"filter_class": UtcDateTimeFilter},
+                    },
                 },
             ),
         },

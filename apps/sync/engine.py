@@ -38,6 +38,7 @@ from apps.callrail.errors import NotFound
 from apps.core.redis import get_redis, redis_key
 
 from .models import KIND_RANK, SyncKind, SyncRun, SyncState
+from .reread import coverage_record
 from .resources import OFFSET, RELATIVE, SINGLE, Col, Resource, get_resource
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class SyncContext:
     pages: int = 0
     current: str = ""
     reread_days: int | None = None
+    #: a re-read's explicit time windows per resource (``SyncRun.windows``): {resource: [[start, end], …]}
+    windows: dict[str, list] = field(default_factory=dict)
     _inserted: dict[str, int] = field(default_factory=dict)
     _refs: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -704,14 +707,51 @@ def sync_windowed(ctx: SyncContext, resource: Resource, kind: str) -> None:
     pass wider than the resumed one then runs as well.
     """
     state = _state(ctx, resource)
+    windows = ctx.windows.get(resource.name) if kind == SyncKind.REREAD else None
     if state.checkpoint:
         resumed_kind = state.checkpoint.get("kind", SyncKind.FULL)
+        index = state.checkpoint.get("window_index")
+        mine = ctx.run is not None and state.checkpoint.get("run") == ctx.run.pk  # (else another run's window)
         _run_window(ctx, resource, state)
-        if KIND_RANK.get(kind, 0) <= KIND_RANK.get(resumed_kind, 2):
+        if windows and index is not None and mine:
+            _window_done(ctx, resource, index)
+        elif not windows and KIND_RANK.get(kind, 0) <= KIND_RANK.get(resumed_kind, 2):
             return
+    if windows:
+        _run_windows(ctx, resource, state, windows)
+        return
     state.checkpoint = _new_window(ctx, resource, state, kind)
     state.save(update_fields=["checkpoint"])
     _run_window(ctx, resource, state)
+
+
+def _run_windows(ctx: SyncContext, resource: Resource, state: SyncState, windows: list) -> None:
+    """A re-read of explicit windows (a slice of the continuous re-read, a round, a targeted pull): each a
+    pass of its own, with its checkpoint and disappearance check; done ones are skipped on a resume."""
+    done = (ctx.run.progress.get("windows_done") or {}).get(resource.name, 0) if ctx.run is not None else 0
+    for index, (start, end) in enumerate(windows):
+        if index < done:
+            continue
+        now = ctx.now()
+        floor = retention_start(now, ctx.tz, ctx.account.agency.retention_months)
+        start = max(datetime.fromisoformat(start), floor).replace(microsecond=0)
+        end = min(datetime.fromisoformat(end), now.replace(microsecond=0) + timedelta(seconds=1))
+        if end >= start:
+            state.checkpoint = {
+                "kind": str(SyncKind.REREAD), "window_start": start.isoformat(), "window_end": end.isoformat(),
+                "pass_started_at": now.isoformat(), "after": None, "pages": 0, "window_index": index,
+                "run": ctx.run.pk if ctx.run is not None else None,
+            }  # fmt: skip
+            state.save(update_fields=["checkpoint"])
+            _run_window(ctx, resource, state)
+        _window_done(ctx, resource, index)
+
+
+def _window_done(ctx: SyncContext, resource: Resource, index: int) -> None:
+    if ctx.run is not None:
+        done = {**(ctx.run.progress.get("windows_done") or {}), resource.name: index + 1}
+        ctx.run.progress = {**ctx.run.progress, "windows_done": done}
+        ctx.run.save(update_fields=["progress"])
 
 
 def _run_window(ctx: SyncContext, resource: Resource, state: SyncState) -> None:
@@ -741,14 +781,19 @@ def _run_window(ctx: SyncContext, resource: Resource, state: SyncState) -> None:
         apply_page(ctx, resource, records, state=state, seen=seen)
     mark_disappeared(ctx, resource, seen=seen, window=(window_start, window_end))
     with transaction.atomic():
-        state.cursor = max(filter(None, [state.cursor, window_end]))
         kind = cp.get("kind")
+        if kind != SyncKind.REREAD or "window_index" not in cp:  # an old slice says nothing of the newest records
+            state.cursor = max(filter(None, [state.cursor, window_end]))
         if kind == SyncKind.FULL:
             state.last_full_at = window_end
         if kind in (SyncKind.FULL, SyncKind.REREAD):
-            state.last_reread_at = window_end
+            state.last_reread_at = max(filter(None, [state.last_reread_at, window_end]))
         state.last_success_at = ctx.now()
         state.checkpoint = {}
+        # what was listed when, for the continuous re-read (apps/sync/reread.py): as of the run's queueing
+        read_at = ctx.run.queued_at if ctx.run is not None else datetime.fromisoformat(cp["pass_started_at"])
+        floor = retention_start(ctx.now(), ctx.tz, ctx.account.agency.retention_months)
+        coverage_record(state, window_start, window_end, read_at, floor)
         state.save()
 
 

@@ -24,7 +24,7 @@ class AccountRecord(MirrorModel):
 
 class SyncKind(models.TextChoices):
     INCREMENTAL = "incremental", "Incremental"
-    REREAD = "reread", "Re-read of the recent past"
+    REREAD = "reread", "Re-read"
     FULL = "full", "Full"
 
 
@@ -50,6 +50,7 @@ class SyncTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Sync now"
     COMMAND = "command", "Management command"
+    WEBHOOK = "webhook", "Webhook follow-up"
 
 
 class SyncRun(TenantOwnedModel):
@@ -60,6 +61,10 @@ class SyncRun(TenantOwnedModel):
 
     kind = models.CharField(max_length=12, choices=SyncKind.choices)
     resources = models.JSONField(default=list, help_text="Resource names this run covers, in order.")
+    windows = models.JSONField(
+        default=dict, blank=True,
+        help_text="A re-read's time windows per resource: {resource: [[start, end], …]} (ISO 8601, inclusive).",
+    )  # fmt: skip
     status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.QUEUED, db_index=True)
     trigger = models.CharField(max_length=10, choices=SyncTrigger.choices, default=SyncTrigger.SCHEDULE)
     lane = models.CharField(max_length=12, default="background")
@@ -135,6 +140,9 @@ class SyncState(TenantOwnedModel):
     last_reread_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     checkpoint = models.JSONField(default=dict, blank=True)
+    coverage = models.JSONField(
+        default=list, blank=True, help_text="Which time ranges were last listed when: [[start, end, read_at], …]."
+    )
 
     class Meta:
         constraints = [
@@ -153,11 +161,9 @@ class SyncSchedule(TenantOwnedModel):
     full_at_hour = models.PositiveSmallIntegerField(
         default=3, help_text="Local hour (account time zone) after which the nightly full sync may start."
     )
-    reread_days = models.PositiveIntegerField(default=30, help_text="How far back the daily re-read looks.")
-    reread_every_hours = models.PositiveIntegerField(default=24)
     last_incremental_at = models.DateTimeField(null=True, blank=True)
     last_full_at = models.DateTimeField(null=True, blank=True)
-    last_reread_at = models.DateTimeField(null=True, blank=True)
+    last_reread_at = models.DateTimeField(null=True, blank=True, help_text="When a re-read slice was last queued.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client_account"], name="syncschedule_one_per_account")]

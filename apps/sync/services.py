@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,9 +92,9 @@ def sync_run_interrupt(*, run: SyncRun, reason: str) -> None:
     run.save(update_fields=["status", "finished_at", "errors"])
 
 
-def active_run(account: ClientAccount) -> SyncRun | None:
+def active_run(account: ClientAccount, *, now: datetime | None = None) -> SyncRun | None:
     """The account's queued/running/waiting run, after retiring one that nobody works on any more."""
-    now = timezone.now()
+    now = now or timezone.now()
     for run in SyncRun.objects.for_account(account).filter(status__in=ACTIVE_STATUSES).order_by("queued_at"):
         if _is_stale(run, now):
             sync_run_interrupt(run=run, reason="abandoned (worker gone or message lost); the next run resumes it")
@@ -111,29 +111,36 @@ def sync_request(
     trigger: str = SyncTrigger.MANUAL,
     lane: str = "background",
     lock_ttl: int | None = None,
+    windows: dict[str, list] | None = None,
+    now: datetime | None = None,
 ) -> tuple[SyncRun, bool]:
     """Queue a sync of ``account`` unless one is already queued or running (then return that one, False).
 
-    The task is sent when the transaction commits; the schedule, "Sync now" and ``manage.py sync_account``
-    all come through here.
+    The task is sent when the transaction commits; the schedule, "Sync now", ``manage.py sync_account`` and
+    a webhook's targeted pull all come through here. ``windows`` (re-reads only) names the time windows per
+    resource; ``now`` is when it counts as queued (the dispatcher's clock).
     """
-    names = list(resources) if resources else resource_names()
+    if windows and kind != SyncKind.REREAD:
+        raise ValueError("time windows are for re-reads only")
+    names = list(resources) if resources else list(windows) if windows else resource_names()
     for name in names:
         get_resource(name)  # validates
     ordered = [n for n in resource_names() if n in names]
     with transaction.atomic():
         # Serialise concurrent requests for one account (a row lock on PostgreSQL; SQLite locks the file).
         ClientAccount.objects.for_account(account).select_for_update().get()
-        existing = active_run(account)
+        existing = active_run(account, now=now)
         if existing is not None:
             return existing, False
         run = SyncRun.objects.create(
             client_account=account,
             kind=kind,
             resources=ordered,
+            windows=windows or {},
             trigger=trigger,
             lane=lane,
             lock_ttl=int(lock_ttl or setting("SYNC_LOCK_TTL", 120)),
+            queued_at=now or timezone.now(),
         )
         _enqueue_on_commit(run)
     return run, True
@@ -215,17 +222,20 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             "rate_limited", "problems", "problem_count", "progress", "heartbeat_at",
         ])  # fmt: skip
 
-    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress)
-    schedule = SyncSchedule.objects.for_account(account).first()
-    if schedule is not None:
-        ctx.reread_days = schedule.reread_days
+    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress, windows=run.windows or {})
     done = list(run.progress.get("done", []))
     try:
         for name in run.resources:
             if name in done:
                 continue
             try:
+                hooks = PASS_HOOKS.get(name)
+                before = hooks[0](account=account) if hooks else None
                 sync_resource(ctx, get_resource(name), run.kind)
+                if hooks:  # e.g. tags deleted or renamed upstream: taken off (renamed on) every call now
+                    effect = hooks[1](account=account, before=before)
+                    if any(effect.values()):
+                        run.progress = {**run.progress, f"{name}_applied": effect}
             except (Transient, LockLost):
                 raise
             except REDIS_DOWN as exc:
@@ -303,7 +313,7 @@ def sync_schedule_update(*, account: ClientAccount, actor: Any = None, **values:
     """Set an account's sync intervals (the account page's form calls this). Audited: what changed."""
     from apps.audit.services import audit_record
 
-    allowed = {"incremental_every_minutes", "full_every_hours", "full_at_hour", "reread_days", "reread_every_hours"}
+    allowed = {"incremental_every_minutes", "full_every_hours", "full_at_hour"}
     unknown = set(values) - allowed
     if unknown:
         raise ValueError(f"unknown schedule field(s): {', '.join(sorted(unknown))}")
@@ -323,7 +333,8 @@ def sync_schedule_update(*, account: ClientAccount, actor: Any = None, **values:
 
 
 def due_kind(schedule: SyncSchedule, *, now: datetime, time_zone: str) -> str | None:
-    """Which kind of run (if any) the schedule wants now: full > re-read > incremental."""
+    """Which kind of run (if any) the schedule wants now: full > incremental. (Re-reads are continuous:
+    ``reread.reread_next`` says which slice is due.)"""
     from zoneinfo import ZoneInfo
 
     local_hour = now.astimezone(ZoneInfo(time_zone or "UTC")).hour
@@ -335,13 +346,20 @@ def due_kind(schedule: SyncSchedule, *, now: datetime, time_zone: str) -> str | 
         not nightly or local_hour >= schedule.full_at_hour
     ):
         return SyncKind.FULL
-    if schedule.last_reread_at is None or now - schedule.last_reread_at >= timedelta(hours=schedule.reread_every_hours):
-        return SyncKind.REREAD
     if schedule.last_incremental_at is None or now - schedule.last_incremental_at >= timedelta(
         minutes=schedule.incremental_every_minutes
     ):
         return SyncKind.INCREMENTAL
     return None
+
+
+#: Per resource: ``(account=) -> facts`` taken before its pass and ``(account=, before=) -> counts`` after it,
+#: registered by the resource's app (apps.tags: deleted and renamed tags applied to the mirrored calls).
+PASS_HOOKS: dict[str, tuple[Callable[..., Any], Callable[..., dict[str, int]]]] = {}
+
+#: ``(account, now) -> bool``: whether another source brings new records for free right now (healthy
+#: webhooks: registered by apps.webhooks, which builds on sync — sync imports no webhook code).
+FRESH_DATA_SOURCES: list[Callable[[ClientAccount, datetime], bool]] = []
 
 
 def webhooks_slow_polling(account: ClientAccount, schedule: SyncSchedule, *, now: datetime) -> bool:
@@ -352,9 +370,24 @@ def webhooks_slow_polling(account: ClientAccount, schedule: SyncSchedule, *, now
     last = schedule.last_incremental_at
     if slow <= schedule.incremental_every_minutes or last is None or now - last >= timedelta(minutes=slow):
         return False
-    from apps.webhooks.selectors import webhook_health
+    return any(source(account, now) for source in FRESH_DATA_SOURCES)
 
-    return webhook_health(account, now=now).healthy
+
+def reread_queue(*, account: ClientAccount, now: datetime) -> SyncRun | None:
+    """Queue the continuous re-read's next slice if one is due and the background budget has room now."""
+    from apps.callrail.budget import get_budget
+
+    from .reread import reread_next
+
+    windows = reread_next(account, now=now)
+    if not windows:
+        return None
+    overrides = getattr(account, "budget_overrides", None) or None
+    if not get_budget().peek(account.pk, "general", "background", overrides=overrides):
+        return None  # the budget decides the pace; the incremental sync is not kept waiting
+    run, created = sync_request(account=account, kind=SyncKind.REREAD, resources=list(windows), windows=windows,
+                                trigger=SyncTrigger.SCHEDULE, now=now)  # fmt: skip
+    return run if created else None
 
 
 def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
@@ -369,7 +402,7 @@ def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     )
     for account in accounts:
         try:
-            existing = active_run(account)
+            existing = active_run(account, now=now)
             if existing is not None:
                 if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= now:
                     with transaction.atomic():
@@ -377,18 +410,22 @@ def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
                 continue
             schedule = sync_schedule_for(account=account)
             kind = due_kind(schedule, now=now, time_zone=account.time_zone)
-            if kind is None or (kind == SyncKind.INCREMENTAL and webhooks_slow_polling(account, schedule, now=now)):
+            if kind == SyncKind.INCREMENTAL and webhooks_slow_polling(account, schedule, now=now):
+                kind = None
+            if kind is None:  # nothing else due: the continuous re-read's next slice, if one is
+                run = reread_queue(account=account, now=now)
+                if run is not None:
+                    schedule.last_reread_at = now
+                    schedule.save(update_fields=["last_reread_at"])
+                    queued.append(run)
                 continue
-            run, created = sync_request(account=account, kind=kind, trigger=SyncTrigger.SCHEDULE)
+            run, created = sync_request(account=account, kind=kind, trigger=SyncTrigger.SCHEDULE, now=now)
             if not created:
                 continue
-            rank = KIND_RANK[kind]
             schedule.last_incremental_at = now
-            if rank >= KIND_RANK[SyncKind.REREAD]:
-                schedule.last_reread_at = now
-            if rank >= KIND_RANK[SyncKind.FULL]:
+            if KIND_RANK[kind] >= KIND_RANK[SyncKind.FULL]:
                 schedule.last_full_at = now
-            schedule.save(update_fields=["last_incremental_at", "last_reread_at", "last_full_at"])
+            schedule.save(update_fields=["last_incremental_at", "last_full_at"])
             queued.append(run)
         except Exception:  # one broken account never stops the others' schedule
             logger.exception("sync dispatch failed for account %s", account.pk)

@@ -15,16 +15,19 @@ class EventType:
     label: str
     config_key: str | None  # None: not in the documented integration config (set up in CallRail's UI)
     resource: str | None  # the mirrored resource it updates; None: nothing is mirrored
-    rank: int = 0  # order of the events of one call: a later stage wins over an earlier one of the same time
+    #: the stage of a call the event reports: routing (0) < routed (1) < finished (2). Finished deliveries
+    #: (post-call, call modified) cannot be ordered by their stage: a Call Modified may be sent before the
+    #: post-call, which waits up to 20 minutes for the recording.
+    rank: int = 0
 
 
 EVENT_TYPES: tuple[EventType, ...] = (
     EventType("pre_call", "Pre-call", "pre_call_webhook", "calls", 0),
     EventType("answered_call", "Call routing complete", "answered_call_webhook", "calls", 1),
     EventType("post_call", "Post-call", "post_call_webhook", "calls", 2),
-    EventType("updated_call", "Call modified", "updated_call_webhook", "calls", 3),
+    EventType("updated_call", "Call modified", "updated_call_webhook", "calls", 2),
     EventType("post_outbound_call", "Outbound post-call", "post_outbound_call_webhook", "calls", 2),
-    EventType("updated_outbound_call", "Outbound call modified", "updated_outbound_call_webhook", "calls", 3),
+    EventType("updated_outbound_call", "Outbound call modified", "updated_outbound_call_webhook", "calls", 2),
     EventType("sms_received", "Text message received", "sms_received_webhook", "text_conversations"),
     EventType("sms_sent", "Text message sent", "sms_sent_webhook", "text_conversations"),
     EventType("form_captured", "Form submission", "form_captured_webhook", "form_submissions"),

@@ -39,6 +39,10 @@ class WebhookSigningKey(TenantOwnedModel):
 
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     company_callrail_id = models.CharField(max_length=64, editable=False)
+    company_numeric_id = models.CharField(
+        max_length=20, blank=True, editable=False,
+        help_text="The company's legacy numeric id, as its webhooks name it (from its swap.js URL or learned).",
+    )  # fmt: skip
     signing_key = EncryptedTextField(help_text="The company's signing key from CallRail. Stored encrypted.")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -72,7 +76,8 @@ ACCEPTED_STATUSES = (EventStatus.VERIFIED, EventStatus.APPLIED, EventStatus.IGNO
 
 
 class WebhookEvent(TenantOwnedModel):
-    """One delivery to an account's endpoint, kept with its raw body whatever became of it.
+    """One delivery to an account's endpoint. A verified delivery keeps its raw body; a refused one keeps only
+    its size, the SHA-256 of its body, the reason and the time (anyone who knows the URL can post to it).
 
     ``dedupe_key`` (a hash of event type and raw body) is set on verified deliveries only and unique per
     account, so the same event delivered twice is applied once, even when both arrive at the same moment.
@@ -88,8 +93,12 @@ class WebhookEvent(TenantOwnedModel):
     signature = models.CharField(max_length=200, blank=True)
     raw_body = models.TextField(blank=True)
     body_bytes = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
     company = models.ForeignKey("companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     record_id = models.CharField("CallRail id", max_length=64, blank=True)
+    legacy_id = models.CharField(
+        "Legacy id", max_length=64, blank=True, help_text="The numeric id the payload named the record by."
+    )
     payload_timestamp = models.DateTimeField(null=True, blank=True)
     changes = models.JSONField(default=list, blank=True, help_text="Call modified: the fields that changed.")
     dedupe_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
@@ -117,3 +126,30 @@ class WebhookEvent(TenantOwnedModel):
         from .events import CALL_EVENTS
 
         return self.event_type in CALL_EVENTS
+
+
+class WebhookRecord(TenantOwnedModel):
+    """What the receiver knows of one mirrored record beyond the event log (which is pruned): its legacy
+    numeric id (webhooks name calls and form submissions by it) and the delivery last applied to it, so that
+    a delivery replayed after the log forgot the original still cannot move the record backwards."""
+
+    resource = models.CharField(max_length=40)
+    callrail_id = models.CharField("CallRail id", max_length=64)
+    legacy_id = models.CharField(max_length=64, blank=True)
+    order_at = models.DateTimeField(null=True, blank=True, help_text="The data time of the last applied delivery.")
+    stage = models.PositiveSmallIntegerField(default=0, help_text="Its stage (pre-call < routed < finished).")
+    changes = models.JSONField(default=list, blank=True, help_text="Its ``changes``.")
+    applied_at = models.DateTimeField(null=True, blank=True)
+    row_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The mirrored row's changed_at right after: a later one is a pull's."
+    )
+    event = models.ForeignKey(WebhookEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client_account", "resource", "callrail_id"], name="webhookrecord_unique")
+        ]
+        indexes = [models.Index(fields=["client_account", "resource", "legacy_id"], name="webhookrecord_legacy")]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.callrail_id}"

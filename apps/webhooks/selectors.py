@@ -107,3 +107,7 @@ def webhook_health(account: ClientAccount, *, now: datetime | None = None) -> We
             **facts,
         )  # fmt: skip
     return WebhookHealth(True, True, "healthy", "Signed webhooks are arriving.", **facts)
+
+
+def webhooks_healthy(account: ClientAccount, now: datetime) -> bool:
+    return webhook_health(account, now=now).healthy

@@ -1,13 +1,17 @@
 """Webhook services: receive (verify, log, enqueue), apply to the mirror, signing keys, endpoint URLs.
 
-Receiving answers fast: it only verifies the ``Signature`` header (base64 HMAC-SHA1 of the raw body with
-the company's signing key, compared in constant time), checks the payload's company and timestamp, stores
-the raw event and enqueues ``webhooks.apply_event``. The task applies it to the mirror through
-``apps.sync.services.mirror_apply_records`` — no CallRail request, no budget spent.
+Receiving answers fast: it verifies the ``Signature`` header (base64 HMAC-SHA1 of the raw body with the
+company's signing key, compared in constant time) and the payload's company, stores the raw event and
+enqueues ``webhooks.apply_event``. Every genuine signed delivery is accepted whatever its ``timestamp``: the
+docs' own example carries the call's start time, a post-call webhook fires up to 20 minutes after hang-up
+and a Call Modified one days later. Replays are harmless instead: the signature proves CallRail sent the
+body, the same body is applied once, and a delivery never moves a record backwards (``apply.py``).
 
 The endpoint never reveals whether an account exists: an unknown token, a missing or wrong signature and an
 account without signing keys all get the same 401 (the signature is checked before the body is parsed, so
-only CallRail, holding a key, can ever see a 400).
+only CallRail, holding a key, can ever see a 400). A refused delivery keeps only its size, the SHA-256 of
+its body, the reason and the time, and at most ``WEBHOOK_REFUSALS_PER_MINUTE`` refusals per endpoint are
+recorded a minute (beyond: 429, nothing stored).
 """
 
 from __future__ import annotations
@@ -17,26 +21,26 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from apps.audit.services import audit_record
 from apps.companies.models import Company
+from apps.core.redis import get_redis, redis_key
 from apps.tenancy.models import ClientAccount
 
 from .events import BY_SLUG, EVENT_TYPES, EventType
-from .models import EventStatus, WebhookEndpoint, WebhookEvent, WebhookSigningKey
+from .models import EventStatus, WebhookEndpoint, WebhookEvent, WebhookRecord, WebhookSigningKey
 
 logger = logging.getLogger(__name__)
-
-#: Keys CallRail adds to a call payload for the delivery, not part of the call itself.
-ENVELOPE_KEYS = ("timestamp", "changes")
 
 
 def setting(name: str, default: Any) -> Any:
@@ -53,6 +57,17 @@ def webhook_signature(*, signing_key: str, body: bytes) -> str:
 def signature_matches(*, signing_key: str, body: bytes, signature: str) -> bool:
     expected = webhook_signature(signing_key=signing_key, body=body)
     return hmac.compare_digest(expected.encode("ascii"), signature.strip().encode("utf-8", "replace"))
+
+
+#: ``//cdn.callrail.com/companies/183570817/…/swap.js``: a company's legacy numeric id, in its listed record.
+_SWAP_JS = re.compile(r"/companies/(\d+)/")
+
+
+def company_numeric_id(company: Company) -> str | None:
+    """The company's legacy numeric id (the ``company_id`` of its call and form webhooks), from the
+    ``script_url`` CallRail lists for it; None when the mirror does not hold one."""
+    match = _SWAP_JS.search(str((company.payload or {}).get("script_url") or ""))
+    return match.group(1) if match else None
 
 
 # ------------------------------------------------------------------------------------------ endpoint
@@ -104,6 +119,7 @@ def webhook_signing_key_set(
         if created:
             key = WebhookSigningKey(client_account=account, company=company)
         key.company_callrail_id = company.callrail_id
+        key.company_numeric_id = company_numeric_id(company) or key.company_numeric_id or ""
         key.signing_key = signing_key
         key.updated_by = actor if getattr(actor, "is_authenticated", False) else None
         key.save()
@@ -128,13 +144,14 @@ class Receipt:
 
 
 UNAUTHORIZED = {"error": "invalid signature"}
+TOO_MANY = {"error": "too many refused deliveries; try again later"}
 
 
 def _unauthorized() -> Receipt:
     return Receipt(401, dict(UNAUTHORIZED))
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -153,12 +170,97 @@ def _payload_company(event: EventType, payload: dict) -> Any:
     return payload.get("company_id")
 
 
-def _payload_record_id(event: EventType, payload: dict) -> str:
-    key = "conversation_id" if event.resource == "text_conversations" else "id"
+def _numeric(value: Any) -> str | None:
+    """A legacy numeric id (``766970532`` or ``"766970532"``) as text; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        return str(value).strip()[:64]
+    return None
+
+
+#: The API's id prefix of each resource whose webhooks may name records by a legacy numeric id instead.
+ID_PREFIX = {"calls": "CAL", "form_submissions": "FOR"}
+
+
+def _payload_ids(event: EventType, payload: dict) -> tuple[str, str]:
+    """(CallRail id, legacy numeric id) the payload names its record by; either may be empty."""
     if event.resource is None:
-        key = "last_interaction_resource_id"
-    value = payload.get(key)
-    return str(value)[:64] if isinstance(value, str | int) and not isinstance(value, bool) else ""
+        value = payload.get("last_interaction_resource_id")
+        return (str(value)[:64] if isinstance(value, str) else ""), ""
+    if event.resource == "text_conversations":
+        value = payload.get("conversation_id")
+        return (str(value)[:64] if isinstance(value, str | int) and not isinstance(value, bool) else ""), ""
+    prefix = ID_PREFIX[event.resource]
+    for key in ("id", "resource_id"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.startswith(prefix):
+            return value[:64], _numeric(payload.get("id")) or ""
+    return "", _numeric(payload.get("id")) or ""
+
+
+def payload_time(event: EventType, payload: dict) -> datetime | None:
+    """The time the data gives: ``timestamp`` (the docs: "based on the data in the request"), else the
+    record's own time (form submissions carry only ``submitted_at``)."""
+    stamp = parse_time(payload.get("timestamp"))
+    if stamp is None and event.resource == "form_submissions":
+        stamp = parse_time(payload.get("submitted_at"))
+    if stamp is None and event.resource == "calls":
+        stamp = parse_time(payload.get("start_time"))
+    return stamp
+
+
+def _refusal_recorded(account_id: int) -> bool:
+    """Whether this refusal may be recorded: at most ``WEBHOOK_REFUSALS_PER_MINUTE`` per endpoint and minute
+    (a Redis counter shared by every web process). With Redis unreachable nothing is recorded."""
+    limit = int(setting("WEBHOOK_REFUSALS_PER_MINUTE", 30))
+    if limit <= 0:
+        return True
+    key = redis_key("webhooks", "refused", account_id, int(timezone.now().timestamp() // 60))
+    try:
+        conn = get_redis()
+        pipe = conn.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count = pipe.execute()[0]
+    except RedisError:
+        logger.warning("webhook refusal of account %s not recorded: Redis unreachable", account_id)
+        return False
+    return count <= limit
+
+
+def _signer(
+    account_id: int, matched: list[WebhookSigningKey], event: EventType, payload: dict
+) -> tuple[WebhookSigningKey | None, str]:
+    """The company whose key signed the delivery, checked against the company the payload names (its
+    ``COM…`` id, or the legacy numeric id of call and form webhooks). Returns (key, reason for refusing)."""
+    named = _payload_company(event, payload)
+    if isinstance(named, str) and named.startswith("COM"):
+        key = next((k for k in matched if k.company_callrail_id == named), None)
+        if key is not None:
+            return key, ""
+        if not Company.objects.for_account(account_id).filter(callrail_id=named).exists():
+            return None, f"company {named[:64]} is not in this account"
+        return None, f"company {named[:64]} does not match the signing key"
+    numeric = _numeric(named)
+    if numeric is None:
+        if len(matched) > 1:
+            return None, "the payload names no company and several companies share this signing key"
+        return matched[0], ""
+    for key in matched:
+        if not key.company_numeric_id:
+            company = Company.objects.for_account(account_id).filter(pk=key.company_id).first()
+            key.company_numeric_id = (company_numeric_id(company) if company else None) or ""
+    exact = [k for k in matched if k.company_numeric_id == numeric]
+    if exact:
+        return exact[0], ""
+    unknown = [k for k in matched if not k.company_numeric_id]
+    if len(unknown) == 1:  # the first signed delivery of this company tells its numeric id
+        key = unknown[0]
+        key.company_numeric_id = numeric
+        WebhookSigningKey.objects.for_account(account_id).filter(pk=key.pk).update(company_numeric_id=numeric)
+        return key, ""
+    return None, f"company {numeric} does not match the signing key"
 
 
 def webhook_receive(
@@ -170,7 +272,7 @@ def webhook_receive(
     keys = list(
         WebhookSigningKey.objects.unscoped(reason="webhook-token")
         .filter(client_account__webhooks_webhookendpoint_set__token=token)
-        .only("pk", "client_account_id", "company_id", "company_callrail_id", "signing_key")
+        .only("pk", "client_account_id", "company_id", "company_callrail_id", "company_numeric_id", "signing_key")
     )
     if keys:
         account_id = keys[0].client_account_id
@@ -185,57 +287,44 @@ def webhook_receive(
         webhook_signature(signing_key="-", body=body)  # about the same work as for a known account
         logger.warning("webhook %s for an unknown endpoint from %s", event_type, source_address)
         return _unauthorized()
-    record = WebhookEvent(
-        client_account_id=account_id, event_type=event_type, source_address=source_address or None,
-        signature=(signature or "")[:200], raw_body=body.decode("utf-8", "replace"), body_bytes=len(body),
-    )  # fmt: skip
 
-    def reject(status: int, reason: str, answer: dict | None = None) -> Receipt:
-        record.status, record.reason, record.http_status = EventStatus.REJECTED, reason[:300], status
-        record.save()
-        logger.warning("webhook %s of account %s from %s rejected (%s): %s", event_type, account_id,
+    def refuse(status: int, reason: str, answer: dict | None = None) -> Receipt:
+        """Record the refusal as its size, hash, reason and time only — within the per-minute allowance."""
+        logger.warning("webhook %s of account %s from %s refused (%s): %s", event_type, account_id,
                        source_address, status, reason)  # fmt: skip
+        if not _refusal_recorded(account_id):
+            return Receipt(429, dict(TOO_MANY))
+        record = WebhookEvent.objects.create(
+            client_account_id=account_id, event_type=event_type, status=EventStatus.REJECTED, reason=reason[:300],
+            http_status=status, body_bytes=len(body), body_sha256=hashlib.sha256(body).hexdigest(),
+        )  # fmt: skip
         return Receipt(status, answer or {"error": reason}, record)
 
     if not signature:
-        return reject(401, "missing Signature header", dict(UNAUTHORIZED))
+        return refuse(401, "missing Signature header", dict(UNAUTHORIZED))
     matched = [k for k in keys if signature_matches(signing_key=k.signing_key, body=body, signature=signature)]
     if not matched:
         reason = "signature does not match any company's signing key" if keys else "no signing key entered"
-        return reject(401, reason, dict(UNAUTHORIZED))
+        return refuse(401, reason, dict(UNAUTHORIZED))
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return reject(400, "body is not JSON")
+        return refuse(400, "body is not JSON")
     if not isinstance(payload, dict):
-        return reject(400, "body is not a JSON object")
+        return refuse(400, "body is not a JSON object")
+    key, problem = _signer(account_id, matched, event, payload)
+    if key is None:
+        return refuse(400, problem)
 
-    # The company: the payload names it (v3 ids "COM…"); it must be the account's and the signer's.
-    named = _payload_company(event, payload)
-    key = matched[0]
-    if isinstance(named, str) and named.startswith("COM"):
-        key = next((k for k in matched if k.company_callrail_id == named), None)
-        if key is None:
-            if not Company.objects.for_account(account_id).filter(callrail_id=named).exists():
-                return reject(400, f"company {named[:64]} is not in this account")
-            return reject(400, f"company {named[:64]} does not match the signing key")
-    record.company_id = key.company_id
-    record.record_id = _payload_record_id(event, payload)
+    record = WebhookEvent(
+        client_account_id=account_id, event_type=event_type, source_address=source_address or None,
+        signature=signature[:200], raw_body=body.decode("utf-8", "replace"), body_bytes=len(body),
+        body_sha256=hashlib.sha256(body).hexdigest(), company_id=key.company_id,
+    )  # fmt: skip
+    record.record_id, record.legacy_id = _payload_ids(event, payload)
     changes = payload.get("changes")
     record.changes = [str(c) for c in changes][:50] if isinstance(changes, list) else []
-
-    # Replay window on the payload's timestamp (forms: when submitted, if CallRail sent no timestamp).
-    stamp = _parse_time(payload.get("timestamp"))
-    if stamp is None and event.resource == "form_submissions":
-        stamp = _parse_time(payload.get("submitted_at"))
-    if stamp is None:
-        return reject(400, "payload has no valid timestamp")
-    record.payload_timestamp = stamp
-    window = timedelta(minutes=float(setting("WEBHOOK_REPLAY_WINDOW_MINUTES", 15)))
-    now = timezone.now()
-    if abs(now - stamp) > window:
-        return reject(400, f"timestamp {stamp.isoformat()} outside the replay window of {window}")
-
+    record.payload_timestamp = payload_time(event, payload)
     record.dedupe_key = hashlib.sha256(event_type.encode() + b"\n" + body).hexdigest()
     record.status, record.http_status = EventStatus.VERIFIED, 202
     try:
@@ -267,156 +356,14 @@ def _enqueue_on_commit(event: WebhookEvent) -> None:
 
 
 # --------------------------------------------------------------------------------------------- apply
-def _e164(number: Any) -> Any:
-    """``770-555-5555`` (the text webhooks' format) -> ``+17705555555`` (the API's); others unchanged."""
-    if not isinstance(number, str):
-        return number
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if len(digits) == 10:
-        return f"+1{digits}"
-    if len(digits) == 11 and digits.startswith("1"):
-        return f"+{digits}"
-    return number
-
-
-def _utc_iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
-
-
-def _tracker_with_number(account_id: int, number: Any) -> str | None:
-    from apps.trackers.models import Tracker
-
-    if not isinstance(number, str):
-        return None
-    for callrail_id, numbers in Tracker.objects.for_account(account_id).values_list("callrail_id", "tracking_numbers"):
-        if isinstance(numbers, list) and number in numbers:
-            return callrail_id
-    return None
-
-
-def _record_for(event: WebhookEvent, kind: EventType, payload: dict, existing: dict | None) -> dict:
-    """The mirrored record this event describes, merged over what the mirror holds: a webhook carries
-    fewer fields than a listing, and fields it does not carry keep their mirrored value."""
-    from apps.sync.resources import get_resource
-
-    resource = get_resource(kind.resource)
-    if kind.resource == "text_conversations":
-        incoming = kind.slug == "sms_received"
-        customer, tracking = (
-            (payload.get("source_number"), payload.get("destination_number"))
-            if incoming
-            else (payload.get("destination_number"), payload.get("source_number"))
-        )
-        at = _utc_iso(_parse_time(payload.get("timestamp")))
-        message = {"direction": "incoming" if incoming else "outgoing", "content": payload.get("content"),
-                   "created_at": at}  # fmt: skip
-        update = {
-            "id": payload.get("conversation_id"),
-            "company_id": payload.get("company_resource_id") or event.company.callrail_id,
-            "last_message_at": at,
-            "lead_status": payload.get("lead_status"),
-        }
-        if existing is None:
-            tracker_id = _tracker_with_number(event.client_account_id, _e164(tracking))
-            update |= {
-                "customer_phone_number": _e164(customer),
-                "current_tracking_number": _e164(tracking),
-                "initial_tracking_number": _e164(tracking),
-                "formatted_customer_phone_number": customer,
-                "current_tracker_id": tracker_id,
-                "initial_tracker_id": tracker_id,
-            }
-        known = _parse_time((existing or {}).get("last_message_at"))
-        moment = _parse_time(at)
-        if known is not None and moment is not None and known > moment:  # a late message: the newer one stays
-            update["last_message_at"] = existing["last_message_at"]
-            update["lead_status"] = existing.get("lead_status", update["lead_status"])
-        else:
-            update["recent_messages"] = [message, *((existing or {}).get("recent_messages") or [])][:2]
-        record = {**(existing or {}), **update}
-    else:
-        record = {k: v for k, v in payload.items() if k not in ENVELOPE_KEYS}
-        if kind.resource == "form_submissions" and not isinstance(record.get("company_id"), str):
-            record["company_id"] = event.company.callrail_id
-        if kind.resource == "calls" and not str(record.get("company_id", "")).startswith("COM"):
-            record["company_id"] = event.company.callrail_id  # legacy numeric id: the signer's company
-        # Only what a listing carries (its id, mapped and requested fields), so that the next sync finds the
-        # record unchanged; the whole payload stays in the event log.
-        listed = {resource.id_field, *resource.fields, *(col.source.split(".")[0] for col in resource.columns.values())}
-        record = {k: v for k, v in record.items() if k in listed or (existing is not None and k in existing)}
-        if existing is not None:
-            record = {**existing, **record}
-    if existing is None:  # fields a webhook does not carry are unknown until the next sync lists the record
-        for col in resource.columns.values():
-            top = col.source.split(".")[0]
-            if col.kind != "ref" and top not in record and not col.optional:
-                record[top] = None
-    return record
-
-
-def _lock_record(account_id: int, resource: str, record_id: str) -> None:
-    """Serialise the events of one record (a burst of post-call + call-modified for the same call)."""
-    if connection.vendor != "postgresql":
-        return  # SQLite: one writer at a time anyway
-    key = int.from_bytes(
-        hashlib.sha1(f"{account_id}:{resource}:{record_id}".encode(), usedforsecurity=False).digest()[:8],
-        "big",
-        signed=True,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
-def _superseded_by(event: WebhookEvent, kind: EventType) -> WebhookEvent | None:
-    """An already applied event of the same record that is newer (payload time, then stage of the call)."""
-    same = [e.slug for e in EVENT_TYPES if e.resource == kind.resource]
-    candidates = WebhookEvent.objects.for_account(event.client_account_id).filter(
-        record_id=event.record_id, event_type__in=same, status=EventStatus.APPLIED,
-        payload_timestamp__gte=event.payload_timestamp,
-    ).exclude(pk=event.pk)  # fmt: skip
-    for other in candidates.only("pk", "event_type", "payload_timestamp"):
-        if other.payload_timestamp > event.payload_timestamp or BY_SLUG[other.event_type].rank > kind.rank:
-            return other
-    return None
-
-
 def webhook_event_apply(*, event: WebhookEvent) -> WebhookEvent:
-    """Apply one verified event to the mirror. Idempotent: an event applied (or ignored) before is left alone;
-    an event older than one already applied to the same record changes nothing."""
-    from apps.sync.resources import get_resource
-    from apps.sync.services import mirror_apply_records
+    """Apply one verified event to the mirror (``apply.py``). Idempotent: an event applied (or ignored) before
+    is left alone. Raises ``Transient`` when a look-up it needs has no budget yet (the task retries)."""
+    from .apply import event_apply
 
     if event.status not in (EventStatus.VERIFIED, EventStatus.FAILED):
         return event
-    kind = BY_SLUG[event.event_type]
-    account = ClientAccount.objects.for_account(event.client_account_id).get()
-    event.attempts += 1
-    if kind.resource is None or not event.record_id:
-        event.status = EventStatus.IGNORED
-        event.reason = "nothing of this event is mirrored" if kind.resource is None else "payload without an id"
-        event.applied_at = timezone.now()
-        event.save(update_fields=["status", "reason", "applied_at", "attempts"])
-        return event
-    payload = json.loads(event.raw_body)
-    model = get_resource(kind.resource).model
-    with transaction.atomic():
-        _lock_record(account.pk, kind.resource, event.record_id)
-        newer = _superseded_by(event, kind)
-        if newer is not None:
-            event.status = EventStatus.IGNORED
-            event.reason = f"event #{newer.pk} of the same record is newer"
-        else:
-            existing = (
-                model.objects.for_account(account).filter(callrail_id=event.record_id)
-                .values_list("payload", flat=True).first()
-            )  # fmt: skip
-            record = _record_for(event, kind, payload, existing)
-            event.result = mirror_apply_records(account=account, resource=kind.resource, records=[record])
-            event.status = EventStatus.APPLIED
-            event.reason = ""
-        event.applied_at = timezone.now()
-        event.save(update_fields=["status", "reason", "result", "applied_at", "attempts"])
-    return event
+    return event_apply(event)
 
 
 def webhook_event_fail(*, event: WebhookEvent, message: str) -> None:
@@ -427,35 +374,17 @@ def webhook_event_fail(*, event: WebhookEvent, message: str) -> None:
 
 
 def webhook_events_prune(*, now: datetime | None = None) -> int:
-    """Forget events older than ``WEBHOOK_EVENT_RETENTION_DAYS`` (default 30), account by account (daily beat)."""
+    """Forget events older than ``WEBHOOK_EVENT_RETENTION_DAYS`` (default 30), account by account (daily beat),
+    and what the receiver remembered of records the agency's retention has let go."""
+    from apps.operations.services import retention_cutoff
+
     days = float(setting("WEBHOOK_EVENT_RETENTION_DAYS", 30))
-    if days <= 0:
-        return 0
-    cutoff = (now or timezone.now()) - timedelta(days=days)
+    now = now or timezone.now()
     removed = 0
-    for account_id in ClientAccount.objects.unscoped(reason="beat-dispatch").values_list("pk", flat=True):
-        removed += WebhookEvent.objects.for_account(account_id).filter(received_at__lt=cutoff).delete()[0]
+    for account in ClientAccount.objects.unscoped(reason="beat-dispatch").select_related("agency"):
+        if days > 0:
+            cutoff = now - timedelta(days=days)
+            removed += WebhookEvent.objects.for_account(account).filter(received_at__lt=cutoff).delete()[0]
+        forgotten = retention_cutoff(agency=account.agency, now=now)
+        WebhookRecord.objects.for_account(account).filter(applied_at__lt=forgotten).delete()
     return removed
-
-
-# ------------------------------------------------------------------------------------------ connect
-def webhooks_connect(*, company: Company, actor: Any = None) -> Any:
-    """Point the company's CallRail Webhooks integration at the portal, through the outbox: created if the
-    company has none, else its URLs for every event are set (other URLs it lists are kept). When CallRail
-    answers a create, the signing key it returns is stored encrypted (see apps.push.writes)."""
-    from apps.integrations.models import Integration
-    from apps.integrations.services import integration_update, webhook_integration_create
-
-    account = ClientAccount.objects.for_account(company.client_account_id).get()
-    ours = webhook_urls(account)
-    existing = (
-        Integration.objects.for_account(account).live().filter(company=company, type="Webhooks").order_by("pk").first()
-    )
-    if existing is None:
-        return webhook_integration_create(
-            account=account, company=company, config={event: [url] for event, url in ours.items()}, actor=actor
-        )
-    config = {
-        event: [*[u for u in (existing.config or {}).get(event, []) if u != url], url] for event, url in ours.items()
-    }
-    return integration_update(integration=existing, config=config, state="active", actor=actor)

@@ -6,9 +6,13 @@ import logging
 
 from celery import shared_task
 
+from apps.callrail.errors import Transient
+
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
+#: Longest countdown a look-up waiting for budget is retried with (the event stays verified meanwhile).
+MAX_COUNTDOWN = 300.0
 
 
 @shared_task(name="webhooks.apply_event", bind=True, max_retries=MAX_RETRIES)
@@ -22,6 +26,9 @@ def webhook_apply_event_task(self, *, client_account_id: int, event_id: int) -> 
         return "missing"
     try:
         return webhook_event_apply(event=event).status
+    except Transient as exc:  # a look-up found no budget (or CallRail busy): retried when it returns, never lost
+        countdown = min(float(exc.retry_after or 2 ** min(self.request.retries, 8)), MAX_COUNTDOWN)
+        raise self.retry(countdown=countdown, max_retries=None) from None
     except Exception as exc:  # a database hiccup or a bug: retried, then recorded on the event
         logger.exception("applying webhook event %s of account %s failed", event_id, client_account_id)
         if self.request.retries >= MAX_RETRIES:

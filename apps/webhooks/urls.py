@@ -18,9 +18,4 @@ urlpatterns = [
         views.WebhookSigningKeyView.as_view(),
         name="signing_key",
     ),
-    path(
-        "accounts/<int:account_pk>/webhooks/companies/<int:company_pk>/connect/",
-        views.WebhooksConnectView.as_view(),
-        name="connect",
-    ),
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.decorators import method_decorator
@@ -14,14 +13,13 @@ from django.views.generic import TemplateView
 
 from apps.companies.models import Company
 from apps.portal.mixins import PortalView
-from apps.push.services import PushRefused
-from apps.tenancy.selectors import user_can_sync
+from apps.tenancy.policy import Can
 
 from .events import BY_SLUG
 from .forms import SigningKeyForm
 from .models import EventStatus
 from .selectors import webhook_event_get, webhook_event_list, webhook_health, webhook_signing_keys
-from .services import webhook_event_urls, webhook_receive, webhook_signing_key_set, webhooks_connect
+from .services import webhook_event_urls, webhook_receive, webhook_signing_key_set
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -63,10 +61,7 @@ class WebhookReceiveView(View):
 class WebhookStaffMixin(PortalView):
     """Agency people working in the account (not clients): the log shows raw payloads."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and not user_can_sync(user=request.user, agency=request.agency or None):
-            raise PermissionDenied("Only the agency's staff can see webhooks.")
-        return super().dispatch(request, *args, **kwargs)
+    permission = Can.SYNC
 
 
 class WebhookLogView(WebhookStaffMixin, TemplateView):
@@ -121,22 +116,3 @@ class WebhookSigningKeyView(WebhookStaffMixin, View):
         view = WebhookLogView(request=request, kwargs=self.kwargs)
         return view.render_to_response(view.get_context_data(forms={company.pk: form}), status=400)
 
-
-class WebhooksConnectView(WebhookStaffMixin, View):
-    """ "Connect webhooks": create or update the company's CallRail Webhooks integration via the outbox."""
-
-    def post(self, request: HttpRequest, account_pk: int, company_pk: int) -> HttpResponse:
-        account = self.get_account()
-        company = get_object_or_404(Company.objects.visible_to(request.user).filter(client_account=account),
-                                    pk=company_pk)  # fmt: skip
-        try:
-            webhooks_connect(company=company, actor=request.user)
-        except PushRefused as exc:
-            messages.error(request, f"Webhooks of {company.name} not connected: {exc}")
-        else:
-            messages.success(
-                request,
-                f"Connecting {company.name} to the portal's webhooks: the change is queued for CallRail "
-                "(see the outbox); its signing key is stored when CallRail answers.",
-            )
-        return redirect("webhooks:log", account_pk=account.pk)

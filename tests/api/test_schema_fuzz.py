@@ -3,7 +3,7 @@
 import pytest
 import schemathesis
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 from apps.sync.api import ENDPOINTS
@@ -13,6 +13,10 @@ from tests.tenancy.test_isolation_matrix import foreign_mirror_rows
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+
+#: Seconds a generated request may take: a liveness bound, not a speed target. Generous, because the suite runs
+#: in parallel on a loaded machine (schemathesis's default of 10 s was once hit at load 9).
+REQUEST_TIMEOUT = 120
 
 
 @pytest.fixture
@@ -24,16 +28,29 @@ def api_token(tenant, other_tenant, live_server):
     return key
 
 
-@schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_answers_every_generated_request_within_its_schema(case, api_token, live_server):
-    case.call_and_validate(
-        base_url=live_server.url,
-        headers={"Authorization": f"Token {api_token}"},
-        # DRF reads a malformed optional query value (page_size=null) as absent rather than refusing it,
-        # and a well-formed create can still name an agency that does not exist: both are by design.
-        excluded_checks=[checks.negative_data_rejection, checks.positive_data_acceptance],
-    )
+#: Every operation of the schema, as (method, path): plain pytest parameters, so each has its own test id (what
+#: ``schema.parametrize()`` generates shares one node id, which pytest-xdist cannot tell apart).
+OPERATIONS = [(op.method.upper(), op.path) for op in (result.ok() for result in schema.get_all_operations())]
+
+
+@pytest.mark.long
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_api_answers_every_generated_request_within_its_schema(method, path, api_token, live_server):
+    operation = schema[path][method]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+    def answers_within_schema(case) -> None:
+        case.call_and_validate(
+            base_url=live_server.url,
+            headers={"Authorization": f"Token {api_token}"},
+            # DRF reads a malformed optional query value (page_size=null) as absent rather than refusing it,
+            # and a well-formed create can still name an agency that does not exist: both are by design.
+            excluded_checks=[checks.negative_data_rejection, checks.positive_data_acceptance],
+            timeout=REQUEST_TIMEOUT,
+        )
+
+    answers_within_schema()
 
 
 def test_the_schema_covers_every_mirrored_resource():

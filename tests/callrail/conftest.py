@@ -4,7 +4,6 @@ redis-server that a test may stop and start again."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -16,6 +15,7 @@ import pytest
 import redis
 
 from apps.callrail.budget import Budget
+from apps.core import embedded_redis
 from apps.core.redis import get_redis, redis_key
 
 
@@ -83,12 +83,10 @@ class TempRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server is not installed")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
+            [embedded_redis.redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            env=embedded_redis.real_clock_env(),  # never under libfaketime (a faked test run): Redis hangs there
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

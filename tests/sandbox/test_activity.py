@@ -8,7 +8,14 @@ from apps.sandbox.webhooks import sign
 
 
 def signing_keys(sandbox, account_id):
-    return {c["id"]: c["_signing_key"] for c in sandbox.state.accounts[account_id].companies.values()}
+    """Company id -> signing key, by the numeric (legacy) company id call webhooks carry."""
+    return {c["_numeric_id"]: c["_signing_key"] for c in sandbox.state.accounts[account_id].companies.values()}
+
+
+def legacy_ids(sandbox, account_id, call_ids):
+    """CAL… id -> the numeric id the call's webhooks carry."""
+    calls = sandbox.state.accounts[account_id].calls
+    return {call_id: calls.legacy_id(calls.by_id[call_id]) for call_id in call_ids}
 
 
 def test_new_calls_appear_and_post_call_webhooks_are_signed(sandbox, control, api, webhook_receiver):
@@ -19,15 +26,17 @@ def test_new_calls_appear_and_post_call_webhooks_are_signed(sandbox, control, ap
     listed = [c["id"] for c in api.get("calls", params={"per_page": 10}).json()["calls"]]
     assert set(new_ids) <= set(listed[:5])
     keys = signing_keys(sandbox, api.account_id)
+    legacy = legacy_ids(sandbox, api.account_id, new_ids)
     post_calls = [json.loads(r.body) for r in webhook_receiver.received
-                  if json.loads(r.body).get("id") in new_ids and r.headers.get("Signature")]
+                  if json.loads(r.body).get("id") in legacy.values() and r.headers.get("Signature")]
     events = [d.event for d in sandbox.state.webhooks.deliveries]
     assert events.count("post_call_webhook") == 3
     assert events.count("pre_call_webhook") == 3
     for received in webhook_receiver.received:
         payload = json.loads(received.body)
         assert received.headers["Signature"] == sign(keys[payload["company_id"]], received.body)
-    assert {p["id"] for p in post_calls} == set(new_ids)
+    assert {p["id"] for p in post_calls} == set(legacy.values())
+    assert all(p["timestamp"] == p["start_time"] for p in post_calls)  # taken from the data, as in the docs
 
 
 def test_modified_calls_change_and_say_what_changed(sandbox, control, api, webhook_receiver):
@@ -41,8 +50,9 @@ def test_modified_calls_change_and_say_what_changed(sandbox, control, api, webho
         after = api.get(f"calls/{item['id']}", params={"fields": fields}).json()
         assert after != before[item["id"]], item
     payloads = [json.loads(r.body) for r in webhook_receiver.received]
-    assert sorted(p["id"] for p in payloads) == sorted(m["id"] for m in modified)
-    assert all(p["changes"] for p in payloads)
+    legacy = legacy_ids(sandbox, api.account_id, [m["id"] for m in modified])
+    assert sorted(p["id"] for p in payloads) == sorted(legacy.values())
+    assert all(p["changes"] and list(p)[-2:] == ["timestamp", "changes"] for p in payloads)
 
 
 def test_deleted_calls_are_gone(control, api):

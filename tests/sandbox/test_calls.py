@@ -32,7 +32,7 @@ def all_ids(api, **params):
         page += 1
 
 
-def test_list_calls_default_fields_and_shape(api):
+def test_list_calls_default_fields_and_shape(api, sandbox):
     body = api.get("calls").json()
     assert set(body) == {"page", "per_page", "total_pages", "total_records", "calls"}
     assert body["per_page"] == 100
@@ -43,8 +43,13 @@ def test_list_calls_default_fields_and_shape(api):
         assert len(call["id"]) == 35
         assert START_TIME.match(call["start_time"])
         assert call["direction"] in ("inbound", "outbound")
-        if call["recording"]:
-            assert call["recording"].endswith(f"/calls/{call['id']}/recording.json")
+        if call["recording"]:  # as the docs show it: numeric account and call ids
+            store = sandbox.state.accounts[api.account_id].calls
+            numeric = store.legacy_id(store.by_id[call["id"]])
+            account_numeric = sandbox.state.accounts[api.account_id].numeric_id
+            assert call["recording"].endswith(f"/a/{account_numeric}/calls/{numeric}/recording.json")
+            assert api.get(f"calls/{numeric}").json()["id"] == call["id"]  # the API takes the numeric id too
+            assert f"/calls/{numeric}/recording?access_key=" in call["recording_player"]
             assert isinstance(call["recording_duration"], str)
     times = [datetime.fromisoformat(c["start_time"]) for c in body["calls"]]
     assert times == sorted(times, reverse=True)  # newest first by default

@@ -71,10 +71,12 @@ def test_webhook_integration_routes_signed_events(api, sandbox, webhook_receiver
     hook = received[0]
     assert hook.headers["Signature"] == sign(integration["signing_key"], hook.body)
     payload = json.loads(hook.body)
-    assert payload["id"] == call["id"]
+    calls = sandbox.state.accounts[api.account_id].calls
+    assert payload["id"] == calls.legacy_id(calls.by_id[call["id"]])  # the legacy numeric id, as documented
+    assert payload["company_id"] == sandbox.state.accounts[api.account_id].companies[company]["_numeric_id"]
     assert payload["note"] == "Call customer back tomorrow"
     assert payload["changes"] == ["note"]
-    assert "timestamp" in payload
+    assert payload["timestamp"] == payload["start_time"]  # "based on the data in the request"
     # a call in another company of the account does not go to this company's webhook
     other_company = api.get("companies").json()["companies"][1]["id"]
     other_call = api.first("calls", company_id=other_company)

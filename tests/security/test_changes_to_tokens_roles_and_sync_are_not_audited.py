@@ -47,8 +47,7 @@ def test_sync_schedule_and_sync_on_off_are_audited(tenant, login):
     browser = login(tenant.admin)
     account = tenant.account.pk
     browser.post(reverse("portal:account_schedule", args=[account]), {
-        "incremental_every_minutes": 30, "full_every_hours": 24, "full_at_hour": 3, "reread_days": 30,
-        "reread_every_hours": 24,
+        "incremental_every_minutes": 30, "full_every_hours": 24, "full_at_hour": 3,
     })  # fmt: skip
     schedule = AuditEvent.objects.get(action="sync_schedule.update")
     assert (schedule.actor, schedule.client_account_id) == (tenant.admin, account)

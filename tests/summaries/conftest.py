@@ -8,6 +8,17 @@ from apps.calls.models import Call
 from tests.sync.conftest import execute, sandbox_account  # noqa: F401 - re-exported fixture
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(request):
+    """Summaries are about send times and periods: every test here runs on a pinned clock (tests/conftest.py
+    ``clock``), set before the sandbox seeds its history. Not the tests with a real worker, whose process keeps
+    the real clock: those must hold at any hour by themselves."""
+    if request.node.get_closest_marker("worker"):
+        yield None
+    else:
+        yield request.getfixturevalue("clock")
+
+
 @pytest.fixture
 def synced(sandbox_account):  # noqa: F811
     """The tenant's account pointed at the sandbox, its companies, trackers and calls pulled into the mirror."""

@@ -3,7 +3,6 @@ are visible and the calls-per-day bars are drawn in proportion. Leaves a screens
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,16 @@ from django.utils import timezone
 
 from apps.summaries.emails import summary_build
 from apps.summaries.schedule import latest_occurrence
+from tests.conftest import chromium_path
 from tests.summaries.factories import make_summary
 
 pytestmark = pytest.mark.django_db
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
 def test_email_renders_in_chromium_with_proportional_bars(synced):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = chromium_path()  # skipped with a message where Chromium is missing (failed in CI)
+    from playwright import sync_api
+
     summary = make_summary(synced, frequency="monthly")
     _instant, period = latest_occurrence(summary, timezone.now())
     built = summary_build(summary=summary, period=period, unsubscribe_url="https://portal.test/u/x/", for_browser=True)
@@ -30,7 +29,7 @@ def test_email_renders_in_chromium_with_proportional_bars(synced):
     out = Path(settings.VAR_DIR) / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 700, "height": 900})
             page.set_content(built.html, wait_until="load")

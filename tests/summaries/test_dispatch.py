@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -161,3 +162,34 @@ def test_a_worker_dying_mid_send_is_marked_interrupted_not_resent(tenant, django
     [delivery] = deliveries(tenant.account)
     assert delivery.status == DeliveryStatus.INTERRUPTED
     assert "not sent again" in delivery.error
+
+
+@pytest.mark.parametrize(
+    ("tz_name", "start"),
+    [
+        ("America/New_York", datetime(2026, 3, 7, 0, 0, tzinfo=UTC)),  # across the 23-hour day (spring forward)
+        ("America/New_York", datetime(2026, 10, 31, 0, 0, tzinfo=UTC)),  # across the 25-hour day (fall back)
+        ("Pacific/Auckland", datetime(2026, 12, 30, 0, 0, tzinfo=UTC)),  # across New Year, a day ahead of UTC
+        ("UTC", datetime(2028, 2, 28, 0, 0, tzinfo=UTC)),  # across a leap day
+    ],
+)
+def test_a_daily_summary_goes_out_once_a_day_at_every_hour(tenant, tz_name, start, django_capture_on_commit_callbacks):
+    """With beat dispatching (here every 97 minutes, so each send time is met late by a different amount), each daily
+    summary (one per send hour 0-23) reports every day once, whatever its hour, the zone's daylight-saving changes,
+    the month, the year or a leap day."""
+    tenant.account.time_zone = tz_name
+    tenant.account.save()
+    for hour in range(24):
+        created_long_ago(make_summary(tenant.account, frequency="daily", hour=hour, emails=(f"h{hour}@x.test",)))
+    with django_capture_on_commit_callbacks(execute=False):
+        for step in range(0, 72 * 60, 97):  # three days
+            summary_dispatch(now=start + timedelta(minutes=step))
+    by_address: dict[str, list[date]] = {}
+    for delivery in SummaryDelivery.objects.for_account(tenant.account).order_by("period_start"):
+        assert delivery.period_start == delivery.period_end
+        by_address.setdefault(delivery.email, []).append(delivery.period_start)
+    assert sorted(by_address) == sorted(f"h{hour}@x.test" for hour in range(24))
+    for email, days in by_address.items():
+        assert len(days) == len(set(days)), (email, days)  # never twice for one day
+        assert all((b - a).days == 1 for a, b in itertools.pairwise(days)), (email, days)  # no day skipped
+        assert len(days) >= 2, (email, days)

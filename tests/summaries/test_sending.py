@@ -3,17 +3,11 @@ Celery worker sending each (address, period) once even when the due-task runs tw
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from apps.summaries.models import DeliveryStatus, PortalSummary, SummaryDelivery, SummaryRecipient
@@ -22,7 +16,7 @@ from apps.summaries.services import delivery_for_period, delivery_send, summary_
 from apps.summaries.tasks import summaries_dispatch_task
 from tests.summaries.factories import make_summary
 from tests.summaries.smtp_sink import SmtpSink, closed_port
-from tests.workers import ROOT, WorkerProcess
+from tests.workers import WorkerProcess, start_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -117,45 +111,8 @@ def test_send_me_a_test_goes_to_the_staff_member(tenant, smtp_sink, django_captu
 
 
 def start_mail_worker() -> WorkerProcess:
-    """A real worker on the ``email`` queue (as tests/workers.py starts one) whose settings send via EMAIL_URL."""
-    name = f"test-mail-{uuid.uuid4().hex[:8]}@%h"
-    db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.summaries.worker_settings", "REDIS_URL": settings.REDIS_URL}
-    if db["ENGINE"].endswith("postgresql"):
-        env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
-    log = Path(settings.VAR_DIR) / f"worker-{name.split('@')[0]}.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "agency_portal",
-            "worker",
-            "-Q",
-            "email",
-            "-c",
-            "2",
-            "-n",
-            name,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=open(log, "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while b"ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return WorkerProcess(process, name, log)
+    """A real worker on the ``email`` queue whose settings send via EMAIL_URL."""
+    return start_worker("email", settings_module="tests.summaries.worker_settings", name="test-mail")
 
 
 @pytest.mark.worker
@@ -165,7 +122,12 @@ def test_due_task_twice_at_once_on_a_real_worker_sends_each_once(tenant, monkeyp
     monkeypatch.setenv("EMAIL_URL", f"smtp://127.0.0.1:{sink.port}")
     worker = start_mail_worker()
     try:
-        summary = make_summary(tenant.account, frequency="daily", hour=0, emails=("a@client.test", "b@client.test"))
+        # The worker dispatches on the real clock: a daily summary due at this very local hour is due now, at any
+        # hour of any day (its latest send time is less than an hour ago, inside any catch-up window).
+        local_hour = datetime.now(ZoneInfo(tenant.account.time_zone)).hour
+        summary = make_summary(
+            tenant.account, frequency="daily", hour=local_hour, emails=("a@client.test", "b@client.test")
+        )
         PortalSummary.objects.for_account(tenant.account).filter(pk=summary.pk).update(
             created_at=datetime.now(UTC) - timedelta(days=3)
         )

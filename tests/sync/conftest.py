@@ -105,3 +105,15 @@ def money(value: Any) -> Decimal | None:
     if isinstance(value, str):
         value = value.replace("$", "").replace(",", "")
     return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+@pytest.fixture
+def budget_as_fast_as_the_sandbox(settings) -> Iterator[float]:
+    """The portal's budget clock running as fast as a sandbox whose hour lasts a second: CallRail sends no
+    Retry-After with a 429, so the portal holds the account until its next (budget) hour — one second here."""
+    from apps.callrail import budget
+
+    settings.CALLRAIL_BUDGET_TIME_SCALE = 3600
+    budget._default.clear()
+    yield 3600.0
+    budget._default.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.calls.models import Call
 from apps.sync.models import SyncKind, SyncState, SyncStatus
@@ -162,3 +163,45 @@ def test_cursor_advances_to_the_window_end_and_the_overlap_is_reread(sandbox, sa
     recent = recent.exclude(callrail_id__in=new).count()
     assert run.records_created == 3
     assert run.records_unchanged == recent
+
+
+def test_a_tag_deleted_or_renamed_upstream_changes_every_mirrored_call_at_the_next_incremental(
+    sandbox, sandbox_account
+):
+    """The docs: removing a tag removes it from every interaction; renaming changes it everywhere — also on
+    calls far older than the incremental's window."""
+    from collections import Counter
+
+    from apps.callrail.client import client_for_account
+    from apps.tags.models import Tag
+
+    execute(sandbox_account, SyncKind.FULL)
+    tags = Tag.objects.for_account(sandbox_account).live().exclude(company=None)
+    company = tags.first().company  # company tags: the same name may be another company's tag as well
+    calls = Call.objects.for_account(sandbox_account).filter(company=company)
+    own = set(tags.filter(company=company).values_list("name", flat=True))
+    carried = Counter(name for names in calls.values_list("tags", flat=True) for name in names if name in own)
+    (gone, _), (renamed, _) = carried.most_common(2)
+    old_window = calls.filter(start_time__lt=timezone.now() - timedelta(days=2))
+    assert old_window.filter(tags__contains=[gone]).exists()  # calls the incremental does not list again
+    assert old_window.filter(tags__contains=[renamed]).exists()
+    api = client_for_account(sandbox_account, lane="interactive")
+    doomed = tags.get(company=company, name=gone)
+    moved = tags.get(company=company, name=renamed)
+    api.delete(f"tags/{doomed.callrail_id}.json")
+    api.put(f"tags/{moved.callrail_id}.json", json={"name": f"{renamed} (renamed)"})
+    with_renamed = set(calls.filter(tags__contains=[renamed]).values_list("callrail_id", flat=True))
+
+    run = execute(sandbox_account, SyncKind.INCREMENTAL)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.errors
+    assert not calls.filter(tags__contains=[gone]).exists()
+    assert not calls.filter(tags__contains=[renamed]).exists()
+    assert set(calls.filter(tags__contains=[f"{renamed} (renamed)"]).values_list("callrail_id", flat=True)) == (
+        with_renamed
+    )
+    assert run.progress["tags_applied"]["removed"] > 0
+    assert_mirror_equals_upstream(sandbox_account, only={"calls", "tags"})
+    # and the calls now hash like CallRail lists them: a re-read of everything finds nothing to update
+    again = execute(sandbox_account, SyncKind.FULL, ["calls"])
+    assert again.records_updated == 0

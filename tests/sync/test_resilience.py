@@ -114,9 +114,12 @@ def test_injected_500s_503s_and_dropped_connections_delay_but_never_corrupt(
         assert len(ids) == len(set(ids))
 
 
-def test_429s_pause_the_run_until_callrail_allows_it_and_then_finish_it(sandbox, sandbox_account, settings):
+def test_429s_pause_the_run_until_callrail_allows_it_and_then_finish_it(
+    sandbox, sandbox_account, settings, budget_as_fast_as_the_sandbox
+):
     settings.SYNC_PER_PAGE = 40
-    # 6 requests per sandbox hour, and one real second is one sandbox hour: 429 with Retry-After: 1.
+    # 6 requests per sandbox hour, and one real second is one sandbox hour (the portal's budget hour too): a
+    # 429 (without Retry-After, as CallRail's) holds the account until the next hour.
     control(sandbox, "POST", "rate-limits", time_scale=3600, limits={"general": {"hour": 6, "day": 100000}},
             account_id=sandbox_account.callrail_account_id)  # fmt: skip
     run = new_run(sandbox_account)

@@ -54,18 +54,16 @@ def test_dispatch_queues_what_each_schedule_wants_and_never_a_second_run(
     assert [r.client_account_id for r in again] == [tenant.other_account.pk]
 
 
-def test_due_kind_full_nightly_in_local_time_then_reread_daily_then_incremental(tenant):
-    schedule = SyncSchedule(client_account=tenant.account)  # defaults: 10 min, full 24 h after 03:00, re-read 24 h
+def test_due_kind_full_nightly_in_local_time_then_incremental(tenant):
+    schedule = SyncSchedule(client_account=tenant.account)  # defaults: 10 min, full 24 h after 03:00
     now = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)  # 02:30 in New York
     assert due_kind(schedule, now=now, time_zone="America/New_York") == SyncKind.FULL  # never synced
-    schedule.last_full_at = schedule.last_reread_at = schedule.last_incremental_at = now - timedelta(hours=23)
+    schedule.last_full_at = schedule.last_incremental_at = now - timedelta(hours=23)
     assert due_kind(schedule, now=now, time_zone="America/New_York") == SyncKind.INCREMENTAL  # 02:30 local
     assert due_kind(schedule, now=now + timedelta(hours=1), time_zone="America/New_York") == SyncKind.FULL
     schedule.last_full_at = now
-    assert due_kind(schedule, now=now + timedelta(hours=1, minutes=5), time_zone="America/New_York") == (
-        SyncKind.REREAD
-    )
-    schedule.last_reread_at = schedule.last_incremental_at = now + timedelta(hours=1)
+    schedule.last_incremental_at = now + timedelta(hours=1)
+    # re-reads are continuous (apps/sync/reread.py), no longer a daily kind of run
     assert due_kind(schedule, now=now + timedelta(hours=1, minutes=5), time_zone="America/New_York") is None
 
 

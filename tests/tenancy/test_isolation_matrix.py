@@ -30,7 +30,7 @@ from apps.portal.models import SavedView
 from apps.push.models import OutboxEntry
 from apps.sync.api import ENDPOINTS
 from apps.tenancy.models import ClientAccount, Invitation, Membership, Role
-from apps.tenancy.policy import Can, Principal, declared_permission, grants
+from apps.tenancy.policy import Principal, declared_permission, grants
 from apps.tenancy.services import invitation_create
 from tests.factories import MembershipFactory, UserFactory
 from tests.portal.mirror import every_resource
@@ -52,15 +52,6 @@ PUBLIC = {
     "readyz",
     "summaries:unsubscribe",  # a signed token is the authorisation; a bad token shows nothing (issue 10)
     "webhooks:receive",  # CallRail's deliveries: the endpoint token and the signature are the authorisation
-}
-# Routes whose views check a capability themselves but do not declare it yet (apps/webhooks: its staff
-# mixin checks `user_can_sync`, i.e. Can.SYNC). Declaring `permission = Can.SYNC` on the mixin makes these
-# entries redundant; remove them then.
-NOT_YET_DECLARED = {
-    "webhooks:log": Can.SYNC,
-    "webhooks:event": Can.SYNC,
-    "webhooks:signing_key": Can.SYNC,
-    "webhooks:connect": Can.SYNC,
 }
 ACTIONS = {"membership_action": ["update", "deactivate", "activate"], "invitation_action": ["resend", "revoke"]}
 PRINCIPALS = {
@@ -364,7 +355,7 @@ def test_every_route_for_every_principal(role, world, django_capture_on_commit_c
                     url = reverse(name, kwargs=kwargs)
                     resolved = get_resolver().resolve(url)
                     for method in ("get", "post"):
-                        need = NOT_YET_DECLARED.get(name) or declared_permission(resolved.func, method, resolved.kwargs)
+                        need = declared_permission(resolved.func, method, resolved.kwargs)
                         if need is not None:
                             undeclared = False
                         granted = need is not None and need in held

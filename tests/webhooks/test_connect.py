@@ -6,8 +6,9 @@ from django.urls import reverse
 
 from apps.companies.models import Company
 from apps.integrations.models import Integration
+from apps.integrations.services import webhooks_connect
 from apps.webhooks.models import WebhookSigningKey
-from apps.webhooks.services import webhook_urls, webhooks_connect
+from apps.webhooks.services import webhook_urls
 from tests.push.conftest import drain, upstream
 from tests.sync.conftest import execute, point_at_sandbox
 
@@ -21,7 +22,7 @@ def test_connect_creates_the_integration_upstream_and_keeps_the_key(tenant, sand
     Integration.objects.for_account(account).filter(company=company, type="Webhooks").delete()  # a clean start
 
     client.force_login(tenant.staff)
-    url = reverse("webhooks:connect", kwargs={"account_pk": account.pk, "company_pk": company.pk})
+    url = reverse("integrations:webhooks_connect", kwargs={"account_pk": account.pk, "company_pk": company.pk})
     assert client.post(url).status_code == 302
     assert drain(account).failed == 0
 
@@ -49,7 +50,7 @@ def test_clients_cannot_connect_and_other_agencies_get_404(tenant, other_tenant,
     account = point_at_sandbox(tenant.account, sandbox)
     execute(account, resources=["companies"])
     company = Company.objects.for_account(account).live().first()
-    url = reverse("webhooks:connect", kwargs={"account_pk": account.pk, "company_pk": company.pk})
+    url = reverse("integrations:webhooks_connect", kwargs={"account_pk": account.pk, "company_pk": company.pk})
     client.force_login(tenant.client_user)
     assert client.post(url).status_code == 403
     client.force_login(other_tenant.owner)

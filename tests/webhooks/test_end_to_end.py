@@ -4,26 +4,25 @@ emits, and for a burst of concurrent deliveries (each delivered twice), none los
 
 from __future__ import annotations
 
-import json
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.utils import timezone
 
 from apps.callrail.client import client_for_account
 from apps.calls.models import Call
 from apps.text_conversations.models import TextConversation
 from apps.trackers.models import Tracker
 from apps.webhooks.models import EventStatus, WebhookEvent
-from apps.webhooks.services import webhook_signature
 from tests.sync.conftest import control
 from tests.workers import wait_for
 
 from .conftest import connect_webhooks, deliveries, post
 from .test_apply import assert_rows_equal_upstream
 
-pytestmark = [pytest.mark.worker, pytest.mark.slow]
+# The sandbox's activity depends on the time of day (calls outside business hours go unanswered: no
+# answered_call event): the clock of this process, the sandbox's and the live server's, is pinned to a weekday
+# morning in New York. The worker keeps the real clock; applying an event does not read it.
+pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.usefixtures("clock")]
 
 EVERY_EVENT = {
     "pre_call", "answered_call", "post_call", "updated_call", "post_outbound_call", "updated_outbound_call",
@@ -72,7 +71,12 @@ def test_every_event_type_reaches_the_mirror_through_the_worker(live, sandbox, c
     assert {e.status for e in events} <= {EventStatus.APPLIED, EventStatus.IGNORED}, [
         (e.event_type, e.status, e.reason) for e in events if e.status not in ("applied", "ignored")
     ]
-    assert {e.event_type for e in events if e.status == EventStatus.APPLIED} == EVERY_EVENT
+    # every event reached the mirror: applied, or older than CallRail's record a look-up brought (the call
+    # payloads name calls by their legacy numeric id: the first delivery of a new call looks it up once)
+    superseded = ("CallRail's current record was fetched after this delivery arrived", "the mirror already holds this")
+    assert {e.event_type for e in events if e.status == EventStatus.APPLIED or e.reason in superseded} == EVERY_EVENT
+    assert all(e.record_id.startswith(("CAL", "FOR")) for e in events if e.event_type not in ("sms_received",
+                                                                                             "sms_sent"))
 
     calls = {*report["new_calls"], *(m["id"] for m in report["modified_calls"]), outbound["id"]}
     assert_rows_equal_upstream(account, "calls", calls)
@@ -85,27 +89,26 @@ def test_every_event_type_reaches_the_mirror_through_the_worker(live, sandbox, c
 
 
 def test_a_burst_of_concurrent_deliveries_loses_none_and_applies_each_once(live, sandbox, celery_worker):
-    account, keys = live
-    control(sandbox, "POST", "activity", account_id=account.callrail_account_id, new_calls=1, complete_outbound=False)
-    template = next(d for d in deliveries(sandbox) if d["event"] == "post_call_webhook")
-    url = template["url"]
-    wait_for(lambda: settled(account), timeout=30)
+    account, _ = live
+    sandbox.state.webhooks.enabled = False  # the sandbox signs and records them; the test delivers them
+    try:
+        report = control(sandbox, "POST", "activity", account_id=account.callrail_account_id, new_calls=20,
+                         complete_outbound=False)[account.callrail_account_id]  # fmt: skip
+    finally:
+        sandbox.state.webhooks.enabled = True
+    sent = [d for d in deliveries(sandbox) if d["event"].removesuffix("_webhook") in EVERY_EVENT]
+    assert len(sent) >= 40  # pre-call and post-call of each, routing complete of the answered ones
+    calls_before = Call.objects.for_account(account).count()
     before = WebhookEvent.objects.for_account(account).count()
 
-    bodies = []
-    for _ in range(60):  # 60 distinct calls, as CallRail would sign them
-        payload = json.loads(template["body"])
-        payload["id"] = "CAL" + uuid.uuid4().hex
-        payload["timestamp"] = timezone.now().isoformat()
-        body = json.dumps(payload).encode()
-        bodies.append((body, webhook_signature(signing_key=keys[template["company_id"]], body=body)))
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda pair: post(url, *pair).status_code, bodies + bodies))  # each one twice
+    with ThreadPoolExecutor(max_workers=16) as pool:  # each delivery twice, all at once
+        answers = list(pool.map(lambda d: post(d["url"], d["body"].encode(), d["signature"]).status_code, sent + sent))
 
-    assert sorted(answers) == [200] * 60 + [202] * 60
-    events = wait_for(lambda: settled(account), timeout=60)[before:]
-    assert len(events) == 120
-    assert sum(e.status == EventStatus.APPLIED for e in events) == 60
-    assert sum(e.status == EventStatus.DUPLICATE for e in events) == 60
-    ids = {json.loads(body)["id"] for body, _ in bodies}
-    assert Call.objects.for_account(account).filter(callrail_id__in=ids).count() == 60
+    assert sorted(answers) == [200] * len(sent) + [202] * len(sent)
+    events = wait_for(lambda: settled(account), timeout=90)[before:]
+    assert len(events) == 2 * len(sent)
+    assert sum(e.status == EventStatus.DUPLICATE for e in events) == len(sent)
+    assert {e.status for e in events} <= {EventStatus.APPLIED, EventStatus.IGNORED, EventStatus.DUPLICATE}
+    new_ids = set(report["new_calls"])
+    assert Call.objects.for_account(account).count() == calls_before + len(new_ids)  # none lost, no phantom
+    assert_rows_equal_upstream(account, "calls", new_ids)

@@ -168,14 +168,17 @@ HIDDEN = mark_safe('<span class="muted">hidden — plays in the portal</span>') 
 _SKIP = {"id", "client_account", "payload", "payload_hash"}
 
 
-def detail_fields(resource: Any, obj: Any, account: Any) -> list[tuple[str, str]]:
-    """Every mirrored field of a record as (label, safe HTML), formatted like the rest of the portal."""
+def detail_fields(resource: Any, obj: Any, account: Any, present: Any = None) -> list[tuple[str, str]]:
+    """Every mirrored field of a record as (label, safe HTML), formatted like the rest of the portal;
+    ``present`` filters a value for the viewer first (integrations: webhook tokens for staff only)."""
     rows = []
     for f in obj._meta.concrete_fields:
         if f.name in _SKIP:
             continue
         name = f.name
         value = getattr(obj, name, None)
+        if present is not None:
+            value = present(value)
         if name in HIDDEN_FIELDS:
             html = HIDDEN if value else DASH
         elif value is None or value == "" or value == [] or value == {}:

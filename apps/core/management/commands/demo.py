@@ -1,7 +1,8 @@
 """`manage.py demo`: the whole portal on one machine, from one command.
 
 Migrates, loads the demo data, then starts and supervises the CallRail sandbox, a Celery worker,
-Celery beat and the web server; Ctrl-C stops them all (and the embedded Redis, if it started one).
+Celery beat and the web server; Ctrl-C stops them all, and the embedded Redis if this command started it (a
+Redis it found already answering on the port is reused, said so, and left running).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from apps.core import embedded_redis
 from apps.core.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data
-from apps.core.embedded_redis import stop_embedded_redis
 
 
 class Command(BaseCommand):
@@ -33,10 +34,22 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, sandbox_port: int, check: bool, **options) -> None:
         from apps.sandbox.seed import DEMO_ACCOUNTS
 
+        if settings.EMBEDDED_REDIS:
+            if embedded_redis.ensure_running():
+                self.stdout.write(f"Started the embedded Redis ({settings.REDIS_URL}); Ctrl-C stops it.")
+            else:
+                self.stdout.write(f"Reusing the Redis already answering at {settings.REDIS_URL} (left running).")
+        try:
+            self._run(host, port, sandbox_port, check, DEMO_ACCOUNTS)
+        finally:
+            if embedded_redis.stop_if_started():
+                self.stdout.write("Stopped the embedded Redis.")
+
+    def _run(self, host: str, port: int, sandbox_port: int, check: bool, demo_accounts) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         sandbox_url = f"http://{host}:{sandbox_port}"
-        accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in DEMO_ACCOUNTS])
+        accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in demo_accounts])
 
         url = f"http://{host}:{port}"
         if not os.environ.get("PORTAL_BASE_URL"):
@@ -57,11 +70,16 @@ class Command(BaseCommand):
             "beat": [*celery, "beat", "--loglevel", "INFO", "-s", str(Path(settings.VAR_DIR) / "celerybeat-schedule")],
             "web": [*manage, "runserver", f"{host}:{port}", "--noreload", "--insecure"],
         }
+        # The children use this Redis as given (never start or stop one themselves), and run in their own
+        # sessions: Ctrl-C reaches this command only, which stops them in order and says so.
+        env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
         processes: dict[str, subprocess.Popen] = {}
         try:
             for name, command in specs.items():
                 log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child's life
-                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+                processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+                    command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
             url = f"http://{host}:{port}/"
             self._wait_for(url, processes)
             self._banner(url, sandbox_url, accounts, log_dir)
@@ -71,21 +89,27 @@ class Command(BaseCommand):
             while True:
                 for name, process in processes.items():
                     if process.poll() is not None:
-                        self.stderr.write(f"{name} stopped (exit {process.returncode}); see {log_dir / name}.log")
+                        self.stderr.write(
+                            f"The {name} process ended unexpectedly (exit code {process.returncode}); "
+                            f"see {log_dir / name}.log. Stopping the others."
+                        )
                         return
                 time.sleep(1)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
             for process in processes.values():
-                process.terminate()
-            for process in processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            for name, process in processes.items():
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
-            if settings.EMBEDDED_REDIS:
-                stop_embedded_redis(Path(settings.VAR_DIR) / "redis")
+                    process.wait()
+                    self.stderr.write(f"The {name} process did not stop within 15 s and was killed.")
+            if processes:
+                self.stdout.write(f"Stopped: {', '.join(processes)}.")
 
     def _wait_for(self, url: str, processes: dict[str, subprocess.Popen]) -> None:
         import urllib.request

@@ -1,8 +1,9 @@
-"""manage.py push_outbox ACC… [--wait]
+"""manage.py push_outbox ACC… [--agency SLUG] [--wait]
 
 Drains the accounts' outboxes now through the same Celery path as an edit (a worker must be running). With
---wait it blocks until nothing is left to send (only done, failed or conflicting entries remain) and prints
-what happened; it exits non-zero when an entry failed or is in conflict.
+--wait it first checks that a worker takes the ``push`` queue (else it says so and exits non-zero), then
+blocks until nothing is left to send (only done, failed or conflicting entries remain) and prints what
+happened; it exits non-zero when an entry failed or is in conflict.
 """
 
 from __future__ import annotations
@@ -12,41 +13,47 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from apps.core.operator import accounts_named, add_account_arguments, require_worker
 from apps.push.models import EntryStatus, OutboxEntry
 from apps.push.selectors import outbox_counts, outbox_is_settled
 from apps.push.services import push_drain_now
-from apps.tenancy.models import ClientAccount
+
+#: While --wait waits, how often it checks that a worker still takes the queue (seconds).
+WORKER_CHECK_INTERVAL = 30.0
 
 
 class Command(BaseCommand):
     help = "Push the outbox of one or more client accounts (by CallRail account id, ACC…) to CallRail now."
 
     def add_arguments(self, parser):
-        parser.add_argument("accounts", nargs="+", metavar="ACC", help="CallRail account id(s), e.g. ACC0123…")
+        add_account_arguments(parser)
         parser.add_argument("--wait", action="store_true", help="Block until the outbox is settled; print a summary.")
         parser.add_argument("--timeout", type=float, default=600, help="Seconds --wait waits at most.")
 
     def handle(self, *args, **options):
-        ids = options["accounts"]
-        accounts = list(ClientAccount.objects.unscoped(reason="operator-command").filter(callrail_account_id__in=ids))
-        missing = sorted(set(ids) - {a.callrail_account_id for a in accounts})
-        if missing:
-            raise CommandError(f"No client account for: {', '.join(missing)}")
+        accounts = accounts_named(options["accounts"], options["agency"])
+        if options["wait"]:
+            require_worker("push")
         started = timezone.now()
         for account in accounts:
             counts = outbox_counts(account)
             push_drain_now(account=account)
             self.stdout.write(
-                f"{account.name} ({account.callrail_account_id}): drain queued, {counts['pending']} waiting"
+                f"{account.agency.slug}/{account.name} ({account.callrail_account_id}): drain queued, "
+                f"{counts['pending']} waiting"
             )
         if not options["wait"]:
             return
         deadline = time.monotonic() + options["timeout"]
+        next_worker_check = time.monotonic() + WORKER_CHECK_INTERVAL
         left = list(accounts)
         while left:
             left = [a for a in left if not outbox_is_settled(a)]
             if left and time.monotonic() > deadline:
                 raise CommandError(f"Timed out with entries still waiting for {', '.join(a.name for a in left)}")
+            if left and time.monotonic() > next_worker_check:
+                require_worker("push")  # the worker went away meanwhile: say so rather than wait out the timeout
+                next_worker_check = time.monotonic() + WORKER_CHECK_INTERVAL
             if left:
                 time.sleep(0.5)
         bad = False

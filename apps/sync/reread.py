@@ -1,0 +1,364 @@
+"""The continuous re-read: every call (form submission, text conversation) of the retention window is listed
+again, in rotation, paced by the background budget the schedule leaves over — so an edit of a record of
+any age made in CallRail reaches the mirror within a known time, without webhooks.
+
+*Coverage.* Each windowed resource's ``SyncState.coverage`` records which time ranges were last listed when
+(``[[start, end, read_at], …]``): every pass writes it — incremental, full, re-read slice, targeted pull.
+``read_at`` is when the run was queued, never later than the listing, so the coverage only ever
+understates how fresh the mirror is.
+
+*Pace.* Per hour the re-read may spend ``R`` = the background lane's hourly pace (the day's allowance ÷ 24)
+minus what the rest of the schedule spent over the last day (incremental and full syncs), at least an
+estimate of the incrementals. Rotating through ``P`` pages (the mirror's record counts ÷ 250, plus one a
+resource):
+
+* ``P <= R * round/60``: every record is re-read every round (``SYNC_REREAD_ROUND_MINUTES``, default 60);
+* else the newest records, as many as a quarter of a round's pages hold, are still re-read every round,
+  and the others in rotation with the rest: every ``period`` minutes (at most a third longer than a uniform
+  rotation at that pace), the guarantee shown on the account page.
+
+*Order.* Each minute the dispatcher may queue one slice per resource (at most ``SYNC_REREAD_SLICE_PAGES``
+pages, by the mirror's counts): the most overdue part of the window, newest first among equals. A part is
+due ``lead`` (a twelfth of its period) before its period has passed since it was read, so that reading all
+that falls due together still ends within the period. ``manage.py sync_account ACC --reread`` reads one
+round's worth at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Sum
+
+from .models import SyncKind, SyncRun, SyncSchedule, SyncState
+from .resources import RESOURCES, Resource
+
+Piece = tuple[datetime, datetime, datetime | None]  # (start, end, read_at or None: never read)
+
+#: Adjacent coverage parts read this close together are merged (keeping the older time).
+MERGE_WITHIN = timedelta(minutes=2)
+TICK = timedelta(minutes=1)  # the dispatcher's cadence
+
+
+def setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def windowed_resources() -> list[Resource]:
+    return [r for r in RESOURCES if r.window is not None]
+
+
+# ------------------------------------------------------------------------------------------- coverage
+def _load(coverage: list) -> list[Piece]:
+    out = []
+    for item in coverage or []:
+        try:
+            start, end, read_at = (datetime.fromisoformat(v) if v else None for v in item)
+        except (TypeError, ValueError):
+            continue
+        if start is not None and end is not None and start <= end:
+            out.append((start, end, read_at))
+    return sorted(out, key=lambda p: p[0])
+
+
+def _dump(pieces: list[Piece]) -> list[list[str | None]]:
+    return [[a.isoformat(), b.isoformat(), r.isoformat() if r else None] for a, b, r in pieces]
+
+
+def coverage_add(
+    coverage: list, start: datetime, end: datetime, read_at: datetime, *, floor: datetime | None = None
+) -> list:
+    """The coverage after ``[start, end]`` was listed at ``read_at`` (older parts beyond ``floor`` dropped)."""
+    pieces: list[Piece] = []
+    for a, b, r in _load(coverage):
+        if b < start or a > end:
+            pieces.append((a, b, r))
+            continue
+        if a < start:
+            pieces.append((a, start, r))
+        if b > end:
+            pieces.append((end, b, r))
+    pieces.append((start, end, read_at))
+    pieces.sort(key=lambda p: p[0])
+    merged: list[Piece] = []
+    for a, b, r in pieces:
+        if floor is not None:
+            if b < floor:
+                continue
+            a = max(a, floor)
+        if merged:
+            pa, pb, pr = merged[-1]
+            close = pr is not None and r is not None and abs(pr - r) <= MERGE_WITHIN
+            if close and a <= pb + timedelta(seconds=1):
+                merged[-1] = (pa, max(pb, b), min(pr, r))
+                continue
+        merged.append((a, b, r))
+    return _dump(merged)
+
+
+def coverage_pieces(coverage: list, floor: datetime, top: datetime) -> list[Piece]:
+    """The window ``[floor, top]`` cut into the coverage's parts, gaps as never read."""
+    out: list[Piece] = []
+    cursor = floor
+    for a, b, r in _load(coverage):
+        if b < floor or a > top:
+            continue
+        a, b = max(a, floor), min(b, top)
+        if a > cursor:
+            out.append((cursor, a, None))
+        out.append((a, b, r))
+        cursor = max(cursor, b)
+    if cursor < top:
+        out.append((cursor, top, None))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- plan
+@dataclass
+class ResourcePlan:
+    resource: str
+    records: int
+    pages: int
+    hot_since: datetime | None = None  # records from this time on are re-read every round (None: all)
+
+
+@dataclass
+class RereadPlan:
+    """How fast the re-read goes for one account, and what it guarantees."""
+
+    pace_per_hour: int  # background requests per hour the budget paces to
+    reserved_per_hour: int  # spent per hour by the rest of the schedule
+    reread_per_hour: int  # left for the re-read
+    round_minutes: int
+    pages: int  # one whole rotation
+    period_minutes: int | None  # every record re-read within this (None: no budget left for it)
+    resources: dict[str, ResourcePlan] = field(default_factory=dict)
+    hot_pages: int = 0  # of those, the newest ones re-read every round
+
+    @property
+    def hot_since(self) -> datetime | None:
+        calls = self.resources.get("calls")
+        return calls.hot_since if calls else None
+
+    @property
+    def requests_per_hour(self) -> int:
+        """What the re-read spends an hour at this plan: the newest pages every round, the others every period."""
+        if self.period_minutes is None:
+            return 0
+        spent = self.hot_pages * 60 / self.round_minutes + (self.pages - self.hot_pages) * 60 / self.period_minutes
+        return min(self.reread_per_hour, math.ceil(spent))
+
+    def period_for(self, resource: str, start: datetime) -> int:
+        plan = self.resources[resource]
+        hot = plan.hot_since is None or start >= plan.hot_since
+        return self.round_minutes if hot else (self.period_minutes or self.round_minutes)
+
+
+def _floor(account: Any, now: datetime) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    from .engine import retention_start
+
+    try:
+        tz = ZoneInfo(account.time_zone or "UTC")
+    except (ValueError, KeyError):
+        tz = ZoneInfo("UTC")
+    return retention_start(now, tz, account.agency.retention_months)
+
+
+def _rows(account: Any, resource: Resource):
+    rows = resource.model.objects.for_account(account).live()
+    if resource.name == "calls":
+        rows = rows.filter(spam=False)  # CallRail leaves spam out of the call log
+    return rows
+
+
+def _reserved_per_hour(account: Any, schedule: SyncSchedule | None, now: datetime) -> int:
+    """Background requests per hour the rest of the schedule spends: its last day, or at least an estimate
+    of the incrementals (their last runs' average, every ``incremental_every_minutes``)."""
+    runs = SyncRun.objects.for_account(account).filter(lane="background").exclude(kind=SyncKind.REREAD)
+    spent = runs.filter(finished_at__gte=now - timedelta(days=1)).aggregate(total=Sum("requests"))["total"] or 0
+    recent = list(runs.filter(kind=SyncKind.INCREMENTAL, finished_at__isnull=False)
+                  .order_by("-finished_at").values_list("requests", flat=True)[:5])  # fmt: skip
+    per_run = sum(recent) / len(recent) if recent else len(RESOURCES) + 2
+    every = max(1, schedule.incremental_every_minutes if schedule else 10)
+    return math.ceil(max(spent / 24, per_run * 60 / every))
+
+
+def reread_plan(account: Any, *, now: datetime) -> RereadPlan:
+    from apps.callrail.budget import get_budget
+
+    per_page = int(setting("SYNC_PER_PAGE", 250))
+    round_minutes = int(setting("SYNC_REREAD_ROUND_MINUTES", 60))
+    floor = _floor(account, now)
+    budget = get_budget()
+    pace = budget.caps("general", "background", getattr(account, "budget_overrides", None) or None).hour
+    schedule = SyncSchedule.objects.for_account(account).first()
+    reserved = _reserved_per_hour(account, schedule, now)
+    left = max(0, pace - reserved)
+    resources: dict[str, ResourcePlan] = {}
+    for resource in windowed_resources():
+        column = resource.window.column
+        count = _rows(account, resource).filter(**{f"{column}__gte": floor, f"{column}__lte": now}).count()
+        resources[resource.name] = ResourcePlan(resource.name, count, math.ceil(count / per_page) + 1)
+    pages = sum(p.pages for p in resources.values())
+    per_round = left * round_minutes / 60
+    period: int | None
+    hot = pages
+    if left <= 0:
+        period, hot = None, 0
+    elif pages <= per_round:
+        period = round_minutes
+    else:
+        hot = int(per_round // 4)
+        for plan in resources.values():
+            share = hot * plan.pages // pages
+            plan.hot_since = _newest_since(account, plan.resource, share * per_page, floor)
+        cold_per_hour = left - hot * 60 / round_minutes
+        period = math.ceil((pages - hot) / cold_per_hour * 60 / 5) * 5
+    return RereadPlan(pace, reserved, left, round_minutes, pages, period, resources, hot)
+
+
+def _newest_since(account: Any, resource_name: str, records: int, floor: datetime) -> datetime:
+    """The time from which the ``records`` newest records start (``floor`` if there are fewer)."""
+    from .resources import get_resource
+
+    resource = get_resource(resource_name)
+    column = resource.window.column
+    if records <= 0:
+        return datetime.max.replace(tzinfo=floor.tzinfo)
+    found = (
+        _rows(account, resource).filter(**{f"{column}__gte": floor}).order_by(f"-{column}")
+        .values_list(column, flat=True)[records - 1 : records]
+    )  # fmt: skip
+    return next(iter(found), None) or floor
+
+
+# ------------------------------------------------------------------------------------------- schedule
+def _slice(account: Any, resource: Resource, start: datetime, end: datetime, records: int) -> datetime:
+    """The start of the newest part of ``[start, end]`` holding at most ``records`` mirrored records."""
+    column = resource.window.column
+    found = list(
+        _rows(account, resource).filter(**{f"{column}__gte": start, f"{column}__lte": end})
+        .order_by(f"-{column}").values_list(column, flat=True)[records : records + 1]
+    )  # fmt: skip
+    if not found:
+        return start
+    return max(start, found[0].replace(microsecond=0) + timedelta(seconds=1))
+
+
+def _split_hot(pieces: list[Piece], hot_since: datetime | None) -> list[Piece]:
+    if hot_since is None:
+        return pieces
+    out = []
+    for a, b, r in pieces:
+        if a < hot_since < b:
+            out += [(a, hot_since, r), (hot_since, b, r)]
+        else:
+            out.append((a, b, r))
+    return out
+
+
+def _top(state: SyncState | None) -> datetime | None:
+    """Records newer than the last completed pass are the incremental sync's (and webhooks') to fetch."""
+    return state.cursor if state is not None else None
+
+
+def reread_next(account: Any, *, now: datetime, plan: RereadPlan | None = None) -> dict[str, list[list[str]]]:
+    """The slice each resource is due to re-read now (``{resource: [[start, end]]}``; empty: nothing due)."""
+    plan = plan or reread_plan(account, now=now)
+    if plan.period_minutes is None:
+        return {}
+    records = int(setting("SYNC_REREAD_SLICE_PAGES", 10)) * int(setting("SYNC_PER_PAGE", 250))
+    floor = _floor(account, now)
+    states = {s.resource: s for s in SyncState.objects.for_account(account)}
+    windows: dict[str, list[list[str]]] = {}
+    for resource in windowed_resources():
+        state = states.get(resource.name)
+        top = _top(state)
+        if top is None or top <= floor or (state and state.checkpoint):
+            continue  # never synced yet, or a pass of it is unfinished (it resumes first)
+        pieces = _split_hot(coverage_pieces(state.coverage, floor, top), plan.resources[resource.name].hot_since)
+        best, best_key = None, None
+        for a, b, read_at in pieces:
+            period = timedelta(minutes=plan.period_for(resource.name, a))
+            lead = max(TICK, period / 12)
+            if read_at is not None and now - read_at < period - lead:
+                continue
+            overdue = math.inf if read_at is None else (now - read_at) / period
+            key = (overdue, b)  # the most overdue, the newest among equals
+            if best_key is None or key > best_key:
+                best, best_key = (a, b), key
+        if best is not None:
+            start = _slice(account, resource, best[0], best[1], records)
+            windows[resource.name] = [[start.isoformat(), best[1].isoformat()]]
+    return windows
+
+
+def reread_round(account: Any, *, now: datetime, plan: RereadPlan | None = None) -> dict[str, list[list[str]]]:
+    """One round's worth of re-reading at once (``sync_account --reread``): the newest part of each resource
+    that is re-read every round, and the least recently read older parts the round's budget holds; for an
+    account within the round's budget, everything."""
+    plan = plan or reread_plan(account, now=now)
+    per_page = int(setting("SYNC_PER_PAGE", 250))
+    floor = _floor(account, now)
+    states = {s.resource: s for s in SyncState.objects.for_account(account)}
+    windows: dict[str, list[list[str]]] = {}
+    spare = plan.reread_per_hour * plan.round_minutes / 60 - plan.hot_pages  # the round's pages beyond the newest
+    for resource in windowed_resources():
+        state = states.get(resource.name)
+        top = _top(state) or now
+        hot_since = plan.resources[resource.name].hot_since
+        if hot_since is None:
+            windows[resource.name] = [[floor.isoformat(), top.isoformat()]]
+            continue
+        chosen = [[hot_since.isoformat(), top.isoformat()]]
+        cold = [p for p in coverage_pieces(state.coverage if state else [], floor, hot_since) if p[1] > p[0]]
+        cold.sort(key=lambda p: (p[2] is not None, p[2] or now))  # never read first, then the oldest read
+        budget = int(spare * plan.resources[resource.name].pages / max(1, plan.pages))
+        column = resource.window.column
+        for a, b, _ in cold:
+            if budget <= 0:
+                break
+            start = _slice(account, resource, a, b, budget * per_page)  # the newest part the budget holds
+            count = _rows(account, resource).filter(**{f"{column}__gte": start, f"{column}__lte": b}).count()
+            chosen.append([start.isoformat(), b.isoformat()])
+            budget -= math.ceil(count / per_page) or 1
+        windows[resource.name] = chosen
+    return windows
+
+
+def coverage_record(state: SyncState, start: datetime, end: datetime, read_at: datetime, floor: datetime) -> None:
+    """Called by the engine when a pass over ``[start, end]`` completes (in its transaction)."""
+    state.coverage = coverage_add(state.coverage, start, end, read_at, floor=floor)
+
+
+def oldest_read(account: Any, *, now: datetime) -> datetime | None:
+    """When the least recently re-read part of any resource's window was read (None: a part never was)."""
+    floor = _floor(account, now)
+    oldest: datetime | None = now
+    for state in SyncState.objects.for_account(account).filter(resource__in=[r.name for r in windowed_resources()]):
+        top = _top(state)
+        if top is None:
+            continue
+        for _, _, read_at in coverage_pieces(state.coverage, floor, top):
+            if read_at is None:
+                return None
+            oldest = min(oldest, read_at)
+    return oldest
+
+
+def describe_plan(plan: RereadPlan) -> str:
+    """One line for people: the guarantee and what it costs."""
+    if plan.period_minutes is None:
+        return (f"no background budget left for the re-read ({plan.reserved_per_hour} of {plan.pace_per_hour} "
+                "requests an hour go to the other syncs)")  # fmt: skip
+    line = f"every call re-checked within {plan.period_minutes} minutes"
+    if plan.hot_since is not None:
+        line += f" (the newest, since {plan.hot_since:%Y-%m-%d %H:%M} UTC, within {plan.round_minutes})"
+    return (f"{line}; {plan.pages} pages a rotation, about {plan.requests_per_hour} requests an hour of the "
+            f"{plan.reread_per_hour} the background pace leaves over")  # fmt: skip
