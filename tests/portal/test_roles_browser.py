@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from apps.callrail.budget import mark_exhausted
 from apps.callrail.client import client_for_account
 from apps.calls.models import Call
 from apps.text_conversations.models import TextConversation
@@ -137,6 +138,17 @@ def test_the_client_sees_a_clean_report_plays_a_recording_and_reads_a_thread(bro
     row_audio = f"document.querySelector(\"a.play[href$='/calls/{the_call.pk}/recording.mp3']\").parentNode"
     js(page, f"{row_audio}.querySelector('audio') && {row_audio}.querySelector('audio').duration > 0",
        "the row player's duration")  # fmt: skip
+
+    # with the account's CallRail allowance spent, a recording not fetched yet says why it does not play
+    mark_exhausted(synced.pk, "general", retry_after=1200)
+    other = Call.objects.for_account(synced).live().exclude(recording_url=None).exclude(pk=the_call.pk).first()
+    page.goto(f"{live_server.url}{pages['calls']}?date_range=all_time")
+    page.locator(f"a.play[href$='/calls/{other.pk}/recording.mp3']").click()
+    note = page.locator(f"a.play[href$='/calls/{other.pk}/recording.mp3'] ~ .recording-error")
+    note.wait_for(state="visible")
+    assert "allowance" in note.inner_text()
+    assert "minutes" in note.inner_text()
+    _clear_redis(synced.pk)
 
     # a text thread: every message CallRail lists, oldest first and newest last, with direction and time
     page.goto(f"{live_server.url}{pages['text']}")
