@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from apps.core.views import healthz, readyz
+from apps.core.views import favicon, healthz, readyz
 from apps.tenancy import views as tenancy_views
 
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("agency_portal.api")),
+    path("favicon.ico", favicon),  # browsers ask for it whatever the page links
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages

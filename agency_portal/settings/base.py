@@ -347,6 +347,12 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = _setting("DATA_UPLOAD_MAX_NUMBER_FIELDS", int, 5
 FILE_UPLOAD_MAX_MEMORY_SIZE = _setting("FILE_UPLOAD_MAX_MEMORY_SIZE", int, 2_621_440)  # larger go to a temp file
 FILE_UPLOAD_PERMISSIONS = 0o640
 
+# --- Call recordings played in the portal: fetched once from CallRail (one interactive request), then kept
+# on local disk this long, so replays and seeking spend no budget; larger recordings are refused.
+RECORDINGS_CACHE_DIR = Path(_setting("RECORDINGS_CACHE_DIR", str, str(VAR_DIR / "recordings")))
+RECORDINGS_CACHE_HOURS = _setting("RECORDINGS_CACHE_HOURS", float, 24.0)
+RECORDINGS_MAX_BYTES = _setting("RECORDINGS_MAX_BYTES", int, 64_000_000)
+
 # --- Push (outbox, issue 6): transient failures are retried with exponential backoff between attempts
 PUSH_MAX_ATTEMPTS = _setting("PUSH_MAX_ATTEMPTS", int, 8)
 PUSH_RETRY_BASE_SECONDS = _setting("PUSH_RETRY_BASE_SECONDS", float, 5.0)

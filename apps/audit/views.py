@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from apps.portal.labels import change_rows
 from apps.portal.mixins import PortalView
 from apps.portal.resource_views import account_tabs
 from apps.tenancy.policy import Can
@@ -65,31 +66,36 @@ FIELD_LABELS = {
 }
 
 
-def readable(value: Any) -> str:
-    """A recorded value as people read it: yes/no, lists joined, "none" for an empty list."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(readable(v) for v in value) if value else "none"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {readable(v)}" for k, v in value.items()) if value else "none"
-    return str(value)
+def record_url(event: AuditEvent) -> str:
+    """A link to the record an event is about, where the portal has a page for it ("" otherwise)."""
+    from django.urls import NoReverseMatch, reverse
+
+    from apps.portal.catalog import PORTAL_RESOURCES
+
+    kind, pk, account = event.object_type, event.object_id, event.client_account_id
+    if not (kind and str(pk).isdigit()):
+        return ""
+    resource = next((r.name for r in PORTAL_RESOURCES if r.model_label.lower() == kind), None)
+    targets = {
+        "tenancy.membership": ("tenancy:member_edit", {"pk": pk}),
+        "tenancy.clientaccount": ("portal:account_detail", {"account_pk": pk}),
+        "summaries.portalsummary": ("summaries:edit", {"account_pk": account, "summary_pk": pk}),
+        "push.outboxentry": ("push:outbox", {"account_pk": account}),
+    }
+    if resource and account:
+        targets[kind] = ("portal:resource_detail", {"account_pk": account, "resource": resource, "pk": pk})
+    if kind not in targets:
+        return ""
+    name, kwargs = targets[kind]
+    try:
+        return reverse(name, kwargs=kwargs) + (f"#entry-{pk}" if kind == "push.outboxentry" else "")
+    except NoReverseMatch:
+        return ""
 
 
 def changes(event: AuditEvent) -> list[tuple[str, str | None, str]]:
     """(label, before, after) of every field that differs, as readable text (before None: newly set)."""
-    keys = sorted(set(event.before) | set(event.after))
-    return [
-        (
-            FIELD_LABELS.get(k) or (k if " " in k else k.replace("_", " ").capitalize()),  # "API base URL" as written
-            readable(event.before[k]) if k in event.before else None,
-            readable(event.after.get(k)),
-        )
-        for k in keys
-        if event.before.get(k) != event.after.get(k)
-    ]
+    return change_rows(event.before, event.after, FIELD_LABELS)
 
 
 class AuditLogView(PortalView, TemplateView):
@@ -109,13 +115,18 @@ class AuditLogView(PortalView, TemplateView):
         page = Paginator(form.apply(events), PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
+        # each event's time in its account's zone (agency-wide events: UTC), labelled
+        zones = {a.pk: a for a in self.accounts()} if account is None else {account.pk: account}
         return super().get_context_data(
             account=account,
             tabs=account_tabs(account) if account is not None else None,
             active_tab="audit",
             form=form,
             page=page,
-            rows=[(event, changes(event)) for event in page.object_list],
+            rows=[
+                (event, changes(event), record_url(event), zones.get(event.client_account_id))
+                for event in page.object_list
+            ],
             query=query.urlencode(),
             **kwargs,
         )

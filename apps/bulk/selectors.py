@@ -109,7 +109,7 @@ def bulk_filter_summary(*, user: Any, agency: Any, account: Any, resource_name: 
 
     ctx = FilterContext(account=account, queryset=base, scoped=scoped, choices=load, cached_choices=load)
     listing = build_listing(resource, queryset=base, params=QueryDict(query or ""), ctx=ctx)
-    out = []
+    out = [f"Date range: {listing.default_window}"] if listing.default_window else []  # the list's default range
     for name, value in (getattr(listing.form, "cleaned_data", None) or {}).items():
         if value in (None, "", []) or name not in listing.form.fields:
             continue

@@ -50,13 +50,16 @@ class PreviewRow:
     label: str = ""
 
 
-def record_label(resource: Any, record: Any) -> str:
-    """A record as its list shows it: the first two default columns (a call: its start and caller)."""
+def record_label(resource: Any, record: Any, account: Any = None) -> str:
+    """A record as its list shows it: the first two default columns (a call: its start and caller), times in
+    the account's zone as everywhere in the portal."""
+    from apps.portal.formatting import format_when
+
     parts = []
     for column in [c for c in resource.columns if c.default][:2]:
         value = column.value(record)
         if hasattr(value, "strftime"):
-            value = timezone.localtime(value).strftime("%b %d, %Y %H:%M")
+            value = format_when(value, account)
         if value not in (None, "", []):
             parts.append(str(value))
     return " · ".join(parts) or str(record)
@@ -139,7 +142,7 @@ def bulk_preview(
             refused += error is not None
             if len(rows) < PREVIEW_ROWS:
                 rows.append(PreviewRow(record=record, change=change, error=error,
-                                       label=record_label(selection.resource, record)))  # fmt: skip
+                                       label=record_label(selection.resource, record, account)))  # fmt: skip
         if scanned >= PREVIEW_SCAN:
             break
     preview = Preview(

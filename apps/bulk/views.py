@@ -111,6 +111,11 @@ class BulkStartView(BulkMixin, TemplateView):
         account = self.get_account()
         name = self.get_resource_name()
         action = get_action(name, request.POST.get("action", ""))
+        if request.POST.get("step") == "choose":
+            # from the list (or the chooser): the selection travels in the body, never in the URL
+            form = self.form_for(action, account) if action else None
+            ctx = self.context(account=account, resource_name=name, data=request.POST, action=action, form=form)
+            return self.render_to_response(ctx)
         if action is None:
             ctx = self.context(account=account, resource_name=name, data=request.POST, action=None,
                                error="Choose an action.")  # fmt: skip

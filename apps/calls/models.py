@@ -62,6 +62,18 @@ class Call(MirrorModel):
     person_id = models.CharField(max_length=64, blank=True, null=True)
     agent_email = models.CharField(max_length=254, blank=True, null=True)
 
+    def __str__(self) -> str:
+        from apps.portal.formatting import format_phone, title_case_name
+
+        who = title_case_name(self.customer_name) or format_phone(self.customer_phone_number)
+        return f"Call from {who or 'an unknown caller'}"
+
+    @property
+    def has_recording(self) -> bool:
+        """CallRail has a recording of this call: its ``recording`` field names the API endpoint the portal asks
+        for the MP3 (``apps.calls.recordings``)."""
+        return bool(self.recording_url)
+
     class Meta(MirrorModel.Meta):
         ordering = ["-start_time"]
         indexes = [

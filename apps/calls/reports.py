@@ -118,13 +118,14 @@ class Period:
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.tz_name)
 
     def label(self) -> str:
+        """The period in the portal's date format: ``Fri, Dec 4, 2026``, ``Nov 5 – Dec 5, 2026``."""
         if self.start == self.end:
-            return self.start.strftime("%a %-d %b %Y")
+            return self.start.strftime("%a, %b %-d, %Y")
         if self.start.day == 1 and self.end == _month_end(self.start):
             return self.start.strftime("%B %Y")
         if self.start.year == self.end.year:
-            return f"{self.start.strftime('%-d %b')} – {self.end.strftime('%-d %b %Y')}"
-        return f"{self.start.strftime('%-d %b %Y')} – {self.end.strftime('%-d %b %Y')}"
+            return f"{self.start.strftime('%b %-d')} – {self.end.strftime('%b %-d, %Y')}"
+        return f"{self.start.strftime('%b %-d, %Y')} – {self.end.strftime('%b %-d, %Y')}"
 
     def as_params(self) -> dict[str, str]:
         """The same period as CallRail summary/timeseries request parameters."""

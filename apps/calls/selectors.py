@@ -8,6 +8,7 @@ The summaries follow CallRail's ``calls/summary.json`` and ``calls/timeseries.js
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +33,8 @@ DATE_RANGES: tuple[tuple[str, str], ...] = (
     ("last_year", "Last year"),
     ("all_time", "All time"),
 )
+#: What the dashboard, the overview and the calls list show when no range is chosen (CallRail's "Recent").
+DEFAULT_RANGE = "recent"
 _END_OF_DAY = time(23, 59, 59, 999999)
 
 #: CallRail's answer_status filter values.
@@ -142,10 +145,34 @@ def account_call_overview(*, user: Any, agency: Any, account: Any) -> dict[str, 
         "series": series,
         "peak": max((p.totals.total_calls for p in series), default=0),
         "summary_tables": [
-            (title, heading, reports.call_breakdown(group_by=group, limit=8, **scope))
+            (title, heading, _qualified(reports.call_breakdown(group_by=group, limit=8, **scope), group, account))
             for title, heading, group in OVERVIEW_TABLES
         ],
     }
+
+
+@dataclass(frozen=True)
+class NamedRow:
+    """A summary row with the name people read: a tracker named like another carries its company's name."""
+
+    label: str
+    totals: Any
+    sub: str = ""  # the company, where another tracker has the same name
+
+
+def _qualified(rows: list, group: str, account: Any) -> list:
+    if group != "tracker":
+        return rows
+    from collections import Counter
+
+    from apps.trackers.models import Tracker
+
+    refs = [r.ref for r in rows if r.ref]
+    companies = dict(
+        Tracker.objects.for_account(account).filter(callrail_id__in=refs).values_list("callrail_id", "company__name")
+    )
+    seen = Counter(r.label for r in rows)
+    return [NamedRow(r.label, r.totals, companies.get(r.ref, "") if seen[r.label] > 1 else "") for r in rows]
 
 
 OVERVIEW_TABLES = (("Top sources", "Source", "source"), ("By company", "Company", "company"),

@@ -22,17 +22,30 @@ _UNSET: Any = object()
 
 def _known_tags(call: Call, names: list[str]) -> list[str]:
     """The mirror's spelling of each name; refuses names that are no enabled tag of the call's company or
-    account (CallRail would silently create them)."""
+    account (CallRail would silently create them). A disabled tag the call already carries may stay; one it
+    does not carry is refused as disabled, not as unknown."""
     wanted = [n.strip() for n in names if isinstance(n, str) and n.strip()]
     tags = (
         Tag.objects.for_account(call.client_account_id)
         .live()
-        .filter(Q(company_id=call.company_id) | Q(company__isnull=True), status="enabled")
+        .filter(Q(company_id=call.company_id) | Q(company__isnull=True))
+        .exclude(callrail_id__startswith="pending:")
     )
-    by_name = {t.name.lower(): t.name for t in tags if not t.callrail_id.startswith("pending:")}
-    unknown = [n for n in wanted if n.lower() not in by_name]
+    held = {t.lower() for t in call.tags or []}
+    by_name: dict[str, str] = {}
+    disabled: dict[str, str] = {}
+    for tag in tags:
+        (by_name if tag.status == "enabled" or tag.name.lower() in held else disabled)[tag.name.lower()] = tag.name
+    off = [disabled[n.lower()] for n in wanted if n.lower() not in by_name and n.lower() in disabled]
+    unknown = [n for n in wanted if n.lower() not in by_name and n.lower() not in disabled]
+    problems = []
+    if off:
+        problems.append(f"{', '.join(off)} {'is' if len(off) == 1 else 'are'} disabled for this call's company in "
+                        "CallRail; enable the tag first.")  # fmt: skip
     if unknown:
-        raise PushRefused(f"Unknown tag(s): {', '.join(unknown)}. Create the tag first.", field="tags")
+        problems.append(f"Unknown tag(s): {', '.join(unknown)}. Create the tag first.")
+    if problems:
+        raise PushRefused(" ".join(problems), field="tags")
     return list(dict.fromkeys(by_name[n.lower()] for n in wanted))
 
 

@@ -45,6 +45,14 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: the portal's icon (static/favicon.svg), where browsers look without a <link>."""
+    from django.http import HttpResponsePermanentRedirect
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """403: JSON under /api/ (as the API's own refusals), the portal's page (with its way back) elsewhere."""
     if request.path.startswith("/api/"):

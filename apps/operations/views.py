@@ -55,9 +55,10 @@ class SystemView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         user, agency = self.request.user, self.request.agency or None
+        beat = last_heartbeat()
+        stale = beat is None or timezone.now() - beat > timezone.timedelta(minutes=3)
         # An operator without a chosen agency sees no tenant's accounts here (Prometheus has them all).
         figures = [] if agency is None else account_figures(lambda model: model.objects.visible_to(user, agency))
-        beat = last_heartbeat()
         # A ping waits up to a second for workers to answer: the page shows a recent answer, or loads it
         # afterwards (SystemWorkersView) instead of keeping the whole page waiting.
         ping = cached_worker_ping()
@@ -66,7 +67,7 @@ class SystemView(PortalView, TemplateView):
             queues=queue_depths(),
             ping=ping,
             heartbeat=beat,
-            heartbeat_stale=beat is None or timezone.now() - beat > timezone.timedelta(minutes=3),
+            heartbeat_stale=stale,
             pending_deletion=[f.account for f in figures if f.account.deletion_due_at],
             agency=agency,
             **kwargs,
@@ -74,12 +75,14 @@ class SystemView(PortalView, TemplateView):
 
 
 class SystemWorkersView(SystemView):
-    """The system page's "workers answering" cell, loaded after the page: pings the workers (cached briefly)."""
+    """The system page's workers and scheduler, loaded after the page: pings the workers (cached briefly)."""
 
-    template_name = "operations/_system_workers.html"
+    template_name = "operations/_workers.html"
 
     def get_context_data(self, **kwargs):
-        return TemplateView.get_context_data(self, ping=worker_ping(), **kwargs)
+        beat = last_heartbeat()
+        stale = beat is None or timezone.now() - beat > timezone.timedelta(minutes=3)
+        return TemplateView.get_context_data(self, ping=worker_ping(), heartbeat=beat, heartbeat_stale=stale, **kwargs)
 
 
 class DeletionConfirmForm(forms.Form):

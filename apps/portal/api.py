@@ -78,6 +78,9 @@ class TenantModelSerializer(serializers.ModelSerializer):
     def get_validators(self):
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
 
+    def to_representation(self, instance):
+        return hide_recording_links(super().to_representation(instance), instance, self.context.get("request"))
+
     def get_fields(self):
         fields = super().get_fields()
         request = self.context.get("request")
@@ -86,3 +89,26 @@ class TenantModelSerializer(serializers.ModelSerializer):
             if request is not None and isinstance(queryset, TenantQuerySet):
                 field.queryset = queryset.visible_to(request.user)
         return fields
+
+
+def hide_recording_links(data: dict, instance: Any, request: Any) -> dict:
+    """A call as the API shows it: CallRail's recording links carry an access key, so ``recording_url`` and
+    ``recording_player`` name the portal's recording route instead (same permissions as the call), and the
+    payload's copies are hidden. Other records pass unchanged."""
+    from django.urls import reverse
+
+    from apps.calls.models import Call
+    from apps.portal.templatetags.portal_tables import redact_payload
+
+    if not isinstance(instance, Call):
+        return data
+    url = None
+    if instance.has_recording:
+        url = reverse("portal:call_recording", args=[instance.client_account_id, instance.pk])
+        url = request.build_absolute_uri(url) if request is not None else url
+    for key in ("recording_url", "recording_player"):
+        if key in data:
+            data[key] = url
+    if "payload" in data:
+        data["payload"] = redact_payload(data["payload"])
+    return data

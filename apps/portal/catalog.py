@@ -9,6 +9,8 @@ from __future__ import annotations
 from apps.calls.selectors import ANSWER_STATUSES, DIRECTIONS, LEAD_STATUSES, call_answer_status_q, lead_status_q
 from apps.integrations.selectors import configured_events
 
+from .formatting import format_phone, title_case_name
+from .labels import label
 from .listing import BoolFilter, ChoiceFilter, Column, DateRangeFilter, PortalResource, RefFilter, TagFilter
 
 
@@ -24,6 +26,56 @@ def call_status(call) -> str:
 COMPANY = RefFilter("company", "Company", "companies.Company", "company")
 
 
+# --- titles: what a record is called on its page, in breadcrumbs and links (never a CallRail id if avoidable)
+def _person(obj) -> str:
+    return title_case_name(obj.customer_name) or format_phone(obj.customer_phone_number) or "Unknown caller"
+
+
+def call_title(call) -> str:
+    return f"Call from {_person(call)}"
+
+
+def conversation_title(conversation) -> str:
+    """Titled by the customer, as CallRail does: the formatted name, else the formatted number."""
+    payload = conversation.payload or {}
+    name = payload.get("formatted_customer_name") or title_case_name(conversation.customer_name)
+    return name or format_phone(conversation.customer_phone_number) or "Unknown customer"
+
+
+def form_title(submission) -> str:
+    who = title_case_name(submission.customer_name) or submission.customer_email or "someone"
+    return f"{submission.form_name or 'Form'} from {who}"
+
+
+def _with_company(name: str, obj) -> str:
+    company = getattr(obj, "company", None)
+    return f"{name} · {company.name}" if company is not None else name
+
+
+def tracker_title(tracker) -> str:
+    return _with_company(tracker.name or "Tracker", tracker)
+
+
+def tag_title(tag) -> str:
+    return _with_company(tag.name, tag) if tag.company_id else f"{tag.name} · whole account"
+
+
+def summary_email_title(summary) -> str:
+    user = summary.user if summary.user_id else None  # (lists defer the payload: only columns here)
+    who = (user.name or user.email) if user else ""
+    often = ", ".join(label("frequency", f) for f in summary.frequency or []) or "Summary"
+    scope = summary.company.name if summary.company_id and summary.company else "whole account"
+    return f"{often} summary for {who or 'a recipient'} ({scope})"
+
+
+def integration_title(integration) -> str:
+    return _with_company(label("integration_type", integration.type) or "Integration", integration)
+
+
+def notification_title(notification) -> str:
+    return notification.name or label("alert_type", notification.alert_type) or "Notification"
+
+
 def _lead_filter() -> ChoiceFilter:
     return ChoiceFilter("lead_status", "Lead status", choices=LEAD_STATUSES, q=lead_status_q)
 
@@ -35,7 +87,7 @@ COMPANIES = PortalResource(
     model_label="companies.Company",
     columns=(
         Column("name", "Name", sort="name", kind="link"),
-        Column("status", "Status", sort="status", kind="badge"),
+        Column("status", "Status", sort="status", kind="badge", labels="status"),
         Column("time_zone", "Time zone", sort="time_zone"),
         Column("callscribe_enabled", "CallScribe", kind="bool", default=False),
         Column("lead_scoring_enabled", "Lead scoring", kind="bool"),
@@ -47,6 +99,7 @@ COMPANIES = PortalResource(
     default_sort="name",
     filters=(ChoiceFilter("status", "Status", choices=(("active", "Active"), ("disabled", "Disabled"))),),
     search=("name", "callrail_id"),
+    detail_template="portal/company_detail.html",
 )
 
 TRACKERS = PortalResource(
@@ -57,12 +110,12 @@ TRACKERS = PortalResource(
     related=("company",),
     columns=(
         Column("name", "Name", sort="name", kind="link"),
-        Column("tracking_numbers", "Tracking numbers", kind="list"),
+        Column("tracking_numbers", "Tracking numbers", kind="phones"),
         Column("company", "Company", path="company__name", sort="company__name"),
-        Column("type", "Type", sort="type"),
-        Column("source_type", "Source", sort="source_type"),
-        Column("destination_number", "Destination", sort="destination_number", default=False),
-        Column("status", "Status", sort="status", kind="badge"),
+        Column("type", "Type", sort="type", labels="tracker_type"),
+        Column("source_type", "Source", sort="source_type", labels="source_type"),
+        Column("destination_number", "Destination", sort="destination_number", kind="phone", default=False),
+        Column("status", "Status", sort="status", kind="badge", labels="status"),
         Column("sms_enabled", "SMS", kind="bool", default=False),
         Column("recording_enabled", "Recording", kind="bool", default=False),
         Column("upstream_created_at", "Created", sort="upstream_created_at", kind="datetime", default=False),
@@ -73,9 +126,12 @@ TRACKERS = PortalResource(
         COMPANY,
         ChoiceFilter("status", "Status", choices=(("active", "Active"), ("disabled", "Disabled"))),
         ChoiceFilter("type", "Type", choices=(("source", "Source"), ("session", "Website (session)"))),
-        ChoiceFilter("source_type", "Source", distinct=True),
+        ChoiceFilter("source_type", "Source", distinct=True, labels="source_type"),
     ),
     search=("name", "destination_number", "callrail_id"),
+    title=tracker_title,
+    staff_only=True,
+    detail_template="portal/tracker_detail.html",
 )
 
 USERS = PortalResource(
@@ -86,7 +142,7 @@ USERS = PortalResource(
     columns=(
         Column("name", "Name", sort="name", kind="link"),
         Column("email", "Email", sort="email"),
-        Column("role", "Role", sort="role", kind="badge"),
+        Column("role", "Role", sort="role", kind="badge", labels="role"),
         Column("accepted", "Accepted", kind="bool"),
         Column("company_ids", "Companies", kind="count"),
         Column("upstream_created_at", "Created", sort="upstream_created_at", kind="datetime", default=False),
@@ -108,6 +164,7 @@ USERS = PortalResource(
         BoolFilter("accepted", "Accepted invitation"),
     ),
     search=("name", "email", "first_name", "last_name"),
+    staff_only=True,
 )
 
 TAGS = PortalResource(
@@ -118,16 +175,18 @@ TAGS = PortalResource(
     related=("company",),
     columns=(
         Column("name", "Name", sort="name", kind="tag"),
-        Column("tag_level", "Level", sort="tag_level"),
+        Column("tag_level", "Level", sort="tag_level", labels="tag_level"),
         Column("company", "Company", path="company__name", sort="company__name"),
         Column("color", "Colour", sort="color", kind="code"),
-        Column("status", "Status", sort="status", kind="badge"),
+        Column("status", "Status", sort="status", kind="badge", labels="status"),
         Column("upstream_created_at", "Created", sort="upstream_created_at", kind="datetime", default=False),
         Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
     ),
     default_sort="name",
     filters=(COMPANY, ChoiceFilter("tag_level", "Level", choices=(("account", "Account"), ("company", "Company")))),
     search=("name",),
+    title=tag_title,
+    staff_only=True,
 )
 
 NOTIFICATIONS = PortalResource(
@@ -142,7 +201,7 @@ NOTIFICATIONS = PortalResource(
         Column("email", "Email", sort="email", default=False),
         Column("company", "Company", path="company__name", sort="company__name"),
         Column("tracker", "Tracker", path="tracker__name", sort="tracker__name", default=False),
-        Column("alert_type", "Alert", sort="alert_type"),
+        Column("alert_type", "Alert", sort="alert_type", labels="alert_type"),
         Column("call_enabled", "Calls", kind="bool"),
         Column("sms_enabled", "Texts", kind="bool"),
         Column("send_email", "Email", kind="bool"),
@@ -165,6 +224,8 @@ NOTIFICATIONS = PortalResource(
         ),
     ),
     search=("name", "email", "user__email"),
+    title=notification_title,
+    staff_only=True,
 )
 
 SUMMARY_EMAILS = PortalResource(
@@ -174,19 +235,22 @@ SUMMARY_EMAILS = PortalResource(
     model_label="summary_emails.SummaryEmail",
     related=("company", "user"),
     columns=(
-        Column("callrail_id", "Subscription", sort="callrail_id", kind="link"),
+        Column("title", "Subscription", getter=summary_email_title, sort="callrail_id", kind="link"),
         Column("user", "User", path="user__email", sort="user__email"),
-        Column("scope_type", "Scope", sort="scope_type"),
+        Column("scope_type", "Scope", sort="scope_type", labels="scope_type"),
         Column("company", "Company", path="company__name", sort="company__name"),
-        Column("frequency", "Frequency", kind="list"),
-        Column("config", "Contents", kind="keys"),
+        Column("frequency", "Frequency", kind="list", labels="frequency"),
+        Column("config", "Contents", kind="keys", labels="summary_config"),
+        Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
     ),
-    default_sort="callrail_id",
+    default_sort="title",
     filters=(
         COMPANY,
         ChoiceFilter("scope_type", "Scope", choices=(("account", "Account"), ("company", "Company"))),
     ),
     search=("user__email", "user__name"),
+    title=summary_email_title,
+    staff_only=True,
 )
 
 INTEGRATIONS = PortalResource(
@@ -196,19 +260,22 @@ INTEGRATIONS = PortalResource(
     model_label="integrations.Integration",
     related=("company",),
     columns=(
-        Column("type", "Type", sort="type", kind="link"),
+        Column("type", "Type", sort="type", kind="link", labels="integration_type"),
         Column("company", "Company", path="company__name", sort="company__name"),
-        Column("state", "State", sort="state", kind="badge"),
-        Column("config", "Configuration", kind="list", getter=configured_events),  # no URLs (their tokens)
+        Column("state", "State", sort="state", kind="badge", labels="state"),
+        # the events configured, in CallRail's words; never their URLs (they carry tokens)
+        Column("config", "Configuration", kind="list", getter=configured_events, labels="webhook_event"),
         Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
     ),
     default_sort="type",
     filters=(
         COMPANY,
         ChoiceFilter("state", "State", choices=(("active", "Active"), ("disabled", "Disabled"))),
-        ChoiceFilter("type", "Type", distinct=True),
+        ChoiceFilter("type", "Type", distinct=True, labels="integration_type"),
     ),
     search=("type",),
+    title=integration_title,
+    staff_only=True,
 )
 
 CALLS = PortalResource(
@@ -220,23 +287,24 @@ CALLS = PortalResource(
     columns=(
         Column("start_time", "Start", sort="start_time", kind="link_datetime"),
         Column("customer", "Caller", path="customer_name", sort="customer_name", kind="caller"),
-        Column("customer_phone_number", "Phone", sort="customer_phone_number", default=False),
+        Column("customer_phone_number", "Phone", sort="customer_phone_number", kind="phone", default=False),
         Column("customer_location", "Location", path="customer_city", sort="customer_city", default=False),
-        Column("direction", "Direction", sort="direction", default=False),
+        Column("direction", "Direction", sort="direction", labels="direction", default=False),
         Column("status", "Status", getter=call_status, kind="call_status"),
         Column("duration", "Duration", sort="duration", kind="duration"),
-        Column("source", "Source", sort="source"),
-        Column("tracker", "Tracker", path="tracker__name", sort="tracker__name"),
+        Column("recording", "Recording", path="recording_duration", kind="recording"),
+        Column("source", "Source", sort="source", kind="source"),
+        Column("tracker", "Tracker", path="tracker__name", sort="tracker__name", default=False),
         Column("company", "Company", path="company__name", sort="company__name"),
-        Column("tracking_phone_number", "Tracking number", sort="tracking_phone_number", default=False),
+        Column("tracking_phone_number", "Tracking number", sort="tracking_phone_number", kind="phone", default=False),
         Column("first_call", "First call", sort="first_call", kind="bool"),
         Column("lead_status", "Lead status", sort="lead_status", kind="lead"),
         Column("tags", "Tags", kind="tags"),
         Column("value", "Value", sort="value", kind="money", default=False),
-        Column("medium", "Medium", sort="medium", default=False),
+        Column("medium", "Medium", sort="medium", labels="medium", default=False),
         Column("campaign", "Campaign", sort="campaign", default=False),
         Column("keywords", "Keywords", default=False),
-        Column("device_type", "Device", sort="device_type", default=False),
+        Column("device_type", "Device", sort="device_type", labels="device_type", default=False),
         Column("agent_email", "Agent", sort="agent_email", default=False),
         Column("note", "Note", default=False),
         Column("spam", "Spam", sort="spam", kind="bool", default=False),
@@ -246,7 +314,7 @@ CALLS = PortalResource(
     filters=(
         DateRangeFilter("start_time"),
         COMPANY,
-        RefFilter("tracker", "Tracker", "trackers.Tracker", "tracker"),
+        RefFilter("tracker", "Tracker", "trackers.Tracker", "tracker", qualify="company__name"),
         ChoiceFilter("source", "Source", distinct=True),
         ChoiceFilter("direction", "Direction", choices=DIRECTIONS),
         ChoiceFilter("answer_status", "Answer status", choices=ANSWER_STATUSES, q=call_answer_status_q),
@@ -266,6 +334,7 @@ CALLS = PortalResource(
     ),
     detail_template="portal/call_detail.html",
     empty_hint="Calls appear after the first sync of this account.",
+    title=call_title,
 )
 
 FORM_SUBMISSIONS = PortalResource(
@@ -276,9 +345,9 @@ FORM_SUBMISSIONS = PortalResource(
     related=("company",),
     columns=(
         Column("submitted_at", "Submitted", sort="submitted_at", kind="link_datetime"),
-        Column("customer_name", "Name", sort="customer_name"),
+        Column("customer_name", "Name", sort="customer_name", kind="name"),
         Column("customer_email", "Email", sort="customer_email"),
-        Column("customer_phone_number", "Phone", sort="customer_phone_number", default=False),
+        Column("customer_phone_number", "Phone", sort="customer_phone_number", kind="phone", default=False),
         Column("form_name", "Form", sort="form_name"),
         Column("company", "Company", path="company__name", sort="company__name"),
         Column("source", "Source", sort="source"),
@@ -298,6 +367,7 @@ FORM_SUBMISSIONS = PortalResource(
         TagFilter(),
     ),
     search=("customer_name", "customer_email", "customer_phone_number", "form_name", "source"),
+    title=form_title,
 )
 
 TEXT_CONVERSATIONS = PortalResource(
@@ -308,22 +378,24 @@ TEXT_CONVERSATIONS = PortalResource(
     related=("company", "current_tracker"),
     columns=(
         Column("last_message_at", "Last message", sort="last_message_at", kind="link_datetime"),
-        Column("customer_name", "Customer", sort="customer_name"),
-        Column("customer_phone_number", "Phone", sort="customer_phone_number"),
+        Column("customer_name", "Customer", sort="customer_name", kind="name"),
+        Column("customer_phone_number", "Phone", sort="customer_phone_number", kind="phone"),
         Column("company", "Company", path="company__name", sort="company__name"),
         Column("current_tracker", "Tracker", path="current_tracker__name", sort="current_tracker__name"),
-        Column("state", "State", sort="state", kind="badge"),
+        Column("state", "State", sort="state", kind="badge", labels="state"),
         Column("lead_status", "Lead status", sort="lead_status", kind="lead"),
         Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
     ),
     default_sort="-last_message_at",
     filters=(
-        DateRangeFilter("last_message_at"),
+        DateRangeFilter("last_message_at", default=""),  # a text inbox lists every conversation
         COMPANY,
         ChoiceFilter("state", "State", choices=(("active", "Active"), ("archived", "Archived"))),
         _lead_filter(),
     ),
     search=("customer_name", "customer_phone_number", "current_tracking_number"),
+    title=conversation_title,
+    detail_template="text_conversations/detail.html",
 )
 
 #: Every resource page, in the order of the account tabs.
@@ -332,3 +404,6 @@ PORTAL_RESOURCES: tuple[PortalResource, ...] = (
     INTEGRATIONS,
 )  # fmt: skip
 BY_NAME = {r.name: r for r in PORTAL_RESOURCES}
+
+#: every sync resource name as people read it (sync runs, "Sync now")
+RESOURCE_LABELS = {"account": "Account settings", **{r.name: r.label for r in PORTAL_RESOURCES}}

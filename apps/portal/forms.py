@@ -85,14 +85,78 @@ def _model(label: str):
     return apps.get_model(label)
 
 
+class TagPicker(forms.Widget):
+    """Checkboxes of the tags a call may carry, grouped (the call's company, the whole account), with a search
+    that narrows them; a disabled tag is shown with why it cannot be picked. Accepts a list of names (a form
+    post) or one comma-separated string (the REST API)."""
+
+    template_name = "portal/widgets/tag_picker.html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tags: list[Any] = []  # Tag rows: the call's company's and the account's
+        self.manage_url = ""
+        self.staff = False
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if hasattr(data, "getlist"):
+            values = data.getlist(name)
+            return values if len(values) != 1 else values[0]
+        return data.get(name)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return False  # no box ticked means "no tags"
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        from .labels import TAG_SWATCHES
+
+        context = super().get_context(name, value, attrs)
+        chosen = {n.lower() for n in TagNamesField.names(value)}
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for tag in self.tags:
+            enabled = tag.status == "enabled"
+            held = tag.name.lower() in chosen
+            fix = "enable it on the Tags page to use it" if self.staff else "ask your agency to enable it"
+            note = "" if enabled else (
+                "disabled in CallRail: it stays on this call until you untick it" if held
+                else f"disabled in CallRail — {fix}"
+            )  # fmt: skip
+            group = f"{tag.company.name} tags" if tag.company_id and tag.company else "Account-wide tags"
+            groups.setdefault(group, []).append({
+                "name": tag.name, "checked": held, "disabled": not enabled and not held, "note": note,
+                "swatch": TAG_SWATCHES.get(tag.color or "", "#9ca3af"),
+            })  # fmt: skip
+        context["widget"]["groups"] = [{"label": k, "options": v} for k, v in groups.items()]
+        context["widget"]["manage_url"] = self.manage_url
+        return context
+
+
+class TagNamesField(forms.Field):
+    widget = TagPicker
+
+    @staticmethod
+    def names(value: Any) -> list[str]:
+        if value in (None, ""):
+            return []
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return list(dict.fromkeys(str(n).strip() for n in items if str(n).strip()))
+
+    def to_python(self, value: Any) -> list[str]:
+        return self.names(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        return self.names(value)
+
+
 class CallForm(ResourceForm):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10000)
     lead_status = forms.ChoiceField(choices=_choices(v.LEAD_STATUSES, "No lead status"), required=False)
     value = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2, label="Value ($)")
-    tags = forms.CharField(required=False, help_text="Tag names separated by commas; each must exist already.")
+    tags = TagNamesField(required=False, help_text="The tags of the call's company and of the whole account.")
+    # the picker shows the call's whole set of tags; the REST API may still ask to add (CallRail's append_tags)
     tags_mode = forms.ChoiceField(
         choices=(("replace", "Replace the call's tags"), ("append", "Add to the call's tags")),
-        initial="replace", widget=forms.RadioSelect, label="Apply the tags by", required=False,
+        initial="replace", widget=forms.HiddenInput, required=False,
     )  # fmt: skip
     customer_name = forms.CharField(required=False, max_length=255)
     spam = forms.BooleanField(required=False, label="Mark as spam (cannot be undone in CallRail)")
@@ -106,11 +170,26 @@ class CallForm(ResourceForm):
             for name in list(self.fields):
                 if name not in only:
                     self.fields.pop(name)
+        if "tags" in self.fields and self.instance is not None:
+            from django.db.models import Q
+            from django.urls import reverse
+
+            picker = self.fields["tags"].widget
+            company = Q(company_id=self.instance.company_id) if self.instance.company_id else Q(pk__in=[])
+            picker.tags = list(
+                self.scoped(_model("tags.Tag"))
+                .filter(company | Q(company__isnull=True))
+                .exclude(callrail_id__startswith="pending:")
+                .select_related("company")
+                .order_by("company_id", "name")
+            )
+            picker.staff = only is None  # the agency's staff can enable a tag; a client asks them
+            picker.manage_url = reverse("portal:resource_list", args=[self.account.pk, "tags"]) if picker.staff else ""
 
     def initial_for(self, instance: Any) -> dict[str, Any]:
         return {
             "note": instance.note or "", "lead_status": instance.lead_status or "", "value": instance.value,
-            "tags": ", ".join(instance.tags or []), "tags_mode": "replace",
+            "tags": list(instance.tags or []), "tags_mode": "replace",
             "customer_name": instance.customer_name or "", "spam": bool(instance.spam),
         }  # fmt: skip
 
@@ -123,7 +202,7 @@ class CallForm(ResourceForm):
                 changed[name] = data.get(name) or None
         if "value" in self.fields and data.get("value") != call.value:
             changed["value"] = data.get("value")
-        names = [n.strip() for n in (data.get("tags") or "").split(",") if n.strip()] if "tags" in self.fields else None
+        names = TagNamesField.names(data.get("tags")) if "tags" in self.fields else None
         append = data.get("tags_mode") == "append"
         if names is not None and not append and [n.lower() for n in names] != [t.lower() for t in call.tags or []]:
             changed["tags"] = names

@@ -12,6 +12,7 @@ no row bodies), then only those rows are fetched, so deep pages of a million-cal
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -25,7 +26,7 @@ from django.db.models import Count, F, JSONField, Q, QuerySet, Value, Window
 from django.db.models.functions import Least, RowNumber
 from django.http import QueryDict
 
-from apps.calls.selectors import DATE_RANGES, date_window, zone_of
+from apps.calls.selectors import DATE_RANGES, DEFAULT_RANGE, date_window, zone_of
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -44,10 +45,16 @@ class Column:
     kind: str = "text"  # see templatetags/portal_tables.py for the formats
     default: bool = True
     getter: Callable[[Any], Any] | None = None  # a computed value (then ``path`` is unused)
+    labels: str | None = None  # a family of ``labels.py``: CallRail's values shown in CallRail's words
 
     @property
     def value_path(self) -> str:
         return self.path or self.key
+
+    @property
+    def staff_only(self) -> bool:
+        """CallRail's ids are the agency's tools: not offered to clients (lists, columns, CSV)."""
+        return self.key == "callrail_id"
 
     def value(self, obj: Any) -> Any:
         if self.getter is not None:
@@ -113,16 +120,19 @@ class ChoiceFilter(Filter):
     choices: tuple[tuple[str, str], ...] = ()
     distinct: bool = False
     q: Callable[[str], Q] | None = None  # a custom condition for a value (CallRail semantics)
+    labels: str | None = None  # values present in the mirror, shown in CallRail's words (``labels.py``)
 
     def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
         if not self.distinct:
             choices = [("", "Any"), *self.choices]
             return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
+        from .labels import label
+
         lookup = self.lookup or self.name
 
         def load() -> list:
             return [
-                (v, v)
+                (v, label(self.labels, v) if self.labels else v)
                 for v in ctx.queryset.order_by(lookup)
                 .exclude(**{f"{lookup}__isnull": True})
                 .exclude(**{lookup: ""})
@@ -176,13 +186,22 @@ class RefFilter(Filter):
     model_label: str
     lookup: str
     label_field: str = "name"
+    qualify: str | None = None  # where names repeat (trackers of several companies), add this to tell them apart
 
     def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
         model = apps.get_model(self.model_label)
 
         def load() -> list:
             rows = ctx.scoped(model).order_by(self.label_field, "pk")
-            return [(str(pk), label or f"#{pk}") for pk, label in rows.values_list("pk", self.label_field)[:500]]
+            extra = (self.qualify,) if self.qualify else ()
+            found = list(rows.values_list("pk", self.label_field, *extra)[:500])
+            seen = Counter(row[1] for row in found)
+            def shown(row: tuple) -> str:
+                if extra and seen[row[1]] > 1 and row[2]:
+                    return f"{row[1]} · {row[2]}"
+                return row[1] or f"#{row[0]}"
+
+            return [(str(row[0]), shown(row)) for row in found]
 
         choices = lazy_choices(lambda: ctx.choices(self.name, load))
         return {
@@ -227,17 +246,22 @@ class TagFilter(Filter):
 @dataclass
 class DateRangeFilter(Filter):
     """CallRail's date ranges: a preset (``date_range``) or ``start_date``/``end_date`` (inclusive days),
-    in the account's time zone."""
+    in the account's time zone. With neither, ``default`` applies (the first choice, which the URL leaves out:
+    the dashboard, the overview and the calls list all start on "Recent"); "all_time" shows everything."""
 
     field: str
     name: str = "date_range"
     label: str = "Date range"
+    default: str = DEFAULT_RANGE  # "" : no limit by default
 
     def fields(self, ctx: FilterContext) -> dict[str, forms.Field]:
         widget = forms.DateInput(attrs={"type": "date"})
+        labels = dict(DATE_RANGES)
+        first = ("", labels[self.default]) if self.default else ("", "Any time")
+        rest = [(value, text) for value, text in DATE_RANGES if value != self.default]
         return {
             self.name: forms.ChoiceField(
-                label=self.label, required=False, choices=[("", "Any time"), *DATE_RANGES, ("custom", "Custom dates")]
+                label=self.label, required=False, choices=[first, *rest, ("custom", "Custom dates")]
             ),
             "start_date": forms.DateField(label="From", required=False, widget=widget),
             "end_date": forms.DateField(label="To", required=False, widget=widget),
@@ -258,9 +282,14 @@ class DateRangeFilter(Filter):
                 datetime.combine(start, time(0), tz) if start else None,
                 datetime.combine(end, time(23, 59, 59, 999999), tz) if end else None,
             )
+        preset = preset or self.default
         if preset and preset != "custom":
             return date_window(preset, tz)
         return None, None
+
+    def is_default(self, data: dict[str, Any]) -> bool:
+        """No range chosen: the default window applies (the empty state says so)."""
+        return bool(self.default) and not (data.get(self.name) or data.get("start_date") or data.get("end_date"))
 
     def apply(self, queryset: QuerySet, data: dict[str, Any], ctx: FilterContext) -> QuerySet:
         start, end = self.window(data, ctx)
@@ -289,6 +318,8 @@ class PortalResource:
     empty_hint: str = ""
     #: extra fields the detail page lists first (the rest follow in model order)
     detail_fields: tuple[str, ...] = ()
+    #: the agency's CallRail set-up (trackers, tags, users…): tabs and pages for the agency's staff only
+    staff_only: bool = False
 
     @property
     def model(self):
@@ -315,10 +346,13 @@ class PortalResource:
     def default_columns(self) -> list[str]:
         return [c.key for c in self.columns if c.default]
 
-    def chosen_columns(self, keys: Iterable[str] | None) -> list[Column]:
-        known = {c.key: c for c in self.columns}
+    def columns_for(self, *, staff: bool) -> list[Column]:
+        return [c for c in self.columns if staff or not c.staff_only]
+
+    def chosen_columns(self, keys: Iterable[str] | None, *, staff: bool = True) -> list[Column]:
+        known = {c.key: c for c in self.columns_for(staff=staff)}
         chosen = [known[k] for k in (keys or []) if k in known]
-        return chosen or [known[k] for k in self.default_columns]
+        return chosen or [known[k] for k in self.default_columns if k in known]
 
     def sort_keys(self) -> dict[str, str]:
         return {c.key: c.sort for c in self.columns if c.sort}
@@ -407,6 +441,15 @@ class Listing:
     def active_filters(self) -> bool:
         data = getattr(self.form, "cleaned_data", {}) or {}
         return any(v not in (None, "", []) for v in data.values())
+
+    @property
+    def default_window(self) -> str:
+        """The label of the default date range in force (no range chosen), else ""."""
+        data = getattr(self.form, "cleaned_data", {}) or {}
+        for flt in self.resource.filters:
+            if isinstance(flt, DateRangeFilter) and flt.is_default(data):
+                return dict(DATE_RANGES)[flt.default]
+        return ""
 
 
 def _int(value: str | None, default: int, *, low: int, high: int) -> int | None:
@@ -500,3 +543,30 @@ def page_size_from(params: QueryDict, remembered: int | None, problems: list[str
         problems.append(f"Rows per page must be one of {', '.join(map(str, PAGE_SIZES))}; showing {DEFAULT_PAGE_SIZE}.")
         return DEFAULT_PAGE_SIZE
     return size
+
+
+#: query parameters a list understands besides its filters
+LIST_PARAMS = ("sort", "per_page", "page")
+
+
+def clean_query(resource: PortalResource, params: QueryDict, *, keep_page: bool = False) -> QueryDict:
+    """The list's query string as the URL should carry it: only parameters the list knows, only non-empty ones
+    (a filter left at "Any" is no parameter), the default sort left out. Reload, bookmarks and shared links
+    give the same rows; saved views store exactly this."""
+    known = {"q", *LIST_PARAMS}
+    for flt in resource.filters:
+        known.add(flt.name)
+        if isinstance(flt, DateRangeFilter):
+            known |= {"start_date", "end_date"}
+    out = QueryDict(mutable=True)
+    for key in params:
+        if key not in known or (key == "page" and not keep_page):
+            continue
+        values = [v.strip() for v in params.getlist(key) if v and v.strip()]
+        if key == "sort" and values == [resource.default_sort]:
+            continue
+        if key == "page" and values == ["1"]:
+            continue
+        if values:
+            out.setlist(key, values)
+    return out

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -22,20 +23,51 @@ from django.views.generic import TemplateView
 
 from apps.calls.selectors import zone_of
 from apps.sync.selectors import mirror_list
+from apps.tenancy.policy import Can, allows
 
 from .catalog import BY_NAME, PORTAL_RESOURCES
 from .exports import csv_response
-from .listing import PAGE_SIZES, FilterContext, Listing, PortalResource, build_listing, page_size_from, paginate
+from .listing import (
+    DEFAULT_PAGE_SIZE,
+    PAGE_SIZES,
+    FilterContext,
+    Listing,
+    PortalResource,
+    build_listing,
+    clean_query,
+    page_size_from,
+    paginate,
+)
 from .mixins import PortalView
-from .models import ListPreference
-from .templatetags.portal_tables import render_cell, row_cells
+from .models import ListPreference, SavedView
+from .templatetags.portal_tables import detail_fields, redact_payload, render_cell, row_cells
 
 EXPORT_CHUNK = 2000
 CHOICES_CACHE_SECONDS = 300  # distinct values offered in filters (sources): a scan of the account's rows
 
 
 class ResourceMixin(PortalView):
-    """The resource named in the URL, and its scoped records inside the URL's account."""
+    """The resource named in the URL, and its scoped records inside the URL's account.
+
+    Calls, form submissions, text conversations and companies are everyone's (clients included); the
+    agency's CallRail set-up (trackers, tags, CallRail users, notifications, summary emails, integrations) is
+    for those who change CallRail records — the agency's staff."""
+
+    @classmethod
+    def permission_for(cls, method: str, kwargs: dict[str, Any]) -> Can:
+        resource = BY_NAME.get(kwargs.get("resource", ""))
+        return Can.EDIT_RECORDS if resource is not None and resource.staff_only else cls.permission
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        resource = BY_NAME.get(kwargs.get("resource", ""))
+        if (
+            request.user.is_authenticated
+            and resource is not None
+            and resource.staff_only
+            and not allows(request.user, Can.EDIT_RECORDS, request.agency or None)
+        ):
+            raise PermissionDenied(f"{resource.label} are the agency's CallRail set-up, which its staff manage.")
+        return super().dispatch(request, *args, **kwargs)
 
     def get_resource(self) -> PortalResource:
         try:
@@ -76,18 +108,34 @@ class ResourceMixin(PortalView):
 
 
 def account_tabs(account: Any) -> list[dict[str, Any]]:
-    """The account's sub-navigation: the overview, then every resource page."""
+    """The account's sub-navigation: the overview, then every resource page (``staff_only``: the template
+    shows those to people who may change CallRail records; the staff pages follow, each by its capability)."""
     tabs = [{"name": "overview", "label": "Overview", "url": reverse("portal:account_detail", args=[account.pk])}]
     tabs += [
-        {"name": r.name, "label": r.label, "url": reverse("portal:resource_list", args=[account.pk, r.name])}
+        {
+            "name": r.name,
+            "label": r.label,
+            "url": reverse("portal:resource_list", args=[account.pk, r.name]),
+            "staff_only": r.staff_only,
+        }
         for r in PORTAL_RESOURCES
     ]
     return tabs
 
 
 class ResourceListView(ResourceMixin, TemplateView):
+    """A resource's list. Its filters live in the URL (only non-empty ones): a plain GET with empty or unknown
+    parameters is redirected to the clean URL, HTMX requests are cleaned before they leave (portal.js)."""
+
     template_name = "portal/resource_list.html"
     partial_template = "portal/_list_region.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not getattr(request, "htmx", False) and request.GET:
+            clean = clean_query(self.get_resource(), request.GET, keep_page=True)
+            if clean.urlencode() != request.GET.urlencode():
+                return HttpResponseRedirect(f"{request.path}?{clean.urlencode()}" if clean else request.path)
+        return super().get(request, *args, **kwargs)
 
     def get_template_names(self) -> list[str]:
         htmx = getattr(self.request, "htmx", None)
@@ -108,16 +156,25 @@ class ResourceListView(ResourceMixin, TemplateView):
         listing = self.listing(resource, account)
         size = page_size_from(self.request.GET, pref.page_size if pref else None, listing.problems)
         paginate(listing, self.request.GET, size)
-        columns = resource.chosen_columns(pref.columns if pref else None)
+        staff = allows(self.request.user, Can.SYNC, self.request.agency or None)
+        columns = resource.chosen_columns(pref.columns if pref else None, staff=staff)
         table = [
-            [(column.key, render_cell(row, column, account, resource)) for column in columns]
+            [(column.key, column.label, render_cell(row, column, account, resource)) for column in columns]
             for row in listing.page.rows
         ]
         self.add_badges(table, resource, account, listing.page.rows)
         table = [row_cells(cells) for cells in table]
-        query = self.request.GET.copy()
-        query.pop("page", None)
+        # an empty default date range: say whether the account has none at all, or only none recently
+        older_rows = bool(not listing.page.count and listing.default_window and listing.base.exists())
+        query = clean_query(resource, self.request.GET)
+        views = list(
+            SavedView.objects.for_account(account).filter(user=self.request.user, resource=resource.name)
+        )
+        current_query = query.urlencode()
         return super().get_context_data(
+            older_rows=older_rows,
+            saved_views=views,
+            current_view=next((v for v in views if v.query == current_query), None),
             account=account,
             resource=resource,
             listing=listing,
@@ -125,8 +182,10 @@ class ResourceListView(ResourceMixin, TemplateView):
             columns=columns,
             table=table,
             chosen=[c.key for c in columns],
+            offered_columns=resource.columns_for(staff=staff),
             page_sizes=PAGE_SIZES,
             page_size=size,
+            default_page_size=pref.page_size if pref and pref.page_size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
             query=query.urlencode(),
             tabs=account_tabs(account),
             active_tab=resource.name,
@@ -155,8 +214,8 @@ class ResourceListView(ResourceMixin, TemplateView):
                 "portal/_record_badge.html",
                 {"account": account, "resource": resource, "object": row, "badge": badge, "no_poll": True},
             )
-            key, value = cells[0]
-            cells[0] = (key, format_html("{} {}", value, html))  # both parts are already safe HTML
+            key, label, value = cells[0]
+            cells[0] = (key, label, format_html("{} {}", value, html))  # both parts are already safe HTML
 
     def create_url(self, resource: PortalResource, account: Any) -> str:
         from .edit_views import edit_permission
@@ -205,7 +264,7 @@ class ResourceExportView(ResourceMixin, View):
         res = self.get_resource()
         account = self.get_account()
         listing = self.listing(res, account)
-        columns = list(res.columns)
+        columns = res.columns_for(staff=allows(request.user, Can.SYNC, request.agency or None))
         rows = (
             [c.csv_value(obj) for c in columns] for obj in listing.queryset.iterator(chunk_size=EXPORT_CHUNK)
         )
@@ -229,24 +288,17 @@ class ResourceDetailView(ResourceMixin, TemplateView):
         obj = self.records(resource, account).filter(pk=self.kwargs["pk"]).first()
         if obj is None:
             raise Http404(f"No such {resource.singular}")
-        fields = []
-        skip = {"id", "client_account", "payload", "payload_hash"}
-        first = [f for f in resource.detail_fields]
-        model_fields = [f for f in obj._meta.concrete_fields if f.name not in skip]
-        model_fields.sort(key=lambda f: (f.name not in first, first.index(f.name) if f.name in first else 0))
+        staff = allows(self.request.user, Can.SYNC, self.request.agency or None)
         seen_by = _presenter(resource.name, self.request)
-        for f in model_fields:
-            value = seen_by(getattr(obj, f.name))
-            kind = "json" if f.get_internal_type() == "JSONField" else "value"
-            if kind == "json" and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
-                value, kind = ", ".join(map(str, value)), "value"  # tags, tracking numbers: plain text
-            fields.append({"name": f.name, "label": f.verbose_name, "value": value, "kind": kind})
         return super().get_context_data(
             account=account,
             resource=resource,
             object=obj,
-            fields=fields,
-            payload=seen_by(obj.payload),
+            title=resource.title(obj),
+            has_summary=resource.detail_template != "portal/resource_detail.html",
+            # every mirrored field and CallRail's own JSON: the agency's staff only (never a client)
+            fields=detail_fields(resource, obj, account, seen_by) if staff else [],
+            payload=seen_by(redact_payload(obj.payload)) if staff else None,
             col={c.key: c for c in resource.columns},
             tabs=account_tabs(account),
             active_tab=resource.name,
@@ -271,9 +323,24 @@ class ResourceDetailView(ResourceMixin, TemplateView):
             "can_edit": can_edit,
             "delete_label": form_class.delete_label if form_class and resource.name != "calls" else "",
         }
+        if resource.name == "trackers":
+            from .describe import call_flow_steps, source_description
+
+            out["flow_steps"], out["flow_note"] = call_flow_steps(obj)
+            out["source_text"] = source_description(obj.source)
+        if resource.name == "text_conversations":
+            from apps.text_conversations.views import thread_context
+
+            refresh = self.request.GET.get("refresh") == "1"  # the no-JavaScript way to load the whole thread
+            out.update(thread_context(conversation=obj, account=account, refresh=refresh))
         if resource.name == "calls":
+            payload = obj.payload or {}
             out["form"] = CallForm(account=account, instance=obj, only=only) if can_edit else None
-            out["history"] = call_history(call=obj, user=self.request.user, agency=self.request.agency)
+            out["payload_summary"] = payload.get("call_summary")
+            out["payload_sentiment"] = payload.get("sentiment")
+            out["transcript"] = payload.get("transcription")
+            if allows(self.request.user, Can.SYNC, self.request.agency or None):  # pulls, webhooks, edits: staff
+                out["history"] = call_history(call=obj, user=self.request.user, agency=self.request.agency)
         return out
 
 
@@ -284,3 +351,35 @@ def _presenter(resource: str, request: Any) -> Any:
     from apps.integrations.selectors import integration_seen_by
 
     return lambda value: integration_seen_by(value, user=request.user, agency=request.agency or None)
+
+
+class SavedViewCreateView(ResourceMixin, View):
+    """Save the list's current filter under a name (the same name again replaces it): one's own, per account."""
+
+    def post(self, request: HttpRequest, account_pk: int, resource: str) -> HttpResponse:
+        res = self.get_resource()
+        account = self.get_account()
+        query = clean_query(res, QueryDict(request.POST.get("query", "")[:2000]))
+        name = " ".join(request.POST.get("name", "").split())[:80]
+        target = reverse("portal:resource_list", args=[account.pk, res.name])
+        if not name:
+            messages.error(request, "Name the view to save it.")
+        else:
+            SavedView.objects.for_account(account).update_or_create(
+                client_account=account, user=request.user, resource=res.name, name=name,
+                defaults={"query": query.urlencode()},
+            )  # fmt: skip
+            messages.success(request, f"Saved the view “{name}”.")
+        return HttpResponseRedirect(f"{target}?{query.urlencode()}" if query else target)
+
+
+class SavedViewDeleteView(ResourceMixin, View):
+    def post(self, request: HttpRequest, account_pk: int, resource: str, pk: int) -> HttpResponse:
+        res = self.get_resource()
+        account = self.get_account()
+        view = SavedView.objects.for_account(account).filter(user=request.user, resource=res.name, pk=pk).first()
+        if view is None:
+            raise Http404("No such saved view")
+        view.delete()
+        messages.success(request, f"Removed the view “{view.name}”.")
+        return HttpResponseRedirect(reverse("portal:resource_list", args=[account.pk, res.name]))

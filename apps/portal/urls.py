@@ -1,6 +1,8 @@
 from django.urls import path, register_converter
 
-from . import edit_views, resource_views, views
+from apps.text_conversations import views as text_views
+
+from . import edit_views, recording_views, resource_views, views
 from .catalog import PORTAL_RESOURCES
 
 
@@ -32,6 +34,16 @@ urlpatterns = [
     path("accounts/<int:account_pk>/sync/runs/", views.AccountSyncStatusView.as_view(), name="account_sync_runs"),
     path("accounts/<int:account_pk>/sync/schedule/", views.AccountScheduleView.as_view(), name="account_schedule"),
     path(
+        "accounts/<int:account_pk>/calls/<int:pk>/recording.mp3",
+        recording_views.CallRecordingView.as_view(),
+        name="call_recording",
+    ),
+    path(
+        "accounts/<int:account_pk>/text_conversations/<int:pk>/thread/",
+        text_views.ConversationThreadView.as_view(),
+        name="conversation_thread",
+    ),
+    path(
         "accounts/<int:account_pk>/<resource:resource>/",
         resource_views.ResourceListView.as_view(),
         name="resource_list",
@@ -45,6 +57,16 @@ urlpatterns = [
         "accounts/<int:account_pk>/<resource:resource>/columns/",
         resource_views.ResourceColumnsView.as_view(),
         name="resource_columns",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/views/",
+        resource_views.SavedViewCreateView.as_view(),
+        name="saved_view_create",
+    ),
+    path(
+        "accounts/<int:account_pk>/<resource:resource>/views/<int:pk>/delete/",
+        resource_views.SavedViewDeleteView.as_view(),
+        name="saved_view_delete",
     ),
     path(
         "accounts/<int:account_pk>/<resource:resource>/new/",

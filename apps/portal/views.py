@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from apps.callrail.budget import budget_status_for_account
-from apps.calls.selectors import DATE_RANGES, SUMMARY_FIELDS, account_call_overview, agency_call_totals
+from apps.calls.selectors import (
+    DATE_RANGES,
+    DEFAULT_RANGE,
+    SUMMARY_FIELDS,
+    account_call_overview,
+    agency_call_totals,
+)
 from apps.credentials.forms import ClientAccountConnectForm, ClientAccountForm
 from apps.credentials.services import (
     ImportChoice,
@@ -23,6 +33,7 @@ from apps.credentials.services import (
 )
 from apps.credentials.views import add_errors
 from apps.operations.selectors import budget_statuses
+from apps.portal.catalog import RESOURCE_LABELS
 from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
@@ -33,49 +44,66 @@ from apps.sync.resources import resource_names
 from apps.sync.selectors import sync_run_list
 from apps.sync.services import sync_request, sync_schedule_for, sync_schedule_update
 from apps.tenancy.middleware import SESSION_KEY
-from apps.tenancy.policy import Can
+from apps.tenancy.policy import Can, allows
 from apps.tenancy.selectors import agencies_for_user, user_can_sync
 
 
 class DashboardView(PortalView, TemplateView):
+    """The agency's staff: every account with its calls, sync, outbox, webhooks and CallRail budget. Everyone
+    else (clients): a clean report of their own calls — figures, the accounts and, for one account, its
+    chart, sources and companies — and nothing of the machinery behind it."""
+
     template_name = "portal/dashboard.html"
 
     def get_context_data(self, **kwargs):
         accounts = list(self.accounts())
         agency = self.request.agency or None
-        preset = self.request.GET.get("range") or "today"
+        staff = allows(self.request.user, Can.SYNC, agency)
+        preset = self.request.GET.get("range") or DEFAULT_RANGE
         range_error = None
         if preset not in dict(DATE_RANGES):
-            range_error = f"Unknown date range {preset!r}; showing today."
-            preset = "today"
+            range_error = f"Unknown date range {preset!r}; showing {dict(DATE_RANGES)[DEFAULT_RANGE].lower()}."
+            preset = DEFAULT_RANGE
         totals = agency_call_totals(user=self.request.user, agency=agency, preset=preset) if accounts else {}
-        last_syncs = sync_last_finished(user=self.request.user, agency=agency)
-        outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency) if accounts else ({}, {})
-        failures = sync_failures_24h(user=self.request.user, agency=agency) if accounts else {}
-        budgets = budget_statuses(accounts)
         for account in accounts:
-            account.sync_failures = failures.get(account.pk, 0)
-            account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}
-            account.webhooks = hooks.get(account.pk)
-            account.budget = budgets.get(account.pk)
             account.calls = totals.get(account.pk)
-            account.last_sync = last_syncs.get(account.pk)
+        if staff and accounts:
+            self.add_machinery(accounts, agency)
         grand = {
             key: sum((t.get(key) or 0) for t in totals.values()) for key in SUMMARY_FIELDS if key != "average_duration"
         }
         grand["answered_rate"] = (
             round(100 * grand["answered_calls"] / grand["total_calls"]) if grand.get("total_calls") else None
         )
-        attention = sum(a.outbox["failed"] + a.outbox["conflict"] for a in accounts)
+        attention = sum(a.outbox["failed"] + a.outbox["conflict"] for a in accounts) if staff else 0
+        overview = None
+        if not staff and len(accounts) == 1:
+            overview = account_call_overview(user=self.request.user, agency=agency, account=accounts[0])
         return super().get_context_data(
             attention=attention,
             accounts=accounts,
             date_ranges=DATE_RANGES,
             range=preset,
+            range_label=dict(DATE_RANGES)[preset],
             range_error=range_error,
             grand=grand,
+            overview=overview,
+            account=accounts[0] if overview else None,
             **kwargs,
         )
+
+    def add_machinery(self, accounts: list, agency: Any) -> None:
+        """Sync, outbox, webhooks and budget of each account (for the agency's staff only)."""
+        last_syncs = sync_last_finished(user=self.request.user, agency=agency)
+        outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency)
+        failures = sync_failures_24h(user=self.request.user, agency=agency)
+        budgets = budget_statuses(accounts)  # read together: a gauge is several Redis round trips
+        for account in accounts:
+            account.sync_failures = failures.get(account.pk, 0)
+            account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}
+            account.webhooks = hooks.get(account.pk)
+            account.budget = budgets.get(account.pk)
+            account.last_sync = last_syncs.get(account.pk)
 
 
 class AgencySwitchView(PortalView, View):
@@ -95,36 +123,66 @@ class AgencySwitchView(PortalView, View):
 
 
 class AccountDetailView(PortalView, TemplateView):
+    """The account's overview (everyone who sees the account); its sync, connection and budget for the staff."""
+
     template_name = "portal/account_detail.html"
 
     def get_context_data(self, **kwargs):
         account = self.get_account()
-        kwargs.setdefault("schedule_form", SyncScheduleForm(instance=sync_schedule_for(account=account)))
-        return super().get_context_data(
-            account=account,
-            budget=budget_status_for_account(account),
-            reread=reread_plan(account, now=timezone.now()),
-            runs=sync_run_list(user=self.request.user, account=account)[:10],
-            resources=resource_names(),
-            can_sync=user_can_sync(user=self.request.user, agency=self.request.agency or None),
-            overview=account_call_overview(user=self.request.user, agency=self.request.agency or None, account=account),
-            tabs=account_tabs(account),
-            active_tab="overview",
-            **kwargs,
-        )
+        agency = self.request.agency or None
+        context = {
+            "account": account,
+            "overview": account_call_overview(user=self.request.user, agency=agency, account=account),
+            "tabs": account_tabs(account),
+            "active_tab": "overview",
+        }
+        if allows(self.request.user, Can.SYNC, agency):
+            kwargs.setdefault("schedule_form", SyncScheduleForm(instance=sync_schedule_for(account=account)))
+            context.update(
+                budget=budget_status_for_account(account),
+                reread=reread_plan(account, now=timezone.now()),
+                runs=sync_run_list(user=self.request.user, account=account)[:5],
+                poll_url=reverse("portal:account_sync_runs", args=[account.pk]) + "?compact=1",
+                resources=[(name, RESOURCE_LABELS.get(name, name.replace("_", " ").capitalize()))
+                           for name in resource_names()],
+                can_sync=user_can_sync(user=self.request.user, agency=agency),
+            )  # fmt: skip
+        return super().get_context_data(**context, **kwargs)
 
 
 class AccountSyncStatusView(PortalView, TemplateView):
-    """The account's recent sync runs (HTMX polls it while a run is active)."""
+    """The account's sync-run history, a page at a time; HTMX polls its first rows while a run is active."""
 
     permission = Can.SYNC
-    template_name = "portal/_sync_runs.html"
+    template_name = "portal/sync_runs.html"
+    partial_template = "portal/_sync_runs.html"
+    page_size = 50
+
+    def get_template_names(self) -> list[str]:
+        htmx = getattr(self.request, "htmx", None)
+        return [self.partial_template if htmx and htmx.target == "sync-runs" else self.template_name]
 
     def get_context_data(self, **kwargs):
         account = self.get_account()
+        runs = sync_run_list(user=self.request.user, account=account)
+        compact = self.request.GET.get("compact") == "1"  # the account page's latest runs
+        page = Paginator(runs, 5 if compact else self.page_size).get_page(self.request.GET.get("page"))
+        url = reverse("portal:account_sync_runs", args=[account.pk])
         return super().get_context_data(
-            account=account, runs=sync_run_list(user=self.request.user, account=account)[:10], **kwargs
+            account=account,
+            runs=page.object_list,
+            page=page,
+            compact=compact,
+            poll_url=(f"{url}?compact=1" if compact else url) if page.number == 1 else "",
+            tabs=account_tabs(account),
+            active_tab="sync_runs",
+            **kwargs,
         )
+
+    def render_to_response(self, context, **kwargs) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        patch_vary_headers(response, ("HX-Request", "HX-Target"))
+        return response
 
 
 class AccountSyncNowView(PortalView, View):

@@ -10,6 +10,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.portal.mixins import PortalView
+from apps.portal.resource_views import account_tabs
 from apps.tenancy.policy import Can
 
 from .models import EntryStatus
@@ -36,7 +37,8 @@ class OutboxView(_OutboxMixin, TemplateView):
         )
         return super().get_context_data(
             account=account, page=page, entries=page.object_list, counts=outbox_counts(account), filters=FILTERS,
-            status=status, stuck=(EntryStatus.FAILED, EntryStatus.CONFLICT), **kwargs,
+            status=status, stuck=(EntryStatus.FAILED, EntryStatus.CONFLICT), tabs=account_tabs(account),
+            active_tab="outbox", **kwargs,
         )  # fmt: skip
 
 

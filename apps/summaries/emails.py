@@ -22,6 +22,7 @@ from django.urls import NoReverseMatch, reverse
 
 from apps.calls import reports
 from apps.calls.reports import CallReport, Change, Period
+from apps.portal.formatting import format_phone, format_when, ink_on, title_case_name
 
 from .models import Frequency, PortalSummary
 
@@ -108,10 +109,7 @@ def call_url(account_pk: int, call_pk: int) -> str:
 
 def _caller(call: Any) -> str:
     """Caller ID names come in capitals (``RUEGSEGGER SIMO``): show them in title case, as CallRail does."""
-    name = call.customer_name or ""
-    if name.isupper():
-        name = name.title()
-    return name or call.customer_phone_number or "Unknown caller"
+    return title_case_name(call.customer_name) or format_phone(call.customer_phone_number) or "Unknown caller"
 
 
 def _call_status(call: Any) -> str:
@@ -163,7 +161,7 @@ def summary_context(
     busiest = report.busiest_day or 1
     series = [
         {
-            "label": p.day.strftime("%a %-d %b"),
+            "label": p.day.strftime("%a, %b %-d"),
             "calls": p.totals.total_calls,
             "width": max(1, round(p.totals.total_calls * 100 / busiest)) if p.totals.total_calls else 0,
         }
@@ -171,12 +169,11 @@ def summary_context(
     ]
     notable = []
     for call in reports.notable_calls(account=account, period=period, company=company, limit=NOTABLE_CALLS):
-        local = call.start_time.astimezone(tz) if call.start_time else None
         notable.append(
             {
-                "when": local.strftime("%a %-d %b, %H:%M") if local else "",
+                "when": format_when(call.start_time, tz),  # the portal's one time format, labelled
                 "caller": _caller(call),
-                "number": call.customer_phone_number or "",
+                "number": format_phone(call.customer_phone_number),
                 "source": call.source or "",
                 "status": _call_status(call),
                 "duration": reports.format_duration(call.duration),
@@ -203,6 +200,7 @@ def summary_context(
         "subject": subject,
         "agency": agency,
         "colour": agency.primary_colour or "#1e3a8a",
+        "colour_ink": ink_on(agency.primary_colour or "#1e3a8a"),  # readable text on the agency's colour
         "logo_src": logo_src,
         "account": account,
         "company": company,
@@ -222,7 +220,7 @@ def summary_context(
         "is_empty": report.is_empty,
         "portal_url": portal_url(reverse("portal:account_detail", kwargs={"account_pk": account.pk})),
         "unsubscribe_url": unsubscribe_url,
-        "generated_at": datetime.now(tz).strftime("%-d %b %Y %H:%M"),
+        "generated_at": format_when(datetime.now(tz), tz),
     }
     return context, report
 

@@ -7,6 +7,8 @@ PortalSummary ──< SummaryDelivery       one row per (recipient address, peri
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -76,7 +78,7 @@ class PortalSummary(TenantOwnedModel):
 
     @property
     def schedule_label(self) -> str:
-        hour = f"{self.hour:02d}:00"
+        hour = time(self.hour).strftime("%-I:%M %p")  # the portal's clock format: 7:00 AM
         if self.frequency == Frequency.DAILY:
             return f"Every day at {hour}"
         if self.frequency == Frequency.WEEKLY:

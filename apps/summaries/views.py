@@ -3,6 +3,8 @@ unsubscribe page. Thin: selectors read, services write."""
 
 from __future__ import annotations
 
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -148,8 +150,10 @@ class SummaryPreviewView(SummaryStaffView, TemplateView):
 
 
 @method_decorator(xframe_options_sameorigin, name="dispatch")
+@method_decorator(csp_replace({"frame-ancestors": [SELF]}), name="dispatch")  # the one page the portal frames
 class SummaryPreviewEmailView(SummaryStaffView, View):
-    """The email's HTML part alone (shown in the preview page's frame)."""
+    """The email's HTML part alone (shown in the preview page's frame, which only the portal's own pages may
+    frame: ``frame-ancestors 'self'`` here, ``'none'`` everywhere else)."""
 
     def get(self, request: HttpRequest, account_pk: int, summary_pk: int) -> HttpResponse:
         _account, _summary, _period, _recipient, built = _preview(self)
@@ -165,7 +169,7 @@ class SummaryTestSendView(SummaryStaffView, View):
         delivery = summary_send_test(summary=summary, user=request.user)
         messages.success(
             request,
-            f"A test of {summary} for {delivery.period_start:%-d %b}–{delivery.period_end:%-d %b %Y} is on its way "
+            f"A test of {summary} for {delivery.period_start:%b %-d}–{delivery.period_end:%b %-d, %Y} is on its way "
             f"to {delivery.email}; the send log shows when it left.",
         )
         return redirect("summaries:log", account_pk=account.pk)

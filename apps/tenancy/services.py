@@ -169,13 +169,17 @@ def _issue_token(invitation: Invitation) -> str:
 
 def _send_invitation(invitation: Invitation, token: str) -> None:
     link = f"{settings.PORTAL_BASE_URL}{reverse('invitation_accept', kwargs={'token': token})}"
+    from apps.portal.emails import branded_message
+
     context = {"invitation": invitation, "link": link, "days": INVITATION_LIFETIME.days}
-    send_mail(
-        subject=f"You are invited to {invitation.agency.name} on Agency Portal",
-        message=render_to_string("registration/invitation_email.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
+    branded_message(
+        agency=invitation.agency,
+        subject=f"You are invited to {invitation.agency.name}",
+        text=render_to_string("registration/invitation_email.txt", context),
+        html_template="registration/invitation_email.html",
+        context=context,
+        to=[invitation.email],
+    ).send()
 
 
 def _check_can_manage_invitation(*, actor: User, invitation: Invitation) -> None:

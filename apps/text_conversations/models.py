@@ -1,4 +1,5 @@
-"""Mirror of CallRail text message conversations (GET /v3/a/{account}/text-messages.json)."""
+"""Mirror of CallRail text message conversations (GET /v3/a/{account}/text-messages.json) and their messages
+(GET /v3/a/{account}/text-messages/{conversation_id}.json, newest first, offset-paginated)."""
 
 from django.db import models
 
@@ -21,7 +22,37 @@ class TextConversation(MirrorModel):
     last_message_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=20, blank=True)
     lead_status = models.CharField(max_length=40, blank=True, null=True)
+    # When the whole thread was last read from CallRail (services.conversation_thread_refresh); the pull never
+    # writes it. A message newer than this (last_message_at) means the stored thread is behind.
+    thread_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(MirrorModel.Meta):
         ordering = ["-last_message_at"]
         indexes = [models.Index(fields=["client_account", "last_message_at"], name="textconv_account_last_msg")]
+
+    @property
+    def thread_is_stale(self) -> bool:
+        if self.thread_synced_at is None:
+            return True
+        return self.last_message_at is not None and self.last_message_at > self.thread_synced_at
+
+
+class TextMessage(MirrorModel):
+    """One message of a conversation, as CallRail's conversation endpoint lists it (its id is the CallRail id)."""
+
+    tenancy_company_field = "conversation__company"
+
+    conversation = models.ForeignKey(TextConversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=10, blank=True)  # "incoming" (from the customer) or "outgoing"
+    content = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)  # CallRail's created_at
+    status = models.CharField(max_length=20, blank=True, null=True)  # outgoing: "sent" or "error"; incoming: null
+    sender_name = models.CharField(max_length=255, blank=True, null=True)  # the CallRail user who sent it
+    sender_id = models.CharField(max_length=64, blank=True, null=True)
+
+    class Meta(MirrorModel.Meta):
+        ordering = ["sent_at", "pk"]
+        indexes = [models.Index(fields=["conversation", "sent_at"], name="textmsg_conversation_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} message {self.callrail_id}"

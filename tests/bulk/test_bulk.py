@@ -70,7 +70,8 @@ def test_preview_counts_and_request_estimate(login, tenant, mirrored):  # noqa: 
     assert lacking, "every call of the company already has the tag: choose another"
 
     client = login(tenant.staff)
-    response = preview(client, account, query=f"company={company.pk}&sort=-start_time", tags=[tag.name])
+    query = f"company={company.pk}&sort=-start_time&date_range=all_time"
+    response = preview(client, account, query=query, tags=[tag.name])
     assert response.status_code == 200, response.content.decode()[:3000]
     page = response.content.decode()
     preview_obj = response.context["preview"]
@@ -120,7 +121,7 @@ def test_bulk_tag_add_over_all_matching_runs_in_a_worker_and_drains_to_the_sandb
     matching = list(Call.objects.for_account(account).live().filter(company=company))
     lacking = {c.pk for c in matching if tag.name.lower() not in {t.lower() for t in c.tags or []}}
     client = login(tenant.staff)
-    response = preview(client, account, query=f"company={company.pk}", tags=[tag.name])
+    response = preview(client, account, query=f"company={company.pk}&date_range=all_time", tags=[tag.name])
     assert response.status_code == 200
     response = client.post(reverse("bulk:confirm", args=[account.pk, "calls"]), {"token": token_of(response)})
     assert response.status_code == 302

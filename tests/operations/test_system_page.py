@@ -54,6 +54,7 @@ def test_owner_sees_queues_heartbeat_and_only_their_accounts(login, tenant, othe
     assert other_tenant.account.name not in html
     assert other_tenant.other_account.name not in html
     assert reverse("operations:system_workers") in html
+    assert "asking the workers" in html
 
     workers = login(tenant.owner).get(reverse("operations:system_workers"))
     assert workers.status_code == 200

@@ -135,6 +135,7 @@ def every_resource(account: Any, *, label: str = "Acme") -> dict[str, Any]:
         customer_name=f"{label} Texter",
         customer_phone_number="+14045550111",
         last_message_at=timezone.now() - timedelta(hours=1),
+        thread_synced_at=timezone.now(),  # its thread was read from CallRail since: pages ask CallRail nothing
         state="active",
     )
     return {

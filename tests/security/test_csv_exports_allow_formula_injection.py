@@ -29,7 +29,7 @@ ATTACKS = {
 
 def export(browser, account) -> list[dict[str, str]]:
     response = browser.get(
-        reverse("portal:resource_export", args=[account.pk, "calls"]), {"sort": "start_time"}
+        reverse("portal:resource_export", args=[account.pk, "calls"]), {"sort": "start_time", "date_range": "all_time"}
     )
     assert response.status_code == 200
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))

@@ -51,13 +51,16 @@ def test_a_javascript_recording_url_is_not_a_link_on_the_call_page(tenant, login
     from tests.portal.mirror import call
 
     hostile = call(tenant.account, recording_player="javascript:alert(document.cookie)", recording_duration=12)
-    fine = call(tenant.account, recording_player="https://app.callrail.com/calls/CAL1/recording?access_key=k")
+    fine = call(tenant.account, recording_player="https://app.callrail.com/calls/CAL1/recording?access_key=k",
+                recording_url="https://api.callrail.com/v3/a/ACC1/calls/CAL1/recording.json")  # fmt: skip
     browser = login(tenant.staff)
     page = browser.get(reverse("portal:resource_detail", args=[tenant.account.pk, "calls", hostile.pk])).content
-    assert schemes_linked(page.decode()) <= {"http", "https"}
+    assert schemes_linked(page.decode()) <= {"http", "https", "tel"}  # tel: the caller's number
     assert "javascript:alert" not in page.decode().split("All fields")[0]  # not even as text in the summary card
+    # issue 18: recordings play through the portal; CallRail's player link (and its key) is never rendered
     page = browser.get(reverse("portal:resource_detail", args=[tenant.account.pk, "calls", fine.pk])).content
-    assert 'href="https://app.callrail.com/calls/CAL1/recording?access_key=k"' in page.decode()
+    assert "access_key" not in page.decode()
+    assert f'src="{reverse("portal:call_recording", args=[tenant.account.pk, fine.pk])}"' in page.decode()
 
 
 def test_templates_and_emails_use_the_filter():

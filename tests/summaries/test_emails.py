@@ -149,7 +149,8 @@ def test_notable_calls_are_shown_in_the_local_time_zone(synced):
     local = call.start_time.astimezone(reports.zone(synced.time_zone))
     period = reports.Period(local.date(), local.date(), synced.time_zone)
     built = summary_build(summary=summary, period=period, unsubscribe_url="https://portal.test/u/x/")
-    assert local.strftime("%a %-d %b, %H:%M") in built.html
-    utc_label = call.start_time.astimezone(UTC).strftime("%H:%M")
-    assert utc_label != local.strftime("%H:%M")  # Denver is never UTC: the local time really was used
+    # the portal's one time format, labelled with the zone (MST / MDT)
+    assert f"{local.strftime('%b %-d, %Y, %-I:%M %p')} {local.tzname()}" in built.html
+    utc_label = call.start_time.astimezone(UTC).strftime("%-I:%M %p")
+    assert utc_label != local.strftime("%-I:%M %p")  # Denver is never UTC: the local time really was used
     assert datetime.now(UTC) - call.start_time < timedelta(days=800)

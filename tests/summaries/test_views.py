@@ -47,7 +47,7 @@ def test_create_refuses_invalid_addresses_with_the_reason_and_keeps_the_input(te
     )
     assert AuditEvent.objects.filter(action="summary.create", object_id=str(summary.pk)).exists()
     listing = browser.get(url("list", tenant.account)).content.decode()
-    assert "Every Friday at 08:00" in listing
+    assert "Every Friday at 8:00 AM" in listing
     assert "ok@client.test" in listing
 
 

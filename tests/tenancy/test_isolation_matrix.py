@@ -27,6 +27,7 @@ from django.utils import timezone
 from apps.companies.models import Company
 from apps.credentials.models import Credential, GatewayConnection
 from apps.portal.catalog import PORTAL_RESOURCES
+from apps.portal.models import SavedView
 from apps.push.models import OutboxEntry
 from apps.sync.api import ENDPOINTS
 from apps.tenancy.models import ClientAccount, Invitation, Membership, Role
@@ -108,6 +109,7 @@ class Side:
     event: object
     credential: object = None  # the agency's gateway credential (apps.credentials), and one of its connections
     connection: object = None
+    saved_view: object = None
     markers: list[str] = field(default_factory=list)
 
 
@@ -136,6 +138,9 @@ def side(tenant, label: str, *, records: dict | None = None) -> Side:
             client_account=account, company=company, event_type="post_call", status="rejected", raw_body="{}"
         ),
         **credential_and_connection(tenant, label),
+        saved_view=SavedView.objects.create(
+            client_account=account, user=tenant.staff, resource="calls", name=f"{label} view", query="spam=no"
+        ),
     )
 
 
@@ -173,6 +178,12 @@ def aim(name: str, pattern: URLPattern, target: Side) -> list[dict]:
             values[param] = [target.credential.pk]
         elif param == "connection_pk":
             values[param] = [target.connection.pk]
+        elif param == "pk" and short == "call_recording":
+            values[param] = [target.records["calls"].pk]
+        elif param == "pk" and short == "conversation_thread":
+            values[param] = [target.records["text_conversations"].pk]
+        elif param == "pk" and short == "saved_view_delete":
+            values[param] = [target.saved_view.pk]
         elif param == "pk" and short.endswith("-detail"):
             endpoint = next(e for e in ENDPOINTS if e.basename == short.removesuffix("-detail"))
             values[param] = [next(r.pk for r in target.records.values() if r._meta.label == endpoint.model)]

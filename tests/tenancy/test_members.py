@@ -146,7 +146,7 @@ def test_branding_settings_and_logo_validation(login, tenant, client):
     tenant.agency.refresh_from_db()
     assert tenant.agency.retention_months == 13
     assert client.get(reverse("tenancy:agency_logo")).content.startswith(b"\x89PNG")
-    assert "background: #123456" in client.get(reverse("portal:dashboard")).content.decode()
+    assert "--bar: #123456" in client.get(reverse("portal:dashboard")).content.decode()  # the brand colour
     exe = SimpleUploadedFile("x.exe", b"MZ", content_type="application/octet-stream")
     response = client.post(url, {**settings, "logo_upload": exe})
     assert "PNG, JPEG, WebP or SVG" in response.content.decode()

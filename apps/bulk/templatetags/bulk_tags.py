@@ -26,8 +26,3 @@ def bulk_actions_for(context: Any, resource: Any) -> list:
         return []
     return actions_for(resource.name)
 
-
-@register.simple_tag
-def bulk_rows(table: list, rows: list) -> list:
-    """Each rendered table row with its record (for the selection checkbox)."""
-    return list(zip(table, rows, strict=False))

@@ -56,6 +56,14 @@ class Command(BaseCommand):
         accounts = load_demo_data(sandbox_url=sandbox_url, accounts=[_account_spec(a) for a in demo_accounts],
                                   agency_key=MULTI_ACCOUNT_KEY, gateway_key=GATEWAY_KEY)  # fmt: skip
 
+        url = f"http://{host}:{port}"
+        if not os.environ.get("PORTAL_BASE_URL"):
+            # links in emails (and webhook URLs) point where this demo actually serves, whatever --port says
+            os.environ["PORTAL_BASE_URL"] = url
+            settings.PORTAL_BASE_URL = url
+        elif settings.PORTAL_BASE_URL.rstrip("/") != url:
+            self.stderr.write(f"PORTAL_BASE_URL is {settings.PORTAL_BASE_URL}, but the portal runs at {url}: "
+                              "links in emails point at the former.")  # fmt: skip
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "agency_portal"]
         log_dir = Path(settings.VAR_DIR) / "log"
