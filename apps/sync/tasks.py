@@ -3,6 +3,8 @@
 Routed to the ``sync`` queue by name. Retries follow CONVENTIONS C6: transient CallRail errors and a busy
 account lock retry with the countdown they name (never a sleep); waits longer than
 ``SYNC_MAX_COUNTDOWN`` leave the run ``waiting`` with ``not_before`` for the beat dispatcher to re-send.
+Only failures count towards ``SYNC_MAX_RETRIES``: a wait for the budget is the budget doing its work (three
+accounts sharing one key's hour may each wait dozens of times), never a reason to give a run up.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="sync.run_account", bind=True, max_retries=None)
-def sync_run_task(self, *, client_account_id: int, sync_run_id: int) -> str:
+def sync_run_task(self, *, client_account_id: int, sync_run_id: int, failures: int = 0) -> str:
+    from apps.callrail.errors import BudgetExhausted
+
     from .engine import setting
     from .models import SyncRun
     from .services import LockBusy, sync_run_execute, sync_run_give_up
@@ -32,13 +36,16 @@ def sync_run_task(self, *, client_account_id: int, sync_run_id: int) -> str:
     except LockBusy as exc:
         raise self.retry(countdown=min(exc.retry_after, max_countdown), max_retries=None) from None
     except Transient as exc:
-        countdown = float(exc.retry_after or min(2 ** min(self.request.retries, 8), max_countdown))
-        if self.request.retries >= int(setting("SYNC_MAX_RETRIES", 25)):
-            sync_run_give_up(run=run, message=f"gave up after {self.request.retries} retries: {exc}")
+        if not isinstance(exc, BudgetExhausted):
+            failures += 1
+        countdown = float(exc.retry_after or min(2 ** min(failures, 8), max_countdown))
+        if failures > int(setting("SYNC_MAX_RETRIES", 25)):
+            sync_run_give_up(run=run, message=f"gave up after {failures - 1} retries: {exc}")
             return "failed"
         if countdown > max_countdown:
             return "waiting"  # not_before is on the run; the dispatcher re-sends it
-        raise self.retry(countdown=countdown, max_retries=None) from None
+        kwargs = {"client_account_id": client_account_id, "sync_run_id": sync_run_id, "failures": failures}
+        raise self.retry(countdown=countdown, max_retries=None, kwargs=kwargs) from None
     return run.status
 
 

@@ -72,8 +72,11 @@ def test_a_first_sync_only_inserts_and_the_next_one_looks_rows_up(sandbox, sandb
     assert first.status == SyncStatus.SUCCEEDED
     assert first.records_created > 100  # several pages
     assert (lookups, holds) == ([], [])
-    assert len(analyzes) == 1
-    assert '"calls_call"' in sql[analyzes[0]]
+    if connection.vendor == "postgresql":  # statistics for the planner: PostgreSQL's ANALYZE only
+        assert len(analyzes) == 1
+        assert '"calls_call"' in sql[analyzes[0]]
+    else:
+        assert analyzes == []
     assert not list(get_redis().scan_iter(match=seen_keys))
 
     again, lookups, holds, analyzes, _ = calls_sync()
@@ -200,6 +203,11 @@ def test_cursor_advances_to_the_window_end_and_the_overlap_is_reread(sandbox, sa
     assert run.records_unchanged == recent
 
 
+def carrying(calls, name: str) -> set[str]:
+    """The CallRail ids of the calls carrying tag ``name`` (in Python: SQLite has no JSON containment)."""
+    return {callrail_id for callrail_id, names in calls.values_list("callrail_id", "tags") if name in (names or [])}
+
+
 def test_a_tag_deleted_or_renamed_upstream_changes_every_mirrored_call_at_the_next_incremental(
     sandbox, sandbox_account
 ):
@@ -218,23 +226,21 @@ def test_a_tag_deleted_or_renamed_upstream_changes_every_mirrored_call_at_the_ne
     carried = Counter(name for names in calls.values_list("tags", flat=True) for name in names if name in own)
     (gone, _), (renamed, _) = carried.most_common(2)
     old_window = calls.filter(start_time__lt=timezone.now() - timedelta(days=2))
-    assert old_window.filter(tags__contains=[gone]).exists()  # calls the incremental does not list again
-    assert old_window.filter(tags__contains=[renamed]).exists()
+    assert carrying(old_window, gone)  # calls the incremental does not list again
+    assert carrying(old_window, renamed)
     api = client_for_account(sandbox_account, lane="interactive")
     doomed = tags.get(company=company, name=gone)
     moved = tags.get(company=company, name=renamed)
     api.delete(f"tags/{doomed.callrail_id}.json")
     api.put(f"tags/{moved.callrail_id}.json", json={"name": f"{renamed} (renamed)"})
-    with_renamed = set(calls.filter(tags__contains=[renamed]).values_list("callrail_id", flat=True))
+    with_renamed = carrying(calls, renamed)
 
     run = execute(sandbox_account, SyncKind.INCREMENTAL)
 
     assert run.status == SyncStatus.SUCCEEDED, run.errors
-    assert not calls.filter(tags__contains=[gone]).exists()
-    assert not calls.filter(tags__contains=[renamed]).exists()
-    assert set(calls.filter(tags__contains=[f"{renamed} (renamed)"]).values_list("callrail_id", flat=True)) == (
-        with_renamed
-    )
+    assert not carrying(calls, gone)
+    assert not carrying(calls, renamed)
+    assert carrying(calls, f"{renamed} (renamed)") == with_renamed
     assert run.progress["tags_applied"]["removed"] > 0
     assert_mirror_equals_upstream(sandbox_account, only={"calls", "tags"})
     # and the calls now hash like CallRail lists them: a re-read of everything finds nothing to update

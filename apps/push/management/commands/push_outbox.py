@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from apps.core.operator import accounts_named, add_account_arguments, require_worker
-from apps.push.models import EntryStatus, OutboxEntry
+from apps.push.models import OPEN_STATUSES, EntryStatus, OutboxEntry
 from apps.push.selectors import outbox_counts, outbox_is_settled
 from apps.push.services import push_drain_now
 
@@ -34,8 +33,11 @@ class Command(BaseCommand):
         accounts = accounts_named(options["accounts"], options["agency"])
         if options["wait"]:
             require_worker("push")
-        started = timezone.now()
+        waiting: dict[int, set[int]] = {}  # the entries this drain is to send, per account
         for account in accounts:
+            waiting[account.pk] = set(
+                OutboxEntry.objects.for_account(account).filter(status__in=OPEN_STATUSES).values_list("pk", flat=True)
+            )
             counts = outbox_counts(account)
             push_drain_now(account=account)
             self.stdout.write(
@@ -59,8 +61,8 @@ class Command(BaseCommand):
         bad = False
         for account in accounts:
             counts = outbox_counts(account)
-            recent = OutboxEntry.objects.for_account(account).filter(updated_at__gte=started)
-            done = recent.filter(status=EntryStatus.DONE).count()
+            drained = OutboxEntry.objects.for_account(account).filter(pk__in=waiting[account.pk])
+            done = drained.filter(status=EntryStatus.DONE).count()
             self.stdout.write(
                 f"{account.name}: {done} sent, {counts['failed']} failed, {counts['conflict']} in conflict"
             )
