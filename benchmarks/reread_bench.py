@@ -1,6 +1,6 @@
 """The continuous re-read's guarantee and cost, measured against the sandbox at the default CallRail limits.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reread_bench REDIS_URL=redis://127.0.0.1:6379/0 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reread_bench REDIS_URL=redis://127.0.0.1:6379/0 REDIS_KEY_PREFIX=rb \
         .venv/bin/python benchmarks/reread_bench.py --calls 10000 25000
 
 For each size: one sandbox account with that many calls (and its forms and texts), mirrored by a full sync
@@ -75,14 +75,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[10_000, 25_000])
     args = parser.parse_args()
-    from sync_bench import ensure_database, setup_django
+    from sync_bench import setup_django
 
-    ensure_database()
-    setup_django()
-    from django.core.management import call_command
+    from benchmarks.common import bench_database, remove_redis_keys, require_own_redis_prefix
 
-    call_command("migrate", verbosity=0)
-    results = [measure(calls) for calls in args.calls]
+    require_own_redis_prefix()
+    with bench_database():
+        setup_django()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        try:
+            results = [measure(calls) for calls in args.calls]
+        finally:
+            remove_redis_keys()
     print(f"{'calls':>8} {'pace/h':>7} {'reserved/h':>10} {'left/h':>7} {'pages':>6} {'re-check':>9} "
           f"{'req/h':>6} {'round req':>9} {'minimum':>8} {'req/h per 10k':>13}")  # fmt: skip
     for r in results:
