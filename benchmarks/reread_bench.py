@@ -1,7 +1,7 @@
 """The continuous re-read's guarantee and cost, measured against the sandbox at the default CallRail limits.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reread_bench REDIS_URL=redis://127.0.0.1:6379/0 REDIS_KEY_PREFIX=rb \
-        .venv/bin/python benchmarks/reread_bench.py --calls 10000 25000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reread_bench REDIS_URL=redis://127.0.0.1:6379/0 \
+        REDIS_KEY_PREFIX=rb .venv/bin/python benchmarks/reread_bench.py --calls 10000 25000
 
 For each size: one sandbox account with that many calls (and its forms and texts), mirrored by a full sync
 (with a raised budget, so the set-up does not wait), then at CallRail's default limits:
