@@ -105,9 +105,12 @@ def main() -> None:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--compare-bare", action="store_true", help="measure the bare view alongside, in rounds")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="with --compare-bare (at least 3)")
     parser.add_argument("--paced", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--worker-after", action="store_true",
+                        help="start the worker only after the accept rounds (accepting alone; the default has the "
+                        "worker applying meanwhile, on the same cores)")  # fmt: skip
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     require_own_redis_prefix()
@@ -182,12 +185,16 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
                   "--log-level", "warning"]  # fmt: skip
         gunicorn = subprocess.Popen(server, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children.append(gunicorn)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", "webhooks", "-c", "2",
-             "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        children.append(worker)
+        def start_worker() -> None:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", "webhooks", "-c", "2",
+                 "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            children.append(worker)
+
+        if not args.worker_after:
+            start_worker()
         wait_http(f"{portal_url}/healthz", gunicorn)
         served = f"{args.gunicorn_workers} gunicorn {args.worker_class} workers" + (
             f" x {args.threads} threads" if args.threads > 1 else "")  # fmt: skip
@@ -269,6 +276,8 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
                   f"{percentile(bare_latencies, 0.99):.1f} ms; ratios per round "
                   + ", ".join(f"{r:.2f}" for r in ratios))  # fmt: skip
         drain = time.monotonic()
+        if args.worker_after:
+            start_worker()
         wait_applied(ids)
         # every delivery is one event, and the worker has dealt with each (a fresh CAL id is not a call CallRail
         # knows, so the worker's look-up ends in a targeted pull rather than a new row: what counts is that none

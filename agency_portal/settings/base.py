@@ -334,6 +334,8 @@ WEBHOOK_EXPECTED_CALLS = _setting("WEBHOOK_EXPECTED_CALLS", float, 3.0)  # silen
 WEBHOOK_MAX_SILENCE_HOURS = _setting("WEBHOOK_MAX_SILENCE_HOURS", float, 24.0)  # no webhook this long: unhealthy
 # An accepted delivery no worker has tried this long after it arrived is handed off again (the sweeper).
 WEBHOOK_HAND_OFF_GRACE_SECONDS = _setting("WEBHOOK_HAND_OFF_GRACE_SECONDS", float, 60.0)
+# Each web process gathers accepted deliveries this long and hands them to the worker in one push (0: each alone).
+WEBHOOK_HAND_OFF_WINDOW_SECONDS = _setting("WEBHOOK_HAND_OFF_WINDOW_SECONDS", float, 0.02)
 WEBHOOK_EVENT_RETENTION_DAYS = _setting("WEBHOOK_EVENT_RETENTION_DAYS", int, 30)  # event log kept this long (0: ever)
 
 # --- Continuous re-read (issue 17): every record of the retention window listed again, newest most often

@@ -16,13 +16,16 @@ recorded a minute (beyond: 429, nothing stored).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -447,12 +450,14 @@ def _insert_if_key_current(record: WebhookEvent, key: WebhookSigningKey, token: 
 
 
 # ------------------------------------------------------------------------------------------ hand-off
-#: Accepted deliveries waiting for the worker: a Redis list of ``<account id>:<event id>``. The first one
-#: pushed onto an empty list (and every ``HAND_OFF_KICK_EVERY``-th while it grows) sends one
-#: ``webhooks.apply_pending`` task, which applies what the list holds until it is empty. Whatever the list
-#: loses (Redis unreachable, a task that could not be sent, a worker that died holding a batch) the
-#: sweeper finds in the database: a delivery is stored before it is answered, and stays ``verified``
-#: until applied.
+#: Accepted deliveries waiting for the worker: a Redis list of ``<account id>:<event id>``. Each web process
+#: gathers its accepted deliveries for ``WEBHOOK_HAND_OFF_WINDOW_SECONDS`` (default 0.02; 0: each at once)
+#: and pushes them in one ``RPUSH`` from a thread of its own, so a request never waits for Redis. A push onto
+#: an empty list (and one that passes a multiple of ``HAND_OFF_KICK_EVERY`` while it grows) sends one
+#: ``webhooks.apply_pending`` task, which applies what the list holds until it is empty. Whatever is lost on
+#: the way (a process that died with deliveries gathered, Redis unreachable, a task that could not be sent, a
+#: worker that died holding a batch) the sweeper finds in the database: a delivery is stored before it is
+#: answered, and stays ``verified`` until a worker has tried it.
 HAND_OFF_KICK_EVERY = 50
 HAND_OFF_BATCH = 100
 
@@ -467,22 +472,79 @@ def _pending_key() -> str:
     return redis_key("webhooks", "pending")
 
 
-def webhook_hand_off(*, client_account_id: int, event_id: int) -> None:
-    """Hand an accepted delivery to the worker. Never raises: what fails here the sweeper picks up."""
+class _Gathered:
+    """This process's accepted deliveries not pushed yet, and the thread that pushes them."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def add(self, item: str, window: float) -> None:
+        with self.lock:
+            self.items.append(item)
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self.run, args=(window,), name="webhooks-hand-off", daemon=True)
+                self.thread.start()
+        self.wake.set()
+
+    def run(self, window: float) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(window)
+            self.wake.clear()
+            try:
+                self.push()
+            except Exception:  # never let the thread die: the sweeper covers what this push lost
+                logger.exception("webhook hand-off failed")
+
+    def push(self) -> int:
+        with self.lock:
+            items, self.items = self.items, []
+        if items:
+            _push(items)
+        return len(items)
+
+
+_GATHERED = _Gathered()
+atexit.register(_GATHERED.push)  # a web process that ends (max requests, restart) pushes what it gathered
+
+
+def _push(items: list[str]) -> None:
+    """RPUSH accepted deliveries; send the task when the list was empty (or passed a multiple of
+    ``HAND_OFF_KICK_EVERY``). Never raises: what fails here the sweeper picks up."""
     from .tasks import webhook_apply_pending_task
 
     try:
-        waiting = _redis(settings.REDIS_URL).rpush(_pending_key(), f"{client_account_id}:{event_id}")
+        waiting = _redis(settings.REDIS_URL).rpush(_pending_key(), *items)
     except RedisError:
-        logger.warning("webhook event %s of account %s not handed off (Redis unreachable): the sweeper will",
-                       event_id, client_account_id)  # fmt: skip
+        logger.warning("%s webhook events not handed off (Redis unreachable): the sweeper will", len(items))
         return
-    if waiting == 1 or waiting % HAND_OFF_KICK_EVERY == 0:
+    before = waiting - len(items)
+    if before == 0 or waiting // HAND_OFF_KICK_EVERY > before // HAND_OFF_KICK_EVERY:
         try:
             webhook_apply_pending_task.apply_async()
-        except Exception:  # the broker is down: the list keeps the delivery, the sweeper sends the task
-            logger.warning("webhook event %s of account %s: no task sent (broker unreachable)", event_id,
-                           client_account_id, exc_info=True)  # fmt: skip
+        except Exception:  # the broker is down: the list keeps the deliveries, the sweeper sends the task
+            logger.warning("webhook hand-off: no task sent (broker unreachable)", exc_info=True)
+
+
+def webhook_hand_off(*, client_account_id: int, event_id: int) -> None:
+    """Hand an accepted delivery to the worker: gathered and pushed by this process's hand-off thread within
+    ``WEBHOOK_HAND_OFF_WINDOW_SECONDS`` (at once when 0). Never raises."""
+    item = f"{client_account_id}:{event_id}"
+    window = float(setting("WEBHOOK_HAND_OFF_WINDOW_SECONDS", 0.02))
+    if window <= 0:
+        _push([item])
+    else:
+        _GATHERED.add(item, window)
+
+
+def webhook_hand_off_flush() -> int:
+    """Push what this process has gathered now (tests; a process about to end). How many were pushed."""
+    return _GATHERED.push()
 
 
 def webhook_pending_apply(*, batch: int = HAND_OFF_BATCH) -> int:

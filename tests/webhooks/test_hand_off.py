@@ -18,7 +18,7 @@ from apps.webhooks import services
 from apps.webhooks.models import EventStatus, WebhookEndpoint, WebhookEvent, WebhookSigningKey
 from apps.webhooks.services import webhook_events_sweep, webhook_pending_apply, webhook_signature
 from tests.sync.conftest import control
-from tests.workers import ROOT, worker_environment
+from tests.workers import ROOT, wait_for, worker_environment
 
 from .conftest import connect_webhooks, deliveries
 
@@ -130,6 +130,7 @@ def test_an_accepted_delivery_whose_hand_off_was_lost_is_applied_by_the_sweeper(
         assert deliver(client, lost).status_code == 202
     with django_capture_on_commit_callbacks(execute=True):  # handed off …
         assert deliver(client, taken).status_code == 202
+    services.webhook_hand_off_flush()  # (the process's hand-off thread pushes within 20 ms)
     assert len(pending()) == 1
     services._redis(settings.REDIS_URL).lpop(services._pending_key())  # … and taken by a worker that died
     events = list(WebhookEvent.objects.for_account(hooked_account).order_by("pk"))
@@ -159,3 +160,14 @@ def test_the_sweeper_leaves_a_delivery_its_retrying_task_holds(
     services.webhook_event_deferred(event=event)  # its look-up waited for budget: webhooks.apply_event retries it
     assert webhook_events_sweep(now=event.received_at + timedelta(minutes=5)) == 0
     assert pending() == []
+
+
+@pytest.mark.django_db
+def test_the_hand_off_thread_pushes_what_the_process_gathered_in_one_go(settings, empty_hand_off):
+    settings.WEBHOOK_HAND_OFF_WINDOW_SECONDS = 0.05
+    for event_id in (11, 12, 13):
+        services.webhook_hand_off(client_account_id=7, event_id=event_id)
+    assert pending() == []  # gathered, not pushed by the request itself
+    wait_for(lambda: len(pending()) == 3, timeout=10, what="the hand-off thread pushed")
+    assert pending() == [b"7:11", b"7:12", b"7:13"]
+    assert services.webhook_hand_off_flush() == 0
