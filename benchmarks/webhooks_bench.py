@@ -14,8 +14,8 @@ gunicorn (``--gunicorn-workers``) and one Celery worker on the ``webhooks`` queu
   applied every one and checks none was lost (every call in the mirror once);
 * ``--compare-bare``: the accept step runs ``--rounds`` times (at least 3), each round posting ``--deliveries``
   to the receiver and as many to the **baseline**, a bare Django view of the same gunicorn that reads the body
-  and answers 202 (``benchmarks/webhooks_urls.py``: same middleware, workers and load generator), the
-  baseline first in odd rounds and second in even ones. Ends with
+  and answers 202 (``benchmarks/webhooks_urls.py``: same middleware, workers and load generator), the two
+  alternating every ``--chunk`` deliveries, the baseline first in odd rounds and second in even ones. Ends with
   ``RATIO webhook_accept_vs_bare_view=<median of the rounds' ratios> goal=0.70``;
 * freshness: posts ``--paced`` deliveries at ``--rate`` per second and prints the time from each delivery
   to its call being committed to the mirror (goal: p95 < 2 s).
@@ -102,9 +102,10 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=3000, help="deliveries per round (and per side)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--gunicorn-workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread as in the Dockerfile, sync)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread: the Dockerfile's)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--compare-bare", action="store_true", help="measure the bare view alongside, in rounds")
+    parser.add_argument("--chunk", type=int, default=100, help="deliveries a side posts before the other's turn")
     parser.add_argument("--rounds", type=int, default=5, help="with --compare-bare (at least 3)")
     parser.add_argument("--paced", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
@@ -238,13 +239,13 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
                 time.sleep(0.5)
             raise RuntimeError("the worker did not apply every delivery in time")
 
-        # warm-up (connections, imports of each gunicorn worker)
-        for item in [signed() for _ in range(40)]:
-            deliver(item)
-            if args.compare_bare:
-                deliver_bare(item)
+        # warm-up: imports of each gunicorn worker, the database connection of each of its threads
+        warm = [signed() for _ in range(4 * args.concurrency)]
+        ids = [i[0] for i in warm]
+        accept_round(deliver, warm, args.concurrency)
+        if args.compare_bare:
+            accept_round(deliver_bare, warm, args.concurrency)
 
-        ids: list[str] = []
         ratios: list[float] = []
         accept_rates: list[float] = []
         accept_latencies: list[float] = []
@@ -253,20 +254,33 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
             items = [signed() for _ in range(args.deliveries)]
             ids += [i[0] for i in items]
             print(f"round {number}: {load_average()}")
-            bare_first = args.compare_bare and number % 2 == 1
-            if bare_first:
-                bare = accept_round(deliver_bare, items, args.concurrency)
-            rate, statuses, latencies = accept_round(deliver, items, args.concurrency)
-            if args.compare_bare and not bare_first:
-                bare = accept_round(deliver_bare, items, args.concurrency)
+            # the two alternate chunk by chunk (the bare view first in odd rounds), so both meet the same load
+            seconds = {"receiver": 0.0, "bare": 0.0}
+            statuses: dict[str, list[int]] = {"receiver": [], "bare": []}
+            latencies: dict[str, list[float]] = {"receiver": [], "bare": []}
+            for start in range(0, len(items), args.chunk):
+                chunk = items[start : start + args.chunk]
+                order = ["receiver"] + (["bare"] if args.compare_bare else [])
+                if number % 2 == 1:
+                    order.reverse()
+                for side in order:
+                    rate, chunk_statuses, chunk_latencies = accept_round(
+                        deliver if side == "receiver" else deliver_bare, chunk, args.concurrency
+                    )
+                    seconds[side] += len(chunk) / rate
+                    statuses[side] += chunk_statuses
+                    latencies[side] += chunk_latencies
+            rate = len(items) / seconds["receiver"]
             accept_rates.append(rate)
-            accept_latencies += latencies
+            accept_latencies += latencies["receiver"]
             print("  " + describe(f"receiver ({args.deliveries} deliveries, {args.concurrency} threads, {served})",
-                                  rate, statuses, latencies, 202))  # fmt: skip
+                                  rate, statuses["receiver"], latencies["receiver"], 202))  # fmt: skip
             if args.compare_bare:
-                bare_latencies += bare[2]
-                ratios.append(rate / bare[0])
-                print("  " + describe("bare view", *bare, 202) + f"  -> ratio {ratios[-1]:.2f}")
+                bare_rate = len(items) / seconds["bare"]
+                bare_latencies += latencies["bare"]
+                ratios.append(rate / bare_rate)
+                print("  " + describe("bare view", bare_rate, statuses["bare"], latencies["bare"], 202)
+                      + f"  -> ratio {ratios[-1]:.2f}")  # fmt: skip
         print(f"after the accept rounds: {load_average()}")
         print(f"accept: median {median(accept_rates):.0f}/s (goal >= 500/s); all rounds' latency p50 "
               f"{percentile(accept_latencies, 0.5):.1f} ms, p95 {percentile(accept_latencies, 0.95):.1f} ms, p99 "
