@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--compare-bare", action="store_true", help="measure the bare view alongside, in rounds")
     parser.add_argument("--chunk", type=int, default=100, help="deliveries a side posts before the other's turn")
-    parser.add_argument("--rounds", type=int, default=5, help="with --compare-bare (at least 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare-bare (at least 3)")
     parser.add_argument("--paced", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--worker-after", action="store_true",
