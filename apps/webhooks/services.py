@@ -536,6 +536,7 @@ class _Gathered:
 
 _GATHERED = _Gathered()
 atexit.register(_GATHERED.push)  # a web process that ends (max requests, restart) pushes what it gathered
+os.register_at_fork(after_in_child=_GATHERED.__init__)  # a forked process starts empty, with a free lock
 
 
 def _push(items: list[str]) -> None:
@@ -593,10 +594,14 @@ def webhook_pending_apply(*, batch: int = HAND_OFF_BATCH) -> int:
                 except Exception:  # Transient (no budget yet) or a failure: the per-event task retries it
                     logger.info("webhook event %s of account %s: retried on its own", event.pk, account_id,
                                 exc_info=True)  # fmt: skip
-                    webhook_event_deferred(event=event)
-                    webhook_apply_event_task.apply_async(
-                        kwargs={"client_account_id": account_id, "event_id": event.pk}, countdown=1
-                    )
+                    try:
+                        webhook_apply_event_task.apply_async(
+                            kwargs={"client_account_id": account_id, "event_id": event.pk}, countdown=1
+                        )
+                    except Exception:  # no task sent: left untried, for the sweeper
+                        logger.warning("webhook event %s: no retry task sent", event.pk, exc_info=True)
+                    else:
+                        webhook_event_deferred(event=event)
     return taken
 
 
@@ -609,8 +614,9 @@ def webhook_event_deferred(*, event: WebhookEvent) -> None:
 
 def webhook_events_sweep(*, now: datetime | None = None) -> int:
     """Hand off again every accepted delivery that no worker has tried yet ``WEBHOOK_HAND_OFF_GRACE_SECONDS``
-    (default 60) after it arrived (its hand-off was lost, or the worker holding it died); send the task
-    when the hand-off list is not empty. Runs every minute (beat). Returns how many were handed off again."""
+    (default 60) after it arrived and that is not waiting in the hand-off list (its hand-off was lost, or the
+    worker holding it died); send the task when the hand-off list is not empty. Runs every minute (beat).
+    Returns how many were handed off again."""
     from .tasks import webhook_apply_pending_task
 
     now = now or timezone.now()
@@ -622,6 +628,8 @@ def webhook_events_sweep(*, now: datetime | None = None) -> int:
         .values_list("client_account_id", "pk")[:10_000]
     )
     conn = _redis(settings.REDIS_URL)
+    waiting = set(conn.lrange(_pending_key(), 0, -1))  # a backlog the worker has not reached yet is not lost
+    stale = [(a, e) for a, e in stale if f"{a}:{e}".encode() not in waiting]
     if stale:
         logger.warning("webhooks: %s accepted deliveries were not handed off in time; handed off again", len(stale))
         for start in range(0, len(stale), 1000):

@@ -149,6 +149,21 @@ def test_an_accepted_delivery_whose_hand_off_was_lost_is_applied_by_the_sweeper(
 
 
 @pytest.mark.django_db
+def test_the_sweeper_leaves_a_delivery_still_waiting_in_the_hand_off_list(
+    client, hooked_account, sandbox, settings, django_capture_on_commit_callbacks, empty_hand_off
+):
+    settings.PORTAL_BASE_URL = "http://127.0.0.1:9"
+    _, (delivery, _) = signed_deliveries(sandbox, hooked_account)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, delivery).status_code == 202
+    services.webhook_hand_off_flush()
+    event = WebhookEvent.objects.for_account(hooked_account).get()
+    assert pending() == [f"{hooked_account.pk}:{event.pk}".encode()]  # a backlog the worker has not reached
+    assert webhook_events_sweep(now=event.received_at + timedelta(minutes=5)) == 0
+    assert len(pending()) == 1  # not pushed twice
+
+
+@pytest.mark.django_db
 def test_the_sweeper_leaves_a_delivery_its_retrying_task_holds(
     client, hooked_account, sandbox, settings, django_capture_on_commit_callbacks, empty_hand_off
 ):
