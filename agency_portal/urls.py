@@ -6,6 +6,8 @@ from apps.core.views import favicon, healthz, readyz
 from apps.tenancy import views as tenancy_views
 
 urlpatterns = [
+    # CallRail webhooks first: /hooks/… is the busiest public URL, resolved before the portal's ~100 patterns
+    path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages
     path("", include("apps.portal.urls")),
     path("", include("apps.tenancy.urls")),
     path("", include("apps.credentials.urls")),  # keys, gateway connections, importing accounts (issue 20)
@@ -23,7 +25,6 @@ urlpatterns = [
     path("favicon.ico", favicon),  # browsers ask for it whatever the page links
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("", include("apps.webhooks.urls")),  # CallRail webhooks: /hooks/… and the staff pages
     path("", include("apps.integrations.urls")),  # "Connect webhooks": the company's Webhooks integration
     path("", include("apps.operations.urls")),  # /metrics (Prometheus) and the owners' system page (issue 11)
 ]

@@ -296,6 +296,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "core.heartbeat": {"task": "core.heartbeat", "schedule": crontab(), "options": {"expires": 60}},
     # Pull sync fan-out: queues each account's due incremental / re-read / full run (issue 5).
     "sync.dispatch": {"task": "sync.dispatch", "schedule": crontab(), "options": {"expires": 55}},
+    # Accepted webhook deliveries whose hand-off to the worker was lost (issue 19).
+    "webhooks.sweep": {"task": "webhooks.sweep", "schedule": crontab(), "options": {"expires": 60}},
     # Webhook event log retention (issue 7).
     "webhooks.prune": {"task": "webhooks.prune", "schedule": crontab(minute=17, hour=4), "options": {"expires": 3600}},
     # Portal summary emails: queue the summaries whose local send hour has come (issue 10).
@@ -330,6 +332,10 @@ WEBHOOK_ORDER_SKEW_SECONDS = _setting("WEBHOOK_ORDER_SKEW_SECONDS", float, 120.0
 WEBHOOK_HEALTHY_INCREMENTAL_MINUTES = _setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", int, 60)
 WEBHOOK_EXPECTED_CALLS = _setting("WEBHOOK_EXPECTED_CALLS", float, 3.0)  # silence while this many calls expected
 WEBHOOK_MAX_SILENCE_HOURS = _setting("WEBHOOK_MAX_SILENCE_HOURS", float, 24.0)  # no webhook this long: unhealthy
+# An accepted delivery no worker has tried this long after it arrived is handed off again (the sweeper).
+WEBHOOK_HAND_OFF_GRACE_SECONDS = _setting("WEBHOOK_HAND_OFF_GRACE_SECONDS", float, 60.0)
+# Each web process gathers accepted deliveries this long and hands them to the worker in one push (0: each alone).
+WEBHOOK_HAND_OFF_WINDOW_SECONDS = _setting("WEBHOOK_HAND_OFF_WINDOW_SECONDS", float, 0.02)
 WEBHOOK_EVENT_RETENTION_DAYS = _setting("WEBHOOK_EVENT_RETENTION_DAYS", int, 30)  # event log kept this long (0: ever)
 
 # --- Continuous re-read (issue 17): every record of the retention window listed again, newest most often

@@ -116,6 +116,8 @@ class WebhookEvent(TenantOwnedModel):
         indexes = [
             models.Index(fields=["client_account", "received_at"], name="webhookevent_account_time"),
             models.Index(fields=["client_account", "record_id"], name="webhookevent_account_record"),
+            # the sweeper's: accepted deliveries not applied yet (few at any time)
+            models.Index(fields=["received_at"], name="webhookevent_verified", condition=models.Q(status="verified")),
         ]
 
     def __str__(self) -> str:

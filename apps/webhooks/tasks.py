@@ -1,4 +1,5 @@
-"""Celery task applying a received webhook to the mirror (routed to the ``webhooks`` queue by name)."""
+"""Celery tasks applying received webhooks to the mirror (routed to the ``webhooks`` queue by name): the
+hand-off list drained a batch at a time, one event retried on its own, the sweeper, the log's pruning."""
 
 from __future__ import annotations
 
@@ -35,6 +36,22 @@ def webhook_apply_event_task(self, *, client_account_id: int, event_id: int) -> 
             webhook_event_fail(event=event, message=f"{type(exc).__name__}: {exc}")
             return "failed"
         raise self.retry(countdown=2**self.request.retries) from None
+
+
+@shared_task(name="webhooks.apply_pending", bind=True)
+def webhook_apply_pending_task(self) -> int:
+    """Apply the accepted deliveries handed off to the worker (``services.webhook_hand_off``)."""
+    from .services import webhook_pending_apply
+
+    return webhook_pending_apply()
+
+
+@shared_task(name="webhooks.sweep", bind=True)
+def webhook_events_sweep_task(self) -> int:
+    """Every minute: accepted deliveries whose hand-off was lost are handed off again."""
+    from .services import webhook_events_sweep
+
+    return webhook_events_sweep()
 
 
 @shared_task(name="webhooks.prune", bind=True)
