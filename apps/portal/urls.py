@@ -44,6 +44,21 @@ urlpatterns = [
         name="conversation_thread",
     ),
     path(
+        "accounts/<int:account_pk>/text_conversations/<int:pk>/reply/",
+        text_views.ConversationReplyView.as_view(),
+        name="conversation_reply",
+    ),
+    path(
+        "accounts/<int:account_pk>/calls/<int:pk>/text-back/",
+        text_views.TextBackView.as_view(source="calls"),
+        name="call_text_back",
+    ),
+    path(
+        "accounts/<int:account_pk>/form_submissions/<int:pk>/text-back/",
+        text_views.TextBackView.as_view(source="form_submissions"),
+        name="form_text_back",
+    ),
+    path(
         "accounts/<int:account_pk>/<resource:resource>/",
         resource_views.ResourceListView.as_view(),
         name="resource_list",

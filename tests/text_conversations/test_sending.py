@@ -41,8 +41,11 @@ def synced(tenant, sandbox):
 def a_conversation(account) -> TextConversation:
     for conversation in TextConversation.objects.for_account(account).live().order_by("pk"):
         tracker = Tracker.objects.for_account(account).filter(company=conversation.company).first()
-        if conversation.company_id and tracker is not None and sms_senders(account=account,
-                                                                            company=conversation.company):
+        if (
+            conversation.company_id
+            and tracker is not None
+            and sms_senders(account=account, company=conversation.company)
+        ):
             return conversation
     raise AssertionError("the sandbox seed has no conversation with an SMS sender")
 
@@ -87,8 +90,11 @@ def test_text_back_from_a_call_starts_a_conversation_from_the_chosen_number(sync
     for candidate in Call.objects.for_account(synced).exclude(company=None).order_by("pk"):
         known = TextConversation.objects.for_account(synced).filter(
             customer_phone_number=candidate.customer_phone_number).exists()  # fmt: skip
-        if not known and e164_us(candidate.customer_phone_number) and sms_senders(account=synced,
-                                                                                   company=candidate.company):
+        if (
+            not known
+            and e164_us(candidate.customer_phone_number)
+            and sms_senders(account=synced, company=candidate.company)
+        ):
             call = candidate
             break
     assert call is not None
