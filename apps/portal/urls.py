@@ -59,6 +59,21 @@ urlpatterns = [
         name="form_text_back",
     ),
     path(
+        "accounts/<int:account_pk>/calls/<int:pk>/call-back/",
+        text_views.CallBackView.as_view(source="calls"),
+        name="call_call_back",
+    ),
+    path(
+        "accounts/<int:account_pk>/form_submissions/<int:pk>/call-back/",
+        text_views.CallBackView.as_view(source="form_submissions"),
+        name="form_call_back",
+    ),
+    path(
+        "accounts/<int:account_pk>/text_conversations/<int:pk>/call-back/",
+        text_views.CallBackView.as_view(source="text_conversations"),
+        name="conversation_call_back",
+    ),
+    path(
         "accounts/<int:account_pk>/<resource:resource>/",
         resource_views.ResourceListView.as_view(),
         name="resource_list",

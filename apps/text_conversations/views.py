@@ -7,12 +7,14 @@ interactive lane and answers the updated region. Without JavaScript the page off
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from apps.callrail import errors
@@ -227,4 +229,97 @@ class TextBackView(PortalView, View):
             context = self.context(account, lead, draft=content, error=exc.message, field=exc.field, sender=sender)
             return render(request, "text_conversations/text_back.html", context, status=422)
         messages.success(request, "Text queued: it shows as pending until CallRail has sent it.")
+        return redirect(request.path)
+
+
+class CallBackView(PortalView, View):
+    """ "Call back" a call's, a form submission's or a conversation's lead: CallRail rings the person's own phone
+    first, then the customer, showing the chosen caller ID (``apps/calls/callbacks.py``)."""
+
+    permission = Can.ANSWER_LEADS
+    source: str = "calls"
+    SESSION_KEY = "call_back_phone"
+
+    def lead(self, account: Any) -> Any:
+        from apps.calls.models import Call
+        from apps.form_submissions.models import FormSubmission
+
+        model = {"calls": Call, "form_submissions": FormSubmission, "text_conversations": TextConversation}
+        row = (
+            mirror_list(model[self.source], user=self.request.user, agency=self.request.agency or None)
+            .filter(client_account=account, pk=self.kwargs["pk"])
+            .first()
+        )
+        if row is None:
+            raise Http404("No such record")
+        return row
+
+    def context(self, account: Any, lead: Any, choices: list, problem: str, **extra: Any) -> dict[str, Any]:
+        from apps.calls.callbacks import call_back_state, outbound_budget_wait
+        from apps.calls.models import CallBack
+        from apps.portal.formatting import format_when
+
+        kind = {"calls": "source_call", "form_submissions": "source_form", "text_conversations": "source_conversation"}
+        wait = outbound_budget_wait(account=account)
+        frees = timezone.now() + timedelta(seconds=wait) if wait is not None else None
+        placed = (
+            CallBack.objects.for_account(account)
+            .filter(**{kind[self.source]: lead})
+            .select_related("entry", "call")
+            .order_by("-created_at", "-pk")
+        )
+        default = getattr(lead, "tracking_phone_number", None) or getattr(lead, "current_tracking_number", None)
+        return {
+            "account": account,
+            "lead": lead,
+            "source": self.source,
+            "caller_ids": choices,
+            "caller_ids_problem": problem,
+            "caller_id": extra.pop("caller_id", None) or (default if any(c.number == default for c in choices) else ""),
+            "business_phone": extra.pop("business_phone", None) or self.request.session.get(self.SESSION_KEY, ""),
+            "budget_problem": (
+                f"{account.name} has used its CallRail outbound-call allowance for now: the next call "
+                f"can be placed at {format_when(frees, account)}."
+            )
+            if frees
+            else "",
+            "placed": [(c, call_back_state(c)) for c in placed],
+            "lead_url": reverse("portal:resource_detail", args=[account.pk, self.source, lead.pk]),
+            **extra,
+        }
+
+    def get(self, request: HttpRequest, account_pk: int, pk: int) -> HttpResponse:
+        from apps.calls.callbacks import caller_ids
+
+        account = self.get_account()
+        lead = self.lead(account)
+        choices, problem = caller_ids(account=account, company=lead.company) if lead.company_id else ([], "")
+        return render(request, "calls/call_back.html", self.context(account, lead, choices, problem))
+
+    def post(self, request: HttpRequest, account_pk: int, pk: int) -> HttpResponse:
+        from apps.calls.callbacks import CallBackRefused, call_back_start, caller_ids
+
+        account = self.get_account()
+        lead = self.lead(account)
+        choices, problem = caller_ids(account=account, company=lead.company) if lead.company_id else ([], "")
+        caller_id = request.POST.get("caller_id", "")
+        business = request.POST.get("business_phone_number", "")
+        key = {"calls": "source_call", "form_submissions": "source_form", "text_conversations": "source_conversation"}
+        try:
+            call_back_start(
+                account=account,
+                customer_phone_number=lead.customer_phone_number or "",
+                business_phone_number=business,
+                caller_id=caller_id,
+                company=lead.company,
+                actor=request.user,
+                allowed_caller_ids=choices,
+                **{key[self.source]: lead},
+            )
+        except CallBackRefused as exc:
+            context = self.context(account, lead, choices, problem, error=exc.message, field=exc.field,
+                                   caller_id=caller_id, business_phone=business)  # fmt: skip
+            return render(request, "calls/call_back.html", context, status=422)
+        request.session[self.SESSION_KEY] = business
+        messages.success(request, "Calling: CallRail rings your phone first, then connects the customer.")
         return redirect(request.path)
