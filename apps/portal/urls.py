@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from apps.leads import views as lead_views
 from apps.text_conversations import views as text_views
 
 from . import edit_views, recording_views, resource_views, views
@@ -58,6 +59,9 @@ urlpatterns = [
         text_views.TextBackView.as_view(source="form_submissions"),
         name="form_text_back",
     ),
+    path("leads/", lead_views.LeadInboxView.as_view(), name="leads"),
+    path("accounts/<int:account_pk>/leads/", lead_views.LeadInboxView.as_view(), name="account_leads"),
+    path("accounts/<int:account_pk>/leads/assign/", lead_views.LeadAssignView.as_view(), name="lead_assign"),
     path(
         "accounts/<int:account_pk>/calls/<int:pk>/call-back/",
         text_views.CallBackView.as_view(source="calls"),
