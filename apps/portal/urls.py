@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from apps.form_submissions import views as form_views
 from apps.leads import views as lead_views
 from apps.text_conversations import views as text_views
 
@@ -59,6 +60,7 @@ urlpatterns = [
         text_views.TextBackView.as_view(source="form_submissions"),
         name="form_text_back",
     ),
+    path("accounts/<int:account_pk>/forms/report/", form_views.FormsReportView.as_view(), name="forms_report"),
     path("leads/", lead_views.LeadInboxView.as_view(), name="leads"),
     path("accounts/<int:account_pk>/leads/", lead_views.LeadInboxView.as_view(), name="account_leads"),
     path("accounts/<int:account_pk>/leads/assign/", lead_views.LeadAssignView.as_view(), name="lead_assign"),
