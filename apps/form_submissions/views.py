@@ -37,7 +37,8 @@ class FormsReportView(PortalView, View):
             chosen = visible[0]  # never whole-account totals for a company-limited client
         group_by = request.GET.get("group_by") or "source"
         summary, problem = None, ""
-        if visible or not limited:
+        wanted = request.GET.get("summary") == "1"  # read from CallRail only when asked (the page asks on load)
+        if wanted and (visible or not limited):
             try:
                 summary = form_summary(account=account, company=chosen, group_by=group_by)
             except (errors.BudgetExhausted, errors.RateLimited) as exc:
@@ -57,11 +58,18 @@ class FormsReportView(PortalView, View):
             "group_by": group_by,
             "group_label": GROUPS.get(summary.grouped_by) if summary else "",
             "summary": summary,
+            "summary_url": f"{request.path}?{self._query(chosen, group_by)}",
             "problem": problem,
             "can_edit_fields": can_edit,
             "ignored": ignored,
             **extra,
         }
+
+    @staticmethod
+    def _query(company: Any, group_by: str) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode({"summary": "1", "group_by": group_by, **({"company": company.pk} if company else {})})
 
     def get(self, request: HttpRequest, account_pk: int) -> HttpResponse:
         return render(request, "form_submissions/report.html", self.context(self.get_account()))
