@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from apps.calls.models import Call, CallBack
 from apps.form_submissions.models import FormSubmission
+from apps.leads.models import LeadAssignment
 from apps.portal.api import PolicyPermission, TenantModelSerializer
 from apps.push.services import PushRefused
 from apps.tenancy.policy import Can, allows
@@ -187,6 +188,7 @@ class MissedLeadSerializer(serializers.Serializer):
 
 class MissedLeadViewSet(viewsets.GenericViewSet):
     permission_classes: ClassVar = [PolicyPermission]
+    queryset = LeadAssignment.objects.none()  # for the schema only: the list is computed by the selector
     pagination_class = None  # the inbox is one list (at most 500 leads of each kind)
     serializer_class = MissedLeadSerializer
 
