@@ -7,11 +7,13 @@ from rest_framework.routers import DefaultRouter
 from apps.credentials.api import CredentialViewSet
 from apps.sync.api import register as register_mirror_endpoints
 from apps.tenancy.api import ClientAccountViewSet
+from apps.text_conversations.api import register as register_lead_endpoints
 
 router = DefaultRouter()
 router.register("client-accounts", ClientAccountViewSet, basename="client-account")
 router.register("credentials", CredentialViewSet, basename="credential")
 register_mirror_endpoints(router)
+register_lead_endpoints(router)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -102,6 +102,7 @@ LOCAL_APPS = [
     "apps.integrations",
     "apps.form_submissions",
     "apps.text_conversations",
+    "apps.leads",
     "apps.summaries",  # the agency's own branded summary emails (issue 10)
     "apps.push",  # the outbox: staff edits pushed to CallRail (issue 6)
     "apps.webhooks",  # signed CallRail webhooks (issue 7)

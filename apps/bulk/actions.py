@@ -65,6 +65,8 @@ class BulkAction:
     destructive: bool = False
     copies: bool = False  # writes into other client accounts (one unit per record and target account)
     help: str = ""
+    #: the CallRail limit class each change spends (texts: ``sms_send``), shown in the dry run's budget
+    limit_class: str = "general"
 
     def form_class(self, account: Any) -> type[forms.Form]:
         return type(f"{self.name.title()}Form", (forms.Form,), dict(self.fields(account)))
@@ -449,10 +451,87 @@ def _copy_summary(row: SummaryEmail, target: Any, ctx: ActionContext) -> bool:
     return True
 
 
+# ------------------------------------------------------------------------------------------ text back
+def _text_back_fields(account: Any) -> dict[str, forms.Field]:
+    from apps.text_conversations.sending import MAX_TEXT_LENGTH
+
+    return {
+        "template": forms.CharField(
+            label="Text", max_length=400, widget=forms.Textarea(attrs={"rows": 3}),
+            help_text=f"{{name}} becomes the lead's first name (or 'there'), {{company}} the company's name. At most "
+            f"{MAX_TEXT_LENGTH} characters once filled in (CallRail's limit).",
+        ),
+    }  # fmt: skip
+
+
+def _text_back_text(record: Any, p: dict) -> str:
+    name = (record.customer_name or "").strip()
+    words = name.split()
+    if not words or "," in name or any(ch.isdigit() for ch in name):  # none, or caller ID's "CITY, ST"
+        first = "there"
+    else:  # CallRail's caller ID names are "LAST FIRST" in capitals; a typed name is "First Last"
+        first = (words[-1] if name.isupper() else words[0]).title()
+    company = record.company.name if record.company_id else ""
+    return str(p.get("template") or "").replace("{name}", first).replace("{company}", company).strip()
+
+
+def _text_back_sender(record: Any) -> str:
+    from apps.text_conversations.sending import sms_senders
+
+    if not record.company_id:
+        raise PushRefused("This lead belongs to no company in CallRail, so no tracking number can text it.")
+    senders = sms_senders(account=record.client_account, company=record.company)
+    own = getattr(record, "tracking_phone_number", None)
+    for sender in senders:
+        if sender.number == own:
+            return sender.number
+    if not senders:
+        raise PushRefused(f"No tracking number of {record.company.name} can send texts.")
+    return senders[0].number
+
+
+def _plan_text_back(record: Any, p: dict, ctx: ActionContext) -> str | None:
+    from apps.portal.formatting import format_phone
+    from apps.text_conversations.sending import MAX_TEXT_LENGTH, e164_us, opt_out_of
+
+    text = _text_back_text(record, p)
+    number = e164_us(record.customer_phone_number)
+    if number is None:
+        raise PushRefused("No valid US or Canadian number to text.")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise PushRefused(f"The text would have {len(text)} characters; CallRail takes at most {MAX_TEXT_LENGTH}.")
+    opted = opt_out_of(account=record.client_account, number=number)
+    if opted is not None:
+        raise PushRefused(opted.reason(number, record.client_account))
+    return f"Text {format_phone(number)} from {format_phone(_text_back_sender(record))}: “{text}”"
+
+
+def _run_text_back(record: Any, p: dict, ctx: ActionContext) -> bool:
+    from apps.text_conversations.sending import TextRefused, text_send
+
+    _plan_text_back(record, p, ctx)
+    source = {"source_call": record} if record._meta.model_name == "call" else {"source_form": record}
+    try:
+        text_send(account=record.client_account, content=_text_back_text(record, p), actor=ctx.actor,
+                  customer_phone_number=record.customer_phone_number or "", tracking_number=_text_back_sender(record),
+                  company=record.company, check_budget=False, **source)  # fmt: skip
+    except TextRefused as exc:
+        raise PushRefused(exc.message, field=exc.field) from exc
+    return True
+
+
+_TEXT_BACK_HELP = ("Each text is one SMS send of the account's CallRail text allowance; texts beyond what is left wait "
+                   "in the outbox and go as the allowance frees up, never more.")  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------ the registry
 # fmt: off
 ACTIONS: tuple[BulkAction, ...] = (
     BulkAction("tags_add", "calls", "Add tags", _tags_field, _plan_tags_add, _run_tags_add),
+    BulkAction("text_back", "calls", "Text back", _text_back_fields, _plan_text_back, _run_text_back,
+               help=_TEXT_BACK_HELP, limit_class="sms_send"),
+    BulkAction("text_back", "form_submissions", "Text back", _text_back_fields, _plan_text_back, _run_text_back,
+               help=_TEXT_BACK_HELP, limit_class="sms_send"),
     BulkAction("tags_remove", "calls", "Remove tags", _tags_field, _plan_tags_remove, _run_tags_remove),
     BulkAction(
         "lead_status",

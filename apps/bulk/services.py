@@ -71,6 +71,13 @@ class AccountEstimate:
     requests: int
     hour_left: int
     day_left: int
+    limit_class: str = "general"
+    #: when the class's hour window frees its next token (None: unknown or not spent)
+    frees_at: Any = None
+
+    @property
+    def budget_label(self) -> str:
+        return {"sms_send": "SMS sends", "outbound_call": "outbound calls"}.get(self.limit_class, "requests")
 
     @property
     def over(self) -> bool:
@@ -111,9 +118,11 @@ class Preview:
         return any(e.over for e in self.estimates)
 
 
-def _budget_left(account: Any) -> tuple[int, int]:
-    general = budget_status_for_account(account).general
-    return max(0, general.hour_limit - general.hour_spent), max(0, general.day_limit - general.day_spent)
+def _budget_left(account: Any, limit_class: str = "general") -> tuple[int, int, Any]:
+    status = budget_status_for_account(account)
+    cls = next((c for c in status.classes if c.limit_class == limit_class), status.general)
+    hour, day = max(0, cls.hour_limit - cls.hour_spent), max(0, cls.day_limit - cls.day_spent)
+    return hour, day, (cls.hour_frees_at if hour == 0 else None)
 
 
 def bulk_preview(
@@ -154,9 +163,10 @@ def bulk_preview(
         [(t, preview.expected_changes) for t in targets] if action.copies else [(account, preview.expected_changes)]
     )
     for spender, requests in spenders:
-        hour_left, day_left = _budget_left(spender)
+        hour_left, day_left, frees_at = _budget_left(spender, action.limit_class)
         preview.estimates.append(AccountEstimate(account=spender, requests=requests, hour_left=hour_left,
-                                                 day_left=day_left))  # fmt: skip
+                                                 day_left=day_left, limit_class=action.limit_class,
+                                                 frees_at=frees_at))  # fmt: skip
     return preview
 
 

@@ -1,8 +1,10 @@
 """Mirror of CallRail calls (GET /v3/a/{account}/calls.json with relative pagination)."""
 
+from django.conf import settings
 from django.db import models
 
 from apps.sync.mirror import MirrorModel
+from apps.tenancy.models import TenantOwnedModel
 
 #: What the calls list filters on and the call summaries add up, kept in its index (see ``Meta.indexes``).
 LIST_COLUMNS = [
@@ -99,3 +101,38 @@ class Call(MirrorModel):
                 condition=models.Q(deleted_upstream_at__isnull=True),
             ),
         ]
+
+
+class CallBack(TenantOwnedModel):
+    """A "call back" a person started from the portal (``apps/calls/callbacks.py``): CallRail rings
+    ``business_phone_number`` (the person's own phone) first, then the customer, showing ``caller_id``.
+
+    Saved with its outbox entry (write ``call_backs``) and placed by the push drain under the account's
+    outbound-call budget class; ``call`` is the resulting outbound call once CallRail answered."""
+
+    tenancy_company_field = "company"
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
+    caller_id = models.CharField(max_length=32, help_text="The number the customer sees (tracking or verified).")
+    business_phone_number = models.CharField(max_length=32, help_text="Rung first: the person's own phone.")
+    customer_phone_number = models.CharField(max_length=32)
+    source_call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_form = models.ForeignKey(
+        "form_submissions.FormSubmission", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_conversation = models.ForeignKey(
+        "text_conversations.TextConversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    entry = models.ForeignKey("push.OutboxEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    placed_at = models.DateTimeField(null=True, blank=True, help_text="When CallRail accepted it.")
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"call back {self.customer_phone_number}"

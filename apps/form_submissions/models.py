@@ -1,8 +1,10 @@
 """Mirror of CallRail form submissions (GET /v3/a/{account}/form_submissions.json)."""
 
+from django.conf import settings
 from django.db import models
 
 from apps.sync.mirror import MirrorModel
+from apps.tenancy.models import TenantOwnedModel
 
 
 class FormSubmission(MirrorModel):
@@ -34,3 +36,24 @@ class FormSubmission(MirrorModel):
     class Meta(MirrorModel.Meta):
         ordering = ["-submitted_at"]
         indexes = [models.Index(fields=["client_account", "submitted_at"], name="formsub_account_submitted")]
+
+
+class IgnoredFormField(TenantOwnedModel):
+    """A form field CallRail is told to leave out of a company's (or every company's) form submissions
+    (``POST form_submissions/ignored_fields.json``; CallRail also removes it from earlier submissions). CallRail
+    offers no way to list or remove them, so the portal keeps what was set from it; sent through the outbox."""
+
+    company = models.ForeignKey("companies.Company", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+", help_text="Empty: every company of the account.")  # fmt: skip
+    field_name = models.CharField(max_length=255)
+    entry = models.ForeignKey("push.OutboxEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["field_name", "pk"]
+
+    def __str__(self) -> str:
+        return f"ignored form field {self.field_name}"

@@ -1,5 +1,7 @@
 from django.urls import path, register_converter
 
+from apps.form_submissions import views as form_views
+from apps.leads import views as lead_views
 from apps.text_conversations import views as text_views
 
 from . import edit_views, recording_views, resource_views, views
@@ -42,6 +44,40 @@ urlpatterns = [
         "accounts/<int:account_pk>/text_conversations/<int:pk>/thread/",
         text_views.ConversationThreadView.as_view(),
         name="conversation_thread",
+    ),
+    path(
+        "accounts/<int:account_pk>/text_conversations/<int:pk>/reply/",
+        text_views.ConversationReplyView.as_view(),
+        name="conversation_reply",
+    ),
+    path(
+        "accounts/<int:account_pk>/calls/<int:pk>/text-back/",
+        text_views.TextBackView.as_view(source="calls"),
+        name="call_text_back",
+    ),
+    path(
+        "accounts/<int:account_pk>/form_submissions/<int:pk>/text-back/",
+        text_views.TextBackView.as_view(source="form_submissions"),
+        name="form_text_back",
+    ),
+    path("accounts/<int:account_pk>/forms/report/", form_views.FormsReportView.as_view(), name="forms_report"),
+    path("leads/", lead_views.LeadInboxView.as_view(), name="leads"),
+    path("accounts/<int:account_pk>/leads/", lead_views.LeadInboxView.as_view(), name="account_leads"),
+    path("accounts/<int:account_pk>/leads/assign/", lead_views.LeadAssignView.as_view(), name="lead_assign"),
+    path(
+        "accounts/<int:account_pk>/calls/<int:pk>/call-back/",
+        text_views.CallBackView.as_view(source="calls"),
+        name="call_call_back",
+    ),
+    path(
+        "accounts/<int:account_pk>/form_submissions/<int:pk>/call-back/",
+        text_views.CallBackView.as_view(source="form_submissions"),
+        name="form_call_back",
+    ),
+    path(
+        "accounts/<int:account_pk>/text_conversations/<int:pk>/call-back/",
+        text_views.CallBackView.as_view(source="text_conversations"),
+        name="conversation_call_back",
     ),
     path(
         "accounts/<int:account_pk>/<resource:resource>/",

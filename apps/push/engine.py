@@ -112,9 +112,25 @@ class _Stop(Exception):
     """Stop the whole drain (no budget, or CallRail is rate limiting the account)."""
 
 
+class _Refused(Exception):
+    """The write's ``before_send`` refused to send (nothing went to CallRail)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _ClassSpent(Exception):
+    """No budget left in one limit class (SMS sends, outbound calls): that class's entries wait, others go on."""
+
+    def __init__(self, limit_class: str) -> None:
+        super().__init__(limit_class)
+        self.limit_class = limit_class
+
+
 # ----------------------------------------------------------------------------------------- helpers
 def _row(entry: OutboxEntry, write: Write, *, lock: bool = False):
-    model = get_resource(write.name).model
+    model = write.model_class()
     rows = model.objects.for_account(entry.client_account_id).filter(pk=entry.object_pk)
     return (rows.select_for_update() if lock else rows).first()
 
@@ -188,11 +204,19 @@ def _conflicts(entry: OutboxEntry) -> dict[str, dict[str, Any]]:
 def _send(client: CallRailClient, entry: OutboxEntry, write: Write, row: Any, resumed: bool) -> Any:
     """One entry's request(s). Returns CallRail's record (or None for a delete)."""
     if entry.operation == Operation.CREATE:
-        if resumed and write.lookup is not None:
+        if resumed and write.find is not None:
+            found = write.find(client, row, entry)
+            if found is not None:
+                entry.options = {**entry.options, "found_upstream": True}
+                return found
+        elif resumed and write.lookup is not None:
             found = _lookup(client, write, row)
             if found is not None:
                 entry.options = {**entry.options, "found_upstream": True}
                 return found
+        reason = write.before_send(row, entry) if write.before_send is not None else None
+        if reason:
+            raise _Refused(reason)
         body = write.create_body(row, entry)
         entry.request_body = body
         return client.post(write.collection, json=body, retry=False)
@@ -262,6 +286,10 @@ def process_entry(client: CallRailClient, account: Any, entry: OutboxEntry, resu
     entry.refresh_from_db()
     try:
         record = _send(client, entry, write, row, resumed)
+    except _Refused as exc:  # nothing was sent
+        _finish(entry, status=EntryStatus.FAILED, attempts=entry.attempts - 1, message=exc.reason)
+        result.failed += 1
+        return False
     except NotReady as exc:
         _finish(entry, status=EntryStatus.PENDING, attempts=entry.attempts - 1, message=f"Waiting: {exc}")
         result.wait(float(setting("PUSH_WAIT_SECONDS", 5)))
@@ -270,6 +298,8 @@ def process_entry(client: CallRailClient, account: Any, entry: OutboxEntry, resu
         _finish(entry, status=EntryStatus.PENDING, attempts=entry.attempts - 1,
                 not_before=timezone.now() + timedelta(seconds=exc.retry_after), message=exc.message)  # fmt: skip
         result.wait(exc.retry_after)
+        if write.limit_class != "general" and exc.limit_class == write.limit_class:
+            raise _ClassSpent(write.limit_class) from exc
         raise _Stop from exc
     except Transient as exc:
         result.sent += 1
@@ -299,7 +329,9 @@ def process_entry(client: CallRailClient, account: Any, entry: OutboxEntry, resu
         return False
     result.sent += 1
     with transaction.atomic():
-        if isinstance(record, dict):
+        if write.on_done is not None:
+            write.on_done(account, row, record if isinstance(record, dict) else {}, entry, client)
+        elif isinstance(record, dict):
             # Lock the row first: a service editing it holds this lock until its entry is committed, so the
             # later edits seen next are complete and the answer never overwrites one of them.
             row = type(row).objects.for_account(account).select_for_update().filter(pk=row.pk).first() or row
@@ -328,6 +360,7 @@ def drain_account(account: Any, *, client: CallRailClient | None = None) -> Drai
     try:
         client = client or client_for_account(account, lane="interactive")
         blocked: set[tuple[str, int]] = set()
+        spent: set[str] = set()  # limit classes with no budget left in this drain
         now = timezone.now()
         entries = list(OutboxEntry.objects.for_account(account).filter(status__in=BLOCKING_STATUSES).order_by("pk"))
         for entry in entries:
@@ -341,9 +374,14 @@ def drain_account(account: Any, *, client: CallRailClient | None = None) -> Drai
                 blocked.add(key)
                 result.wait((entry.not_before - now).total_seconds())
                 continue
+            if get_write(entry.resource).limit_class in spent:
+                continue  # stays pending; the drain re-runs when the budget says (result.retry_in)
             lock.renew(ttl)
             try:
                 ok = process_entry(client, account, entry, result)
+            except _ClassSpent as exc:
+                spent.add(exc.limit_class)
+                ok = True  # not blocked per object: the class waits as a whole
             except _Stop:
                 break
             except Exception as exc:  # a bug: recorded on the entry, the other objects go on

@@ -150,20 +150,21 @@ def outbox_entry_retry(*, entry: OutboxEntry, actor: Any = None) -> OutboxEntry:
 def outbox_entry_discard(*, entry: OutboxEntry, actor: Any = None) -> OutboxEntry:
     """Give up an edit that has not reached CallRail. The local row takes CallRail's values back (what a
     pull saw, else what the edit was based on); a discarded create removes the local row."""
-    from apps.sync.resources import get_resource
-
     with transaction.atomic():
         entry = OutboxEntry.objects.for_account(entry.client_account_id).select_for_update().get(pk=entry.pk)
         if entry.status not in (*STUCK_STATUSES, EntryStatus.PENDING):
             return entry
-        model = get_resource(entry.resource).model
+        write = get_write(entry.resource)
+        model = write.model_class()
         rows = model.objects.for_account(entry.client_account_id).filter(pk=entry.object_pk)
         row = rows.first()
         later = OutboxEntry.objects.for_account(entry.client_account_id).filter(
             resource=entry.resource, object_pk=entry.object_pk, pk__gt=entry.pk, status__in=(*OPEN_STATUSES,
                                                                                                *STUCK_STATUSES)
         )  # fmt: skip
-        if row is not None and entry.operation == Operation.CREATE and row.callrail_id.startswith(PENDING_PREFIX):
+        if write.model:  # a send (a text): nothing to restore; the row keeps the draft, marked discarded
+            pass
+        elif row is not None and entry.operation == Operation.CREATE and row.callrail_id.startswith(PENDING_PREFIX):
             later.update(status=EntryStatus.DISCARDED, message=f"Discarded with the create (#{entry.pk}).")
             row.delete()
         elif row is not None and entry.operation == Operation.UPDATE:

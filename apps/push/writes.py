@@ -68,6 +68,30 @@ class Write:
     delete_sets: dict[str, Any] = field(default_factory=dict)
     #: columns always sent together with any update (CallRail replaces them whole)
     update_always: tuple[str, ...] = ()
+    #: For a write whose rows are not a mirrored resource (an SMS sent from the portal): its model's label.
+    model: str = ""
+    #: The CallRail limit class its requests count against (apps/callrail/budget.py): when that class has no
+    #: budget left, only the entries of writes of the same class wait; the others go on.
+    limit_class: str = "general"
+    #: ``(client, row, entry) -> record | None``: find what an earlier attempt may have created upstream
+    #: (used instead of ``lookup`` when a list filter cannot say it, e.g. a text inside a conversation).
+    find: Callable[[Any, Any, Any], dict | None] | None = None
+    #: ``(row, entry) -> reason | None``: a reason, known at send time, not to send at all (an opt-out that
+    #: arrived after the text was queued). The entry fails with the reason; nothing is sent.
+    before_send: Callable[[Any, Any], str | None] | None = None
+    #: ``(account, row, record, entry, client) -> None``: writes CallRail's answer locally, instead of
+    #: ``apply_answer`` (rows of ``model``).
+    on_done: Callable[[Any, Any, dict, Any, Any], None] | None = None
+
+    def model_class(self) -> Any:
+        """The model of this write's rows."""
+        if self.model:
+            from django.apps import apps
+
+            return apps.get_model(self.model)
+        from apps.sync.resources import get_resource
+
+        return get_resource(self.name).model
 
     def field_for(self, column: str) -> Field:
         for f in self.fields:
@@ -290,3 +314,8 @@ WRITES: dict[str, Write] = {
 
 def get_write(name: str) -> Write:
     return WRITES[name]
+
+
+def register_write(write: Write) -> None:
+    """Add a write described by the app owning its rows (its ``AppConfig.ready``): push imports no domain app."""
+    WRITES[write.name] = write

@@ -103,7 +103,10 @@ class SandboxApp:
             headers = {"Retry-After": "1"} if status == 503 else None
             return json_response(status, {"error": message}, headers)
         try:
-            return self.api(request, rest, gateway)
+            response = self.api(request, rest, gateway)
+            if decision.answer_delay:  # done already; the answer is late (a client may give up or die meanwhile)
+                time.sleep(decision.answer_delay)
+            return response
         except ApiError as exc:
             return error_response(exc)
         except RequestEntityTooLarge:

@@ -151,6 +151,32 @@ class ControlPlane:
             if flush:
                 state.webhooks.flush(timeout=5.0)
             return _json(200, report)
+        if route == "texts" and method == "POST":
+            # A customer texts the business now (as CallRail receives it): {"account_id", "customer_phone_number",
+            # "content", optional "tracking_number" (else the company's first SMS-enabled one), "company_id"}.
+            body = self._body(request)
+            acc = state.accounts.get(body.get("account_id") or "")
+            if acc is None:
+                raise ApiError(404, "Account not found")
+            from .resources import text_webhook_payload
+
+            with state.lock:
+                trackers = [t for t in acc.trackers.values() if t["status"] == "active" and t["sms_enabled"]
+                            and (not body.get("company_id") or t["_company_id"] == body["company_id"])
+                            and (not body.get("tracking_number") or body["tracking_number"] in t["tracking_numbers"])]
+                if not trackers:
+                    raise ApiError(422, "no active SMS-enabled tracker matches")
+                tracker = trackers[0]
+                number = body.get("tracking_number") or tracker["tracking_numbers"][0]
+                ctx = state.system_ctx(acc)
+                conv = state.add_text_message(acc, tracker["_company_id"], tracker, number,
+                                              body["customer_phone_number"], str(body.get("content") or ""),
+                                              "incoming", ctx.now)  # fmt: skip
+                state.emit(acc, tracker["_company_id"], "sms_received_webhook",
+                           text_webhook_payload(ctx, conv, outgoing=False))  # fmt: skip
+            if body.get("flush", True):
+                state.webhooks.flush(timeout=5.0)
+            return _json(200, {"conversation_id": conv["id"], "message_id": conv["messages"][-1]["id"]})
         if route == "webhooks":
             if method == "POST":
                 body = self._body(request)

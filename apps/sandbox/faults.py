@@ -19,6 +19,7 @@ class FaultConfig:
     drop: float = 0.0  # share whose connection is closed without an answer
     latency_ms: float = 0.0  # added to every request
     latency_jitter_ms: float = 0.0  # plus up to this much, uniformly
+    answer_latency_ms: float = 0.0  # after the request was carried out, before the answer (a slow answer)
     seed: int = 0
     path_pattern: str | None = None  # only requests whose path matches (regex search); default all API paths
     script: list[str] = field(default_factory=list)  # queued outcomes for the next requests
@@ -28,6 +29,7 @@ class FaultConfig:
 class Decision:
     action: str = "ok"  # "ok", "500", "503" or "drop"
     delay: float = 0.0  # seconds
+    answer_delay: float = 0.0  # seconds between carrying the request out and answering it
 
 
 class FaultInjector:
@@ -49,7 +51,7 @@ class FaultInjector:
                     value = float(value)
                     if not 0.0 <= value <= 1.0:
                         raise ValueError(f"{key} must be a share between 0 and 1")
-                elif key in ("latency_ms", "latency_jitter_ms"):
+                elif key in ("latency_ms", "latency_jitter_ms", "answer_latency_ms"):
                     value = float(value)
                     if value < 0:
                         raise ValueError(f"{key} must not be negative")
@@ -106,7 +108,7 @@ class FaultInjector:
                 action = "ok"
             if action != "ok":
                 self.counts[action] += 1
-            return Decision(action=action, delay=delay)
+            return Decision(action=action, delay=delay, answer_delay=cfg.answer_latency_ms / 1000.0)
 
     def describe(self) -> dict:
         with self._lock:
@@ -117,6 +119,7 @@ class FaultInjector:
                 "drop": cfg.drop,
                 "latency_ms": cfg.latency_ms,
                 "latency_jitter_ms": cfg.latency_jitter_ms,
+                "answer_latency_ms": cfg.answer_latency_ms,
                 "seed": cfg.seed,
                 "path_pattern": cfg.path_pattern,
                 "script": list(self._queue),

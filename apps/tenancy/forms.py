@@ -73,6 +73,7 @@ class AgencySettingsForm(forms.ModelForm):
             "primary_colour",
             "client_can_annotate_calls",
             "client_can_manage_summary_emails",
+            "client_can_answer_leads",
             "require_two_factor",
             "retention_months",
         ]

@@ -95,6 +95,9 @@ class Agency(models.Model):
     client_can_manage_summary_emails = models.BooleanField(
         default=False, help_text="Clients may manage their own summary email subscription."
     )
+    client_can_answer_leads = models.BooleanField(
+        default=False, help_text="Clients may reply to texts, text back and call back leads from the portal."
+    )
     require_two_factor = models.BooleanField("require two-factor sign-in for owners and admins", default=False)
     # Data lifecycle (issue 11): mirrored communication records older than this are deleted nightly.
     retention_months = models.PositiveSmallIntegerField(

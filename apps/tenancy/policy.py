@@ -24,6 +24,7 @@ class Can(StrEnum):
 
     VIEW = "view"  # dashboard, account pages, lists, details and CSV exports of the rows the scope shows
     ANNOTATE_CALLS = "annotate_calls"  # note, tags, lead status and value of calls
+    ANSWER_LEADS = "answer_leads"  # reply to texts, text back and call back (SMS and outbound-call budgets)
     EDIT_RECORDS = "edit_records"  # create, change and delete mirrored CallRail records
     SYNC = "sync"  # the CallRail machinery: sync now and sync runs, the outbox, webhooks
     BULK = "bulk"  # bulk actions
@@ -46,6 +47,7 @@ class Can(StrEnum):
 LABELS: dict[Can, str] = {
     Can.VIEW: "see accounts, calls, reports, CSV exports (their scope)",
     Can.ANNOTATE_CALLS: "annotate calls (note, tags, lead status, value)",
+    Can.ANSWER_LEADS: "answer leads (reply to texts, text back, call back)",
     Can.EDIT_RECORDS: "change CallRail records",
     Can.SYNC: "sync, outbox, webhooks",
     Can.BULK: "bulk actions",
@@ -87,12 +89,13 @@ class Grant:
 
 
 _PERSONAL = {Can.OWN_SECURITY, Can.API, Can.SWITCH_AGENCY, Can.STOP_VIEW_AS}
-_STAFF = {Can.VIEW, Can.ANNOTATE_CALLS, Can.EDIT_RECORDS, Can.SYNC, Can.BULK, Can.SUMMARIES, Can.OWN_SUMMARIES,
-          Can.AUDIT_LOG}  # fmt: skip
+_STAFF = {Can.VIEW, Can.ANNOTATE_CALLS, Can.ANSWER_LEADS, Can.EDIT_RECORDS, Can.SYNC, Can.BULK, Can.SUMMARIES,
+          Can.OWN_SUMMARIES, Can.AUDIT_LOG}  # fmt: skip
 _ADMIN = _STAFF | {Can.MANAGE_ACCOUNTS, Can.MANAGE_MEMBERS, Can.AGENCY_SETTINGS, Can.VIEW_AS}
 _CLIENT = [
     Grant(Can.VIEW),
     Grant(Can.ANNOTATE_CALLS, if_agency="client_can_annotate_calls"),
+    Grant(Can.ANSWER_LEADS, if_agency="client_can_answer_leads"),
     Grant(Can.OWN_SUMMARIES, if_agency="client_can_manage_summary_emails"),
 ]
 
@@ -104,13 +107,14 @@ POLICY: dict[Principal, tuple[Grant, ...]] = {
     Principal.CLIENT: (*_CLIENT, *(Grant(c) for c in sorted(_PERSONAL))),
     # Only the client's own access inside the viewer's agency: nothing personal of the client (security,
     # tokens, the API, their subscriptions), no agency switcher, no way to act as the viewer.
-    Principal.VIEWING_AS: (*_CLIENT[:2], Grant(Can.STOP_VIEW_AS)),
+    Principal.VIEWING_AS: (*_CLIENT[:3], Grant(Can.STOP_VIEW_AS)),
     Principal.OPERATOR: tuple(Grant(c) for c in Can),
     Principal.SIGNED_IN: (Grant(Can.VIEW), *(Grant(c) for c in sorted(_PERSONAL))),
 }
 
 _REFUSALS: dict[Can, str] = {
     Can.ANNOTATE_CALLS: "Your agency has not allowed clients to annotate calls.",
+    Can.ANSWER_LEADS: "Your agency has not allowed clients to answer leads from the portal.",
     Can.EDIT_RECORDS: "Only the agency's staff change CallRail records.",
     Can.SYNC: "Sync, the outbox and webhooks are for the agency's staff.",
     Can.BULK: "Bulk actions are for the agency's staff.",

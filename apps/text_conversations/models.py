@@ -1,9 +1,11 @@
 """Mirror of CallRail text message conversations (GET /v3/a/{account}/text-messages.json) and their messages
 (GET /v3/a/{account}/text-messages/{conversation_id}.json, newest first, offset-paginated)."""
 
+from django.conf import settings
 from django.db import models
 
 from apps.sync.mirror import MirrorModel
+from apps.tenancy.models import TenantOwnedModel
 
 
 class TextConversation(MirrorModel):
@@ -56,3 +58,44 @@ class TextMessage(MirrorModel):
 
     def __str__(self) -> str:
         return f"{self.direction} message {self.callrail_id}"
+
+
+class OutgoingText(TenantOwnedModel):
+    """A text a person sent from the portal (a reply in a thread, or "text back" to a call or form lead).
+
+    Saved with its outbox entry (``apps/push``, write ``text_sends``) in one transaction and sent by the push
+    drain under the account's SMS budget class. Its state is the entry's (pending, in flight, sent, failed with
+    CallRail's message); the text stays here, so a refused send keeps the draft. ``conversation`` is set once
+    CallRail answered (or at once for a reply in a known conversation).
+    """
+
+    tenancy_company_field = "company"
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
+    conversation = models.ForeignKey(
+        TextConversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="outgoing_texts"
+    )
+    tracker = models.ForeignKey("trackers.Tracker", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tracking_number = models.CharField(max_length=32, help_text="The tracking number the text is sent from.")
+    customer_phone_number = models.CharField(max_length=32)
+    content = models.TextField()
+    source_call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_form = models.ForeignKey(
+        "form_submissions.FormSubmission", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    entry = models.ForeignKey("push.OutboxEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When CallRail accepted it.")
+    callrail_conversation_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["client_account", "customer_phone_number"], name="outtext_account_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text to {self.customer_phone_number}"

@@ -24,6 +24,8 @@ CASES: dict[tuple[str, str], tuple[dict[str, Any], int, int, int, str]] = {
     ("calls", "lead_status"): ({"lead_status": "not_a_lead"}, 1, 0, 0, ""),
     ("calls", "spam"): ({}, 1, 0, 0, ""),
     ("calls", "value"): ({"value": "99.50"}, 1, 0, 0, ""),
+    ("calls", "text_back"): ({"template": "Hi {name}, sorry we missed you!"}, 0, 0, 1, "can send texts"),
+    ("form_submissions", "text_back"): ({"template": "Hi {name}, thanks!"}, 0, 0, 1, "No valid US or Canadian"),
     ("trackers", "disable"): ({}, 1, 0, 0, ""),
     ("companies", "time_zone"): ({"time_zone": "America/Chicago"}, 1, 0, 0, ""),
     ("companies", "disable"): ({}, 0, 0, 1, "at least one active company"),

@@ -20,6 +20,15 @@ def migrate(targets):
     return MigrationExecutor(connection).loader.project_state(nodes).apps
 
 
+@pytest.fixture(autouse=True)
+def back_to_the_latest():
+    """Leave the database at the latest migrations (later migrations than AFTER exist), for the next tests."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def test_keys_move_into_shared_credentials_and_connections():
     old = migrate(BEFORE)
     Agency = old.get_model("tenancy", "Agency")

@@ -178,10 +178,12 @@ def aim(name: str, pattern: URLPattern, target: Side) -> list[dict]:
             values[param] = [target.credential.pk]
         elif param == "connection_pk":
             values[param] = [target.connection.pk]
-        elif param == "pk" and short == "call_recording":
+        elif param == "pk" and short in ("call_recording", "call_text_back", "call_call_back"):
             values[param] = [target.records["calls"].pk]
-        elif param == "pk" and short == "conversation_thread":
+        elif param == "pk" and short in ("conversation_thread", "conversation_reply", "conversation_call_back"):
             values[param] = [target.records["text_conversations"].pk]
+        elif param == "pk" and short in ("form_text_back", "form_call_back"):
+            values[param] = [target.records["form_submissions"].pk]
         elif param == "pk" and short == "saved_view_delete":
             values[param] = [target.saved_view.pk]
         elif param == "pk" and short.endswith("-detail"):
