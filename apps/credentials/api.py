@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from apps.callrail.budget import budget_status_for_scope
 from apps.callrail.errors import CallRailError
-from apps.portal.api import PolicyPermission
+from apps.portal.api import AgencyField, PolicyPermission
 from apps.tenancy.models import Agency, AuthMode
 from apps.tenancy.policy import Can, allows, refusal
 from apps.tenancy.selectors import agencies_for_user
@@ -49,7 +49,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
 
 class CredentialSerializer(serializers.ModelSerializer):
-    agency = serializers.SlugRelatedField(slug_field="slug", queryset=Agency.objects.none())
+    agency = AgencyField(queryset=Agency.objects.none())
     api_key = serializers.CharField(write_only=True, style={"input_type": "password"},
                                     help_text="Write-only; checked with one request before it is kept.")  # fmt: skip
     masked_api_key = serializers.CharField(read_only=True)

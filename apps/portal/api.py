@@ -67,6 +67,19 @@ class TenantModelViewSet(viewsets.ModelViewSet):
         return queryset
 
 
+class AgencyField(serializers.SlugRelatedField):
+    """An agency named by its slug, among the querysets' agencies; text a slug cannot be (a NUL byte, which
+    PostgreSQL refuses in a query) is "does not exist", never a database error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\0"))
+        return super().to_internal_value(data)
+
+
 class TenantModelSerializer(serializers.ModelSerializer):
     """Base serializer of tenant models.
 

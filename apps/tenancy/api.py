@@ -15,7 +15,7 @@ from apps.callrail.budget import budget_status_for_account
 from apps.credentials.models import Credential, GatewayConnection
 from apps.credentials.selectors import credentials_for_user
 from apps.credentials.services import ImportChoice, accounts_import, client_account_update
-from apps.portal.api import TenantModelSerializer, TenantModelViewSet
+from apps.portal.api import AgencyField, TenantModelSerializer, TenantModelViewSet
 
 from .models import Agency, ClientAccount
 from .policy import Can, allows, refusal
@@ -26,7 +26,7 @@ CREDENTIAL_FIELDS = ("api_key", "base_url", "auth_mode", "connection_id")
 
 
 class ClientAccountSerializer(TenantModelSerializer):
-    agency = serializers.SlugRelatedField(slug_field="slug", queryset=Agency.objects.none())
+    agency = AgencyField(queryset=Agency.objects.none())
     credential = serializers.PrimaryKeyRelatedField(
         queryset=Credential.objects.none(), help_text="The credential (key and destination) that reaches the account."
     )

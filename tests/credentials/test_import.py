@@ -180,3 +180,18 @@ def test_only_owners_and_admins_of_the_agency_reach_credential_pages(login, tena
         assert login(user).get(detail).status_code == 403
     assert login(other_tenant.owner).get(detail).status_code == 404
     assert login(tenant.admin).get(detail).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/credentials/", "/api/v1/client-accounts/"])
+def test_an_agency_slug_with_a_nul_byte_is_a_400_not_a_database_error(tenant, path):
+    """The schema fuzzing found it: PostgreSQL refuses NUL in a query, so the slug look-up answered 500."""
+    from rest_framework.test import APIClient
+
+    from apps.tenancy.services import api_token_create
+
+    _, token = api_token_create(user=tenant.admin, name="script")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    answer = api.post(path, {"agency": "ac\x00me", "name": "x", "auth_mode": "direct", "api_key": "k"}, format="json")
+    assert answer.status_code == 400
+    assert "agency" in answer.json()
