@@ -10,7 +10,8 @@ off, and the account gets a large budget override, so that the figures measure t
 
 Prints:
 * requests used by a full sync against the minimum the API allows (records / 250 per list, rounded up per
-  list; integrations are one list per company; the account record is one request) — goal: exactly 1.00 x;
+  list; integrations, outbound caller IDs and integration triggers are one list per company each; the
+  account record is one request) — goal: exactly 1.00 x;
 * requests used by an incremental sync with nothing new — goal: one page per resource;
 * peak memory of the worker process (a fresh child process per sync) for a full sync at two sizes — goal:
   flat in the number of calls;
@@ -170,7 +171,9 @@ def minimum_requests(account_id: int, counts: dict) -> int:
                  "form_submissions", "text_conversations"):  # fmt: skip
         total += pages(counts[name])
     companies = Company.objects.for_account(account_id).live()
-    total += sum(pages(c.integrations.count()) for c in companies)
+    # integrations, outbound caller IDs and integration triggers: listed per company (company_id is required)
+    total += sum(pages(c.integrations.count()) + pages(c.caller_ids.count()) + pages(c.integration_triggers.count())
+                 for c in companies)  # fmt: skip
     return total
 
 
@@ -198,9 +201,9 @@ def sync_figures(sandbox: Sandbox, size: int, *, incremental: bool) -> tuple[flo
             name = entry["path"].rsplit("/", 1)[-1]
             per_path[name] = per_path.get(name, 0) + 1
         companies = Company.objects.for_account(account_id).live().count()
-        lists = 10 + companies  # account + 9 lists + one integrations list per company
+        lists = 10 + 3 * companies  # account + 9 lists + integrations, caller IDs, triggers per company
         print(f"incremental, nothing new: {again['requests']} requests for {lists} lists "
-              f"(10 resources + integrations per company x {companies}); written: created {again['created']}, "
+              f"(10 resources + 3 lists per company x {companies}); written: created {again['created']}, "
               f"updated {again['updated']}, deleted {again['deleted']}")  # fmt: skip
         print(f"  per list: {json.dumps(per_path)}")
     return full["requests"] / minimum, full["peak_rss_mb"]

@@ -2,18 +2,19 @@
 
 CallRail rings ``business_phone_number`` first — the person's own phone — and, once answered, dials the customer,
 showing ``caller_id``: an active tracking number of the company, or one of its verified outbound caller IDs
-(``GET caller_ids.json?company_id=…``, read when the call-back page opens). ``call_back_start`` refuses bad input
-before queuing (numbers that are not valid US/Canadian ones, a caller ID the company does not have, an exhausted
-outbound-call budget, with when it frees up); what it accepts is saved with its outbox entry (write
-``call_backs``) and placed by the push drain under the account's **outbound-call** limit class. CallRail's
-answer is the new outbound call, mirrored at once so it is in the call log. A call back found in flight after a
-crash is looked for among the day's outbound calls before it is placed again: nobody's phone rings twice.
+(mirrored by the sync from ``GET caller_ids.json?company_id=…``; read on demand while no sync has listed
+them). ``call_back_start`` refuses bad input before queuing (numbers that are not valid US/Canadian ones, a
+caller ID the company does not have, an exhausted outbound-call budget, with when it frees up); what it
+accepts is saved with its outbox entry (write ``call_backs``) and placed by the push drain under the
+account's **outbound-call** limit class. CallRail's answer is the new outbound call, mirrored at once so it is
+in the call log. A call back found in flight after a crash is looked for among the day's outbound calls
+before it is placed again: nobody's phone rings twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -47,11 +48,41 @@ def _e164(value: Any) -> str | None:
     return e164_us(value)
 
 
+#: How many finished sync runs ``caller_ids_listed_at`` looks back through.
+LISTED_LOOKBACK_RUNS = 500
+
+
+def caller_ids_listed_at(account: Any) -> datetime | None:
+    """When a sync last listed the account's outbound caller IDs completely (a run counts a resource done only
+    when every company's list was read), or None: then the mirror cannot say a company has none."""
+    from apps.sync.models import SyncRun
+
+    runs = (SyncRun.objects.for_account(account).exclude(finished_at=None).order_by("-finished_at")
+            .values_list("progress", "finished_at")[:LISTED_LOOKBACK_RUNS])  # fmt: skip
+    return next((at for progress, at in runs if "caller_ids" in (progress or {}).get("done", [])), None)
+
+
+def caller_ids_refresh(*, account: Any, company: Any) -> None:
+    """Read one company's outbound caller IDs from CallRail now (interactive lane) into the mirror: the call-back
+    page of an account no sync has listed them for yet. Raises the client's errors."""
+    from apps.sync.services import mirror_apply_records
+
+    client = client_for_account(account, lane="interactive")
+    records = list(client.iter_records("caller_ids.json", list_key="caller_ids",
+                                       params={"company_id": company.callrail_id}))  # fmt: skip
+    if records:
+        mirror_apply_records(account=account, resource="caller_ids", records=records, parent=company)
+
+
 def caller_ids(*, account: Any, company: Any, read_upstream: bool = True) -> tuple[list[CallerId], str]:
-    """The numbers a call back may show: the company's active tracking numbers, and (read from CallRail on the
-    interactive lane) its verified outbound caller IDs. Returns them and a problem reading CallRail, if any."""
+    """The numbers a call back may show: the company's active tracking numbers and its verified outbound caller
+    IDs, both from the mirror (the sync lists caller IDs per company). While no sync has listed caller IDs for
+    the account and none of the company's is mirrored, ``read_upstream`` reads the company's from CallRail first
+    (interactive lane) into the mirror. Returns them and a problem reading CallRail, if any."""
     from apps.portal.formatting import format_phone
     from apps.trackers.models import Tracker
+
+    from .models import OutboundCallerId
 
     out: list[CallerId] = []
     for tracker in Tracker.objects.for_account(account).filter(company=company).order_by("name", "pk"):
@@ -59,20 +90,24 @@ def caller_ids(*, account: Any, company: Any, read_upstream: bool = True) -> tup
             continue
         out += [CallerId(n, f"{format_phone(n)} · {tracker.name}", "tracker")
                 for n in tracker.tracking_numbers or [] if isinstance(n, str)]  # fmt: skip
+    if company is None:
+        return out, ""
     problem = ""
-    if read_upstream and company is not None and not company.callrail_id.startswith("pending:"):
+    mirrored = OutboundCallerId.objects.for_account(account).filter(company=company)
+    if (read_upstream and not company.callrail_id.startswith("pending:") and not mirrored.exists()
+            and caller_ids_listed_at(account) is None):  # fmt: skip
         try:
-            client = client_for_account(account, lane="interactive")
-            for record in client.iter_records("caller_ids.json", list_key="caller_ids",
-                                              params={"company_id": company.callrail_id}):  # fmt: skip
-                number = _e164(record.get("phone_number"))
-                if record.get("verified") and number and all(c.number != number for c in out):
-                    out.append(CallerId(number, f"{format_phone(number)} · {record.get('name') or 'Verified'}",
-                                        "verified"))  # fmt: skip
+            caller_ids_refresh(account=account, company=company)
         except (errors.BudgetExhausted, errors.RateLimited):
-            problem = "CallRail's allowance is spent for now: only tracking numbers are offered as caller ID."
+            problem = ("CallRail's allowance is spent for now and no sync has listed the verified caller IDs yet: "
+                       "only tracking numbers are offered as caller ID.")  # fmt: skip
         except errors.CallRailError:
-            problem = "CallRail did not list the verified caller IDs: only tracking numbers are offered."
+            problem = ("CallRail did not list the verified caller IDs and no sync has yet: only tracking numbers "
+                       "are offered.")  # fmt: skip
+    for caller_id in mirrored.live().filter(verified=True).order_by("name", "pk"):
+        number = _e164(caller_id.phone_number)
+        if number and all(c.number != number for c in out):
+            out.append(CallerId(number, f"{format_phone(number)} · {caller_id.name or 'Verified'}", "verified"))
     return out, problem
 
 

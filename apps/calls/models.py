@@ -136,3 +136,24 @@ class CallBack(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"call back {self.customer_phone_number}"
+
+
+class OutboundCallerId(MirrorModel):
+    """Mirror of a company's outbound caller IDs (GET /v3/a/{account}/caller_ids.json?company_id=…): external
+    numbers a call back may show once CallRail has verified them. The payload keeps CallRail's record as listed;
+    its ``validation_code`` (what the person answering CallRail's verification call enters) is no column and no
+    list column: only staff see it, in the record's raw payload."""
+
+    tenancy_company_field = "company"
+
+    company = models.ForeignKey(
+        "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="caller_ids"
+    )
+    phone_number = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    verified = models.BooleanField(null=True)
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(MirrorModel.Meta):
+        ordering = ["name", "phone_number"]
+        verbose_name = "outbound caller ID"

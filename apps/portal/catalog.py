@@ -72,6 +72,15 @@ def integration_title(integration) -> str:
     return _with_company(label("integration_type", integration.type) or "Integration", integration)
 
 
+def caller_id_title(caller_id) -> str:
+    return _with_company(caller_id.name or format_phone(caller_id.phone_number) or "Outbound caller ID", caller_id)
+
+
+def integration_trigger_title(trigger) -> str:
+    kind = label("integration_type", trigger.integration_type) or "Integration"
+    return _with_company(f"{kind} trigger", trigger)
+
+
 def notification_title(notification) -> str:
     return notification.name or label("alert_type", notification.alert_type) or "Notification"
 
@@ -278,6 +287,51 @@ INTEGRATIONS = PortalResource(
     staff_only=True,
 )
 
+CALLER_IDS = PortalResource(
+    name="caller_ids",
+    label="Outbound caller IDs",
+    singular="outbound caller ID",
+    model_label="calls.OutboundCallerId",
+    related=("company",),
+    columns=(  # never the validation code in a list (staff see it in the record's payload)
+        Column("name", "Name", sort="name", kind="link"),
+        Column("phone_number", "Phone number", sort="phone_number", kind="phone"),
+        Column("company", "Company", path="company__name", sort="company__name"),
+        Column("verified", "Verified", sort="verified", kind="bool"),
+        Column("upstream_created_at", "Created", sort="upstream_created_at", kind="datetime", default=False),
+        Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
+    ),
+    default_sort="name",
+    filters=(COMPANY, BoolFilter("verified", "Verified")),
+    search=("name", "phone_number"),
+    title=caller_id_title,
+    staff_only=True,
+    detail_fields=("name", "phone_number", "company", "verified", "upstream_created_at"),
+)
+
+INTEGRATION_TRIGGERS = PortalResource(
+    name="integration_triggers",
+    label="Integration triggers",
+    singular="integration trigger",
+    model_label="integrations.IntegrationTrigger",
+    related=("company",),
+    columns=(
+        Column("integration_type", "Integration", sort="integration_type", kind="link", labels="integration_type"),
+        Column("company", "Company", path="company__name", sort="company__name"),
+        Column("call_type", "Call type", sort="call_type", labels="trigger_call_type"),
+        Column("min_duration", "Minimum duration", sort="min_duration", kind="duration"),
+        Column("max_duration", "Maximum duration", sort="max_duration", kind="duration"),
+        Column("lead_status", "Lead status", sort="lead_status", kind="lead"),
+        Column("tracker_ids", "Trackers", kind="count"),
+        Column("callrail_id", "CallRail id", sort="callrail_id", kind="code", default=False),
+    ),
+    default_sort="integration_type",
+    filters=(COMPANY,),
+    search=("integration_type",),
+    title=integration_trigger_title,
+    staff_only=True,
+)
+
 CALLS = PortalResource(
     name="calls",
     label="Calls",
@@ -401,7 +455,7 @@ TEXT_CONVERSATIONS = PortalResource(
 #: Every resource page, in the order of the account tabs.
 PORTAL_RESOURCES: tuple[PortalResource, ...] = (
     CALLS, FORM_SUBMISSIONS, TEXT_CONVERSATIONS, COMPANIES, TRACKERS, USERS, TAGS, NOTIFICATIONS, SUMMARY_EMAILS,
-    INTEGRATIONS,
+    INTEGRATIONS, INTEGRATION_TRIGGERS, CALLER_IDS,
 )  # fmt: skip
 BY_NAME = {r.name: r for r in PORTAL_RESOURCES}
 

@@ -56,6 +56,11 @@ LABELS: dict[str, dict[str, str]] = {
         "abandoned": "Abandoned",
         "answered": "Answered",
     },
+    "trigger_call_type": {  # an integration trigger's call_type (null: every call)
+        "first_call": "First-time callers",
+        "vm": "Voicemails",
+        "missed_and_vm": "Missed calls and voicemails",
+    },
     "device_type": {"desktop": "Desktop", "mobile": "Mobile", "tablet": "Tablet"},
     "medium": {"cpc": "Paid (CPC)", "organic": "Organic", "referral": "Referral", "direct": "Direct",
                "offline": "Offline", "email": "Email", "social": "Social"},

@@ -497,6 +497,8 @@ class SandboxState:
             "notifications": len(acc.notifications),
             "summary_emails": len(acc.summary_emails),
             "integrations": len(acc.integrations),
+            "caller_ids": len(acc.caller_ids),
+            "integration_triggers": len(acc.integration_triggers),
             "calls": len(acc.calls),
             "calls_including_spam": len(acc.calls.by_id),
             "form_submissions": len(acc.form_submissions),

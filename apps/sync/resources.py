@@ -1,9 +1,10 @@
 """Declarative descriptions of every mirrored CallRail resource — the only per-resource sync knowledge.
 
 The generic engine (``engine.py``) reads a :class:`Resource`: where to list it, which key holds the
-records, how it is paginated, whether it is listed per parent (integrations per company), whether it is
-windowed by time (calls, form submissions: incremental by a cursor), and how each upstream field maps to a
-model column. Field names come from the CallRail API v3 reference (shared/callrail-docs/001_…txt).
+records, how it is paginated, whether it is listed per parent (integrations, outbound caller IDs and
+integration triggers per company), whether it is windowed by time (calls, form submissions: incremental by
+a cursor), and how each upstream field maps to a model column. Field names come from the CallRail API v3
+reference (shared/callrail-docs/001_…txt).
 """
 
 from __future__ import annotations
@@ -250,6 +251,37 @@ INTEGRATIONS = Resource(
     },
 )
 
+CALLER_IDS = Resource(
+    name="caller_ids",
+    model_label="calls.OutboundCallerId",
+    path="caller_ids.json",
+    list_key="caller_ids",
+    parent=Parent(resource="companies", param="company_id", column="company"),  # company_id is required
+    columns={
+        "phone_number": text("phone_number", ""),
+        "name": text("name", ""),
+        "verified": boolean("verified"),
+        "upstream_created_at": when("created_at"),
+    },
+)
+
+INTEGRATION_TRIGGERS = Resource(
+    name="integration_triggers",
+    model_label="integrations.IntegrationTrigger",
+    path="integration_triggers.json",
+    list_key="integration_criteria",
+    parent=Parent(resource="companies", param="company_id", column="company"),  # company_id is required
+    columns={
+        "integration_callrail_id": integer("integration_id"),  # null: the company's default trigger
+        "integration_type": text("integration.type", ""),
+        "tracker_ids": data("tracker_ids", []),
+        "call_type": text("call_type"),
+        "min_duration": integer("min_duration"),
+        "max_duration": integer("max_duration"),
+        "lead_status": text("lead_status"),
+    },
+)
+
 CALL_FIELDS = (
     "call_type", "company_id", "company_name", "created_at", "device_type", "first_call", "prior_calls",
     "lead_status", "note", "source", "source_name", "tags", "value", "tracker_id", "keywords", "medium",
@@ -362,8 +394,8 @@ TEXT_CONVERSATIONS = Resource(
 
 #: Every resource, in dependency order (a foreign key's target is synced before the records pointing at it).
 RESOURCES: tuple[Resource, ...] = (
-    ACCOUNT, COMPANIES, USERS, TRACKERS, TAGS, NOTIFICATIONS, SUMMARY_EMAILS, INTEGRATIONS, CALLS,
-    FORM_SUBMISSIONS, TEXT_CONVERSATIONS,
+    ACCOUNT, COMPANIES, USERS, TRACKERS, TAGS, NOTIFICATIONS, SUMMARY_EMAILS, INTEGRATIONS, CALLER_IDS,
+    INTEGRATION_TRIGGERS, CALLS, FORM_SUBMISSIONS, TEXT_CONVERSATIONS,
 )  # fmt: skip
 BY_NAME: dict[str, Resource] = {r.name: r for r in RESOURCES}
 

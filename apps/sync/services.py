@@ -432,12 +432,18 @@ def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     return queued
 
 
-def mirror_apply_records(*, account: ClientAccount, resource: str, records: list[dict]) -> dict[str, int]:
-    """Apply records CallRail sent outside a listing (a call-modified webhook, a push's answer) to the mirror,
-    through the same mapping and idempotent upsert as the pull. Never marks anything deleted."""
+def mirror_apply_records(
+    *, account: ClientAccount, resource: str, records: list[dict], parent: Any = None
+) -> dict[str, int]:
+    """Apply records CallRail sent outside a listing (a call-modified webhook, a push's answer, a listing for
+    one parent read on demand) to the mirror, through the same mapping and idempotent upsert as the pull.
+    ``parent``: the row a per-parent resource was listed for (outbound caller IDs: their company). Never marks
+    anything deleted."""
     from .engine import apply_page
 
     ctx = SyncContext(account=account, client=None)
-    counts = apply_page(ctx, get_resource(resource), records)
+    described = get_resource(resource)
+    extra = {f"{described.parent.column}_id": parent.pk} if parent is not None and described.parent else None
+    counts = apply_page(ctx, described, records, extra=extra)
     return {"created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged,
             "problems": ctx.problem_count}  # fmt: skip

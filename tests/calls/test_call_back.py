@@ -12,6 +12,7 @@ from django.urls import reverse
 from apps.callrail.budget import budget_status_for_account, mark_exhausted
 from apps.calls.callbacks import CallBackRefused, call_back_start, caller_ids
 from apps.calls.models import Call, CallBack
+from apps.companies.models import Company
 from apps.push.models import EntryStatus, OutboxEntry
 from apps.text_conversations.sending import e164_us
 from tests.push.conftest import drain, request_log, upstream
@@ -120,3 +121,58 @@ def test_a_verified_outbound_caller_id_read_from_callrail_may_be_shown(synced, s
     back.refresh_from_db()
     assert back.entry.status == EntryStatus.DONE, back.entry.message
     assert back.call.tracking_phone_number == verified[0].number
+
+
+def caller_id_reads(sandbox, account) -> int:
+    log = request_log(sandbox, account)
+    return sum(1 for r in log if r["method"] == "GET" and r["path"].endswith("/caller_ids.json"))
+
+
+def test_caller_ids_are_read_from_the_mirror_once_a_sync_listed_them(synced, sandbox):  # noqa: F811
+    from apps.calls.models import OutboundCallerId
+    from tests.sync.conftest import execute
+
+    run = execute(synced, resources=["caller_ids"])
+    assert run.status == "succeeded", run.errors
+    seeded = OutboundCallerId.objects.for_account(synced).get(verified=True)
+    reads = caller_id_reads(sandbox, synced)
+    verified = [c for c in caller_ids(account=synced, company=seeded.company)[0] if c.kind == "verified"]
+    assert [c.number for c in verified] == [seeded.phone_number]
+    others = Company.objects.for_account(synced).exclude(pk=seeded.company_id)
+    assert others.exists()
+    for company in others:  # a company with none: the mirror says so, CallRail is not asked
+        assert [c for c in caller_ids(account=synced, company=company)[0] if c.kind == "verified"] == []
+    assert caller_id_reads(sandbox, synced) == reads
+    # verified in CallRail since: offered after the next sync lists it; removed upstream: no longer offered
+    acc = sandbox.state.accounts[synced.callrail_account_id]
+    new = dict(next(iter(acc.caller_ids.values())), id=9_999_001, phone_number="+14047704070", name="Widget Shop")
+    acc.caller_ids[new["id"]] = new
+    del acc.caller_ids[int(seeded.callrail_id)]
+    assert [c.number for c in caller_ids(account=synced, company=seeded.company)[0] if c.kind == "verified"] == [
+        seeded.phone_number]  # fmt: skip
+    execute(synced, resources=["caller_ids"])
+    assert [c.number for c in caller_ids(account=synced, company=seeded.company)[0] if c.kind == "verified"] == [
+        "+14047704070"]  # fmt: skip
+    with pytest.raises(CallBackRefused, match="is not an active tracking number or a verified outbound caller ID"):
+        call_back_start(account=synced, company=seeded.company, customer_phone_number="+14045550199",
+                        business_phone_number=MY_PHONE, caller_id=seeded.phone_number)  # fmt: skip
+
+
+def test_before_a_sync_listed_caller_ids_the_company_s_are_read_once_into_the_mirror(synced, sandbox):  # noqa: F811
+    from apps.calls.models import OutboundCallerId
+    from tests.sync.conftest import execute
+
+    assert not OutboundCallerId.objects.for_account(synced).exists()  # the fixture's sync did not list them
+    acc = sandbox.state.accounts[synced.callrail_account_id]
+    company_id = next(iter(acc.caller_ids.values()))["_company_id"]
+    company = Company.objects.for_account(synced).get(callrail_id=company_id)
+    choices, problem = caller_ids(account=synced, company=company)
+    assert problem == ""
+    assert [c.kind for c in choices].count("verified") == 1
+    assert caller_id_reads(sandbox, synced) == 1
+    assert OutboundCallerId.objects.for_account(synced).get().company == company
+    caller_ids(account=synced, company=company)  # mirrored now: CallRail is not asked again
+    assert caller_id_reads(sandbox, synced) == 1
+    run = execute(synced, resources=["caller_ids"])  # the sync's listing agrees with the row read on demand
+    assert (run.records_created, run.records_updated) == (0, 0)
+    assert run.records_unchanged == 1

@@ -11,10 +11,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.calls.models import Call
+from apps.calls.models import Call, OutboundCallerId
 from apps.companies.models import Company
 from apps.form_submissions.models import FormSubmission
-from apps.integrations.models import Integration
+from apps.integrations.models import Integration, IntegrationTrigger
 from apps.notifications.models import Notification
 from apps.summary_emails.models import SummaryEmail
 from apps.tags.models import Tag
@@ -105,6 +105,21 @@ def every_resource(account: Any, *, label: str = "Acme") -> dict[str, Any]:
         state="active",
         config={"post_call_webhook": [f"https://{label.lower()}.test/hook"]},
     )
+    trigger = mirror(
+        IntegrationTrigger,
+        account,
+        company=company,
+        integration_callrail_id=int(integration.callrail_id[3:]),
+        integration_type="Webhooks",
+        call_type="first_call",
+        min_duration=10,
+        lead_status="good_lead",
+        tracker_ids=[tracker.callrail_id],
+    )
+    caller_id = mirror(
+        OutboundCallerId, account, company=company, name=f"{label} Front Desk", phone_number="+14045550177",
+        verified=True,
+    )
     the_call = call(
         account,
         company=company,
@@ -140,6 +155,7 @@ def every_resource(account: Any, *, label: str = "Acme") -> dict[str, Any]:
     )
     return {
         "companies": company, "trackers": tracker, "users": user, "tags": tag, "notifications": notification,
-        "summary_emails": summary, "integrations": integration, "calls": the_call, "form_submissions": form,
+        "summary_emails": summary, "integrations": integration, "integration_triggers": trigger,
+        "caller_ids": caller_id, "calls": the_call, "form_submissions": form,
         "text_conversations": text,
     }  # fmt: skip

@@ -512,3 +512,31 @@ def test_a_client_limited_to_one_company_sees_only_that_company_everywhere(login
     assert "Acme Main Street" in overview  # their own company's figures are there
     hidden_call = client.get(list_url(tenant.account), {"company": other_company.pk})
     assert "Company: Select a valid choice." in hidden_call.content.decode()
+
+
+def test_caller_ids_and_integration_triggers_read_in_callrail_s_words_by_staff_only(login, tenant, records):
+    """Read-only: verified yes/no; a trigger's integration type, call type, durations and lead status as
+    CallRail words them; clients are refused both set-up pages."""
+    from apps.calls.models import OutboundCallerId
+
+    from .mirror import mirror
+
+    mirror(OutboundCallerId, tenant.account, company=records["companies"], name="Acme Spare Cell",
+           phone_number="+14045550178", verified=False)  # fmt: skip
+    staff = login(tenant.staff)
+    body = " ".join(staff.get(list_url(tenant.account, "caller_ids")).content.decode().split())
+    assert "Acme Front Desk" in body
+    assert "(404) 555-0177" in body
+    assert "Acme Spare Cell" in body
+    assert "(404) 555-0178" in body
+    verified_only = staff.get(list_url(tenant.account, "caller_ids"), {"verified": "yes"})
+    assert [r.name for r in rows_of(verified_only)] == ["Acme Front Desk"]
+    body = " ".join(staff.get(list_url(tenant.account, "integration_triggers")).content.decode().split())
+    for words in ("Webhooks", "First-time callers", "Good lead", "10s"):
+        assert words in body, words
+    assert "first_call" not in body
+    assert "good_lead" not in body
+    client = login(tenant.client_user)
+    for name in ("caller_ids", "integration_triggers"):
+        assert client.get(list_url(tenant.account, name)).status_code == 403
+        assert list_url(tenant.account, name) not in client.get(list_url(tenant.account)).content.decode()  # no tab

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from apps.portal.catalog import PORTAL_RESOURCES
-from tests.sync.conftest import _clear_redis, execute, point_at_sandbox
+from tests.sync.conftest import _clear_redis, add_integrations, execute, point_at_sandbox
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def synced_account(tenant, sandbox):
     account = point_at_sandbox(tenant.account, sandbox)
+    add_integrations(account)  # integrations, integration triggers, an unverified outbound caller ID per company
     run = execute(account)
     assert run.status == "succeeded", run.errors
     yield account
@@ -45,7 +46,7 @@ def test_every_list_detail_and_export_over_synced_data(login, tenant, synced_acc
         export = client.get(reverse("portal:resource_export", args=[synced_account.pk, resource.name]), every)
         rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
         assert len(rows) == expected + 1, resource.name
-    assert filled >= len(PORTAL_RESOURCES) - 1  # the small seed has everything but (maybe) integrations
+    assert filled == len(PORTAL_RESOURCES)  # the seed and add_integrations: every resource has records
 
 
 def test_call_filters_agree_with_the_mirror_on_synced_calls(login, tenant, synced_account):

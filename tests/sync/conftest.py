@@ -75,6 +75,25 @@ def control(sandbox: Any, method: str, route: str, **body: Any) -> Any:
     return response.json()
 
 
+def add_integrations(account):
+    """The small seed has none: create a webhook integration per company upstream (listed per company), with
+    an integration trigger and a default trigger each, and an outbound caller ID not verified yet (the seed
+    has one verified)."""
+    client = client_for_account(account, lane="interactive")
+    for n, company in enumerate(client.iter_records("companies.json", list_key="companies")):
+        integration = client.post(
+            "integrations.json",
+            json={"company_id": company["id"], "type": "Webhooks",
+                  "config": {"post_call_webhook": ["https://hooks.example.test/callrail"]}},
+        )  # fmt: skip
+        client.post("integration_triggers.json", json={
+            "company_id": company["id"], "integration_id": integration["id"], "call_type": "first_call",
+            "min_duration": 10, "max_duration": 300, "lead_status": "good_lead"})  # fmt: skip
+        client.post("integration_triggers.json", json={"company_id": company["id"], "call_type": "missed_and_vm"})
+        client.post("caller_ids.json", json={"company_id": company["id"], "phone_number": f"+1404770{4070 + n}",
+                                             "name": f"Widget Shop {n}"})  # fmt: skip
+
+
 # ------------------------------------------------------------------ what the sandbox says, over HTTP
 def upstream_records(account: ClientAccount, resource: Resource) -> dict[str, dict]:
     """Every record of a resource as the API lists it now, read with the plain client (not the engine)."""
@@ -90,11 +109,11 @@ def upstream_records(account: ClientAccount, resource: Resource) -> dict[str, di
     if resource.name == "account":
         record = client.get(f"/a/{account.callrail_account_id}.json", fields=fields)
         return {record["id"]: record}
-    if resource.name == "integrations":
+    if resource.parent is not None:  # integrations, outbound caller IDs, integration triggers: per company
         out = {}
         for company in client.iter_records("companies.json", list_key="companies"):
             for record in client.iter_records(
-                "integrations.json", list_key="integrations", params={"company_id": company["id"]}
+                resource.path, list_key=resource.list_key, params={resource.parent.param: company["id"]}
             ):
                 out[str(record["id"])] = record
         return out

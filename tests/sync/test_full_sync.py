@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from apps.callrail.client import client_for_account
 from apps.sync.models import SyncKind, SyncStatus
 from apps.sync.resources import RESOURCES, get_resource
 
-from .conftest import control, execute, money, parse_time, upstream_records
+from .conftest import add_integrations, control, execute, money, parse_time, upstream_records
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +64,15 @@ EXPECTED = {
         "scope_type": lambda p: p["scope"]["type"],
     },
     "integrations": {"type": key("type"), "state": key("state"), "config": key("config")},
+    "caller_ids": {
+        "phone_number": key("phone_number"), "name": key("name"), "verified": key("verified"),
+        "upstream_created_at": key("created_at", parse_time),
+    },
+    "integration_triggers": {
+        "integration_callrail_id": key("integration_id"), "integration_type": lambda p: p["integration"]["type"],
+        "tracker_ids": key("tracker_ids"), "call_type": key("call_type"), "min_duration": key("min_duration"),
+        "max_duration": key("max_duration"), "lead_status": key("lead_status"),
+    },
     "calls": {
         "direction": key("direction"), "answered": key("answered"), "voicemail": key("voicemail"),
         "duration": key("duration"), "start_time": key("start_time", parse_time),
@@ -112,17 +120,6 @@ def assert_mirror_equals_upstream(account, only=None):
                 assert actual(row, column) == expected(record), f"{resource.name} {callrail_id} {column}"
 
 
-def add_integrations(account):
-    """The small seed has none: create a webhook integration per company upstream (listed per company)."""
-    client = client_for_account(account, lane="interactive")
-    for company in client.iter_records("companies.json", list_key="companies"):
-        client.post(
-            "integrations.json",
-            json={"company_id": company["id"], "type": "Webhooks",
-                  "config": {"post_call_webhook": ["https://hooks.example.test/callrail"]}},
-        )  # fmt: skip
-
-
 def test_full_sync_mirrors_every_resource_field_by_field(sandbox, sandbox_account):
     add_integrations(sandbox_account)
     since = time.time()
@@ -133,15 +130,18 @@ def test_full_sync_mirrors_every_resource_field_by_field(sandbox, sandbox_accoun
     assert run.problem_count == 0, run.problems
     counts = sandbox.state.counts(sandbox_account.callrail_account_id)
     for name in ("companies", "trackers", "users", "tags", "notifications", "summary_emails", "integrations",
-                 "calls", "form_submissions", "text_conversations"):  # fmt: skip
+                 "caller_ids", "integration_triggers", "calls", "form_submissions", "text_conversations"):  # fmt: skip
         mirrored = get_resource(name).model.objects.for_account(sandbox_account).live().count()
         assert mirrored == counts[name], name
     assert counts["calls"] > 50
     assert counts["companies"] >= 2
     assert counts["integrations"] == counts["companies"]
+    assert counts["integration_triggers"] == 2 * counts["companies"]
+    assert counts["caller_ids"] == counts["companies"] + 1  # the seeded verified one, one unverified per company
     assert_mirror_equals_upstream(sandbox_account)
     total = sum(counts[n] for n in counts if n not in ("calls_including_spam", "deleted_calls")) + 1
     assert run.records_created == total
     assert run.records_updated == run.records_deleted == 0
     assert run.requests == len(sent["requests"])  # the run counts what it really sent
-    assert run.requests == len(RESOURCES) - 1 + counts["companies"]  # one page per list at this size
+    # one page per list at this size; integrations, outbound caller IDs and integration triggers: one per company
+    assert run.requests == len(RESOURCES) - 3 + 3 * counts["companies"]

@@ -105,7 +105,8 @@ def test_incremental_with_nothing_new_costs_one_page_per_list(sandbox, sandbox_a
     execute(sandbox_account, SyncKind.FULL)
     run = execute(sandbox_account, SyncKind.INCREMENTAL)
     companies = Company.objects.for_account(sandbox_account).live().count()
-    assert run.requests == len(RESOURCES) - 1 + companies  # integrations are listed per company
+    # integrations, outbound caller IDs and integration triggers are listed per company
+    assert run.requests == len(RESOURCES) - 3 + 3 * companies
 
 
 def test_deleted_records_are_hidden_from_lists_by_default_but_kept(sandbox, sandbox_account, tenant, settings):

@@ -77,7 +77,7 @@ def test_sync_now_returns_the_active_run_instead_of_queueing_another(tenant, dja
     assert len(sent) == 1
     assert run.lane == "interactive"
     assert run.resources[0] == "account"
-    assert len(run.resources) == 11
+    assert len(run.resources) == 13
     with pytest.raises(ValueError, match="Unknown resource"):
         sync_request(account=tenant.other_account, resources=["nope"])
 

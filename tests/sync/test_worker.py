@@ -31,7 +31,7 @@ def test_sync_account_command_queues_through_celery_and_waits(live_account, cele
 
     text = out.getvalue()
     assert "queued sync #" in text, text
-    assert "full succeeded: created 172" in text, text
+    assert "full succeeded: created 173" in text, text  # the seed's verified outbound caller ID too
     run = SyncRun.objects.for_account(live_account).get()
     assert run.status == SyncStatus.SUCCEEDED
     assert run.trigger == "command"
