@@ -128,6 +128,29 @@ ENDPOINTS: tuple[MirrorEndpoint, ...] = (
         present=lambda data, request: _integration_seen_by(data, request),
     ),
     MirrorEndpoint(
+        "integration-triggers",
+        "integrations.IntegrationTrigger",
+        "integration-trigger",
+        None,
+        {"company": EXACT, "integration_type": EXACT, "call_type": EXACT, "lead_status": EXACT},
+        ("integration_type",),
+        ("integration_type", "min_duration", "max_duration"),
+        ("integration_type",),
+        ("company",),
+    ),
+    MirrorEndpoint(
+        "outbound-caller-ids",
+        "calls.OutboundCallerId",
+        "outbound-caller-id",
+        None,
+        {"company": EXACT, "verified": EXACT},
+        ("name", "phone_number"),
+        ("name", "phone_number", "upstream_created_at"),
+        ("name",),
+        ("company",),
+        present=lambda data, request: _without_validation_code(data),
+    ),
+    MirrorEndpoint(
         "calls",
         "calls.Call",
         "call",
@@ -292,6 +315,14 @@ def _integration_seen_by(data: dict, request: Any) -> dict:
     for key in ("config", "payload"):
         if key in data:
             data[key] = integration_seen_by(data[key], user=getattr(request, "user", None), agency=agency)
+    return data
+
+
+def _without_validation_code(data: dict) -> dict:
+    """Outbound caller IDs: the code that completes CallRail's verification call never leaves through the API
+    (staff read it on the record's page)."""
+    if isinstance(data.get("payload"), dict):
+        data["payload"] = {k: v for k, v in data["payload"].items() if k != "validation_code"}
     return data
 
 

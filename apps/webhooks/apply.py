@@ -76,7 +76,9 @@ def event_apply(event: WebhookEvent) -> WebhookEvent:
     else:
         payload = json.loads(event.raw_body)
         with transaction.atomic():
-            _lock_record(account.pk, kind.resource, event.record_id or event.legacy_id)
+            # the legacy id first (every documented call and form delivery carries it), the record's own id
+            # once known (``_apply_interaction``): two deliveries of one record always meet on one of the locks
+            _lock_record(account.pk, kind.resource, event.legacy_id or event.record_id)
             outcome = _apply(account, event, kind, payload)
     event.status, event.reason, event.result = outcome.status, outcome.reason[:300], outcome.result
     event.applied_at = timezone.now()
@@ -112,6 +114,7 @@ def _apply_interaction(
             return _targeted_pull(account, kind, moment)
         callrail_id = str(fetched.get("id"))
     event.record_id = callrail_id[:64]
+    _lock_record(account.pk, kind.resource, callrail_id)  # also held by a delivery that named it by this id
     row = model.objects.for_account(account).filter(callrail_id=callrail_id).first()
     signer = event.company
     if signer is None:  # the signing company was removed from the mirror since

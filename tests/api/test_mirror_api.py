@@ -144,3 +144,14 @@ def test_error_bodies_are_objects(synced, tenant):
     response = api_as(tenant.owner).get("/api/v1/calls/", {"search": "a\x00b"})
     assert response.status_code == 400
     assert response.json() == {"detail": "Null characters are not allowed."}
+
+
+def test_outbound_caller_ids_never_carry_their_validation_code(synced, tenant):
+    from apps.calls.models import OutboundCallerId
+
+    mirrored = OutboundCallerId.objects.for_account(synced).live()
+    assert any("validation_code" in row.payload for row in mirrored)  # CallRail lists it; the mirror keeps it
+    rows = api_as(tenant.owner).get("/api/v1/outbound-caller-ids/").json()["results"]
+    assert rows
+    assert not [row for row in rows if "validation_code" in row["payload"]]
+    assert api_as(tenant.client_user).get("/api/v1/integration-triggers/").status_code == 200
