@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from apps.credentials.api import CredentialViewSet
+from apps.form_submissions.api import register as register_form_endpoints
 from apps.sync.api import register as register_mirror_endpoints
 from apps.tenancy.api import ClientAccountViewSet
 from apps.text_conversations.api import register as register_lead_endpoints
@@ -14,6 +15,7 @@ router.register("client-accounts", ClientAccountViewSet, basename="client-accoun
 router.register("credentials", CredentialViewSet, basename="credential")
 register_mirror_endpoints(router)
 register_lead_endpoints(router)
+register_form_endpoints(router)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -35,6 +35,20 @@ class FormSummary:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+def summary_companies(*, user: Any, agency: Any, account: Any, company_pk: Any = None) -> tuple[list, bool, Any]:
+    """(the companies of ``account`` this person sees, whether that is fewer than all, the one chosen): a person
+    limited to some companies gets one of theirs (the asked one, else the first), never whole-account totals."""
+    from apps.companies.models import Company
+    from apps.sync.selectors import mirror_list
+
+    visible = list(mirror_list(Company, user=user, agency=agency).filter(client_account=account).order_by("name"))
+    limited = len(visible) < Company.objects.for_account(account).live().count()
+    chosen = next((c for c in visible if str(c.pk) == str(company_pk)), None) if company_pk not in (None, "") else None
+    if limited and chosen is None and visible:
+        chosen = visible[0]
+    return visible, limited, chosen
+
+
 def form_summary(*, account: Any, company: Any = None, group_by: str = "source", date_range: str = "recent"
                  ) -> FormSummary:  # fmt: skip
     """CallRail's form summary of the account (or one company). Raises the client's errors for the page to explain."""

@@ -14,11 +14,10 @@ from apps.callrail import errors
 from apps.companies.models import Company
 from apps.portal.mixins import PortalView
 from apps.push.services import PushRefused
-from apps.sync.selectors import mirror_list
 from apps.tenancy.policy import Can, allows
 
 from .models import IgnoredFormField
-from .reports import GROUPS, form_summary, ignored_fields_add, ignored_state
+from .reports import GROUPS, form_summary, ignored_fields_add, ignored_state, summary_companies
 
 
 class FormsReportView(PortalView, View):
@@ -28,13 +27,9 @@ class FormsReportView(PortalView, View):
 
     def context(self, account: Any, **extra: Any) -> dict[str, Any]:
         request = self.request
-        visible = list(mirror_list(Company, user=request.user, agency=request.agency or None)
-                       .filter(client_account=account).order_by("name"))  # fmt: skip
-        every = Company.objects.for_account(account).live().count()
-        limited = len(visible) < every
-        chosen = next((c for c in visible if str(c.pk) == request.GET.get("company")), None)
-        if limited and chosen is None and visible:
-            chosen = visible[0]  # never whole-account totals for a company-limited client
+        visible, limited, chosen = summary_companies(
+            user=request.user, agency=request.agency or None, account=account, company_pk=request.GET.get("company")
+        )
         group_by = request.GET.get("group_by") or "source"
         summary, problem = None, ""
         wanted = request.GET.get("summary") == "1"  # read from CallRail only when asked (the page asks on load)

@@ -3,7 +3,8 @@
 - ``/api/v1/texts/``: the texts sent from the portal (GET) and a new one (POST: a reply in a ``conversation``, or
   a text back to a ``call`` or a ``form_submission``, from ``tracking_number``) — ``sending.text_send``;
 - ``/api/v1/call-backs/``: call backs (GET) and a new one (POST) — ``apps.calls.callbacks.call_back_start``;
-- ``/api/v1/missed-leads/``: the missed-lead inbox (GET, ``?client_account=``) — ``apps.leads.selectors``.
+- ``/api/v1/missed-leads/``: the missed-lead inbox (GET, ``?client_account=``) — ``apps.leads.selectors``; and
+  ``/api/v1/missed-leads/assign/`` (POST) assigns one to a member who works in its account — ``apps.leads.services``.
 
 Refusals (an opt-out, the length, a sender that cannot text, a spent allowance…) are a 400 naming the field, with
 the same reason the pages give; writes need "answer leads" in the record's agency.
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 from django.db.models import Model
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
@@ -24,7 +26,7 @@ from apps.form_submissions.models import FormSubmission
 from apps.leads.models import LeadAssignment
 from apps.portal.api import PolicyPermission, TenantModelSerializer
 from apps.push.services import PushRefused
-from apps.tenancy.policy import Can, allows
+from apps.tenancy.policy import Can, allows, refusal
 
 from .models import OutgoingText, TextConversation
 from .sending import text_send, text_state
@@ -186,8 +188,16 @@ class MissedLeadSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(allow_null=True)
 
 
+class LeadAssignInput(serializers.Serializer):
+    client_account = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["call", "form", "text"])
+    id = serializers.IntegerField(help_text="The call's, form submission's or conversation's id")
+    assignee = serializers.IntegerField(allow_null=True, help_text="A member who works in the account; null: nobody")
+
+
 class MissedLeadViewSet(viewsets.GenericViewSet):
     permission_classes: ClassVar = [PolicyPermission]
+    write_permission: ClassVar[Can] = Can.ANSWER_LEADS
     queryset = LeadAssignment.objects.none()  # for the schema only: the list is computed by the selector
     pagination_class = None  # the inbox is one list (at most 500 leads of each kind)
     serializer_class = MissedLeadSerializer
@@ -215,6 +225,36 @@ class MissedLeadViewSet(viewsets.GenericViewSet):
                  "customer_name": lead.name, "assignee": lead.assignee.pk if lead.assignee else None}
                 for lead in leads]  # fmt: skip
         return Response(MissedLeadSerializer(rows, many=True).data)
+
+
+    @extend_schema(request=LeadAssignInput, responses=LeadAssignInput)
+    @action(detail=False, methods=["post"])
+    def assign(self, request, *args, **kwargs) -> Response:
+        """Assign a lead to a member who works in its account (or to nobody), as the inbox's picker does."""
+        from apps.leads.selectors import assignable_members, lead_row
+        from apps.leads.services import lead_assign
+        from apps.tenancy.models import ClientAccount
+
+        data = LeadAssignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        account = ClientAccount.objects.visible_to(request.user).filter(pk=values["client_account"]).first()
+        if account is None:
+            raise ValidationError({"client_account": ["No such client account."]})
+        if not allows(request.user, Can.ANSWER_LEADS, account.agency):
+            raise PermissionDenied(refusal(Can.ANSWER_LEADS))
+        row = lead_row(user=request.user, agency=None, account=account, kind=values["kind"], pk=values["id"])
+        if row is None:
+            raise ValidationError({"id": ["No such lead in this account."]})
+        assignee = None
+        if values["assignee"] is not None:
+            members = assignable_members(agency=account.agency, account=account)
+            assignee = next((m for m in members if m.pk == values["assignee"]), None)
+            if assignee is None:
+                raise ValidationError({"assignee": ["That person does not work in this account."]})
+        lead_assign(account=account, kind=values["kind"], row=row, assignee=assignee, actor=request.user)
+        return Response({"kind": values["kind"], "id": row.pk, "client_account": account.pk,
+                         "assignee": assignee.pk if assignee else None})  # fmt: skip
 
 
 def register(router: Any) -> None:

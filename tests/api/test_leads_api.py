@@ -68,3 +68,46 @@ def test_call_back_and_missed_leads_through_the_api(synced, tenant):  # noqa: F8
     (row,) = api.get("/api/v1/call-backs/").json()["results"]
     assert row["state"] == "placed"
     assert Call.objects.for_account(synced).get(pk=row["call"]).direction == "outbound"
+
+
+def test_a_lead_is_assigned_through_the_api_to_members_of_its_account_only(synced, tenant, other_tenant):  # noqa: F811
+    api = api_as(tenant.staff)
+    lead = api.get("/api/v1/missed-leads/", {"client_account": synced.pk}).json()[0]
+    body = {"client_account": synced.pk, "kind": lead["kind"], "id": lead["id"], "assignee": tenant.staff.pk}
+    assigned = api.post("/api/v1/missed-leads/assign/", body, format="json")
+    assert assigned.status_code == 200, assigned.content
+    again = api.get("/api/v1/missed-leads/", {"client_account": synced.pk}).json()
+    assert next(x for x in again if (x["kind"], x["id"]) == (lead["kind"], lead["id"]))["assignee"] == tenant.staff.pk
+    stranger = api.post("/api/v1/missed-leads/assign/", {**body, "assignee": other_tenant.staff.pk}, format="json")
+    assert stranger.status_code == 400
+    assert "assignee" in stranger.json()
+    assert api_as(tenant.client_user).post("/api/v1/missed-leads/assign/", body, format="json").status_code == 403
+    foreign = api_as(other_tenant.owner).post("/api/v1/missed-leads/assign/", body, format="json")
+    assert foreign.status_code == 400
+    assert "client_account" in foreign.json()
+
+
+def test_the_form_summary_and_ignored_fields_through_the_api(synced, tenant, other_tenant):  # noqa: F811
+    from apps.form_submissions.models import IgnoredFormField
+
+    summary = api_as(tenant.staff).get("/api/v1/form-summary/", {"client_account": synced.pk, "group_by": "source"})
+    assert summary.status_code == 200, summary.content
+    body = summary.json()
+    assert body["company"] is None
+    assert body["totals"]["total_forms"] >= sum(r["total_forms"] for r in body["rows"]) > 0
+    assert api_as(other_tenant.owner).get("/api/v1/form-summary/", {"client_account": synced.pk}).status_code == 400
+    added = api_as(tenant.staff).post("/api/v1/ignored-form-fields/",
+                                      {"client_account": synced.pk, "field_names": ["password", "ssn"]}, format="json")
+    assert added.status_code == 201, added.content
+    assert {r["field_name"] for r in added.json()} == {"password", "ssn"}
+    assert IgnoredFormField.objects.for_account(synced).count() == 2
+    listed = api_as(tenant.staff).get("/api/v1/ignored-form-fields/").json()["results"]
+    assert {r["field_name"] for r in listed} == {"password", "ssn"}
+    assert api_as(tenant.client_user).get("/api/v1/ignored-form-fields/").json()["results"] == []
+    refused = api_as(tenant.client_user).post("/api/v1/ignored-form-fields/",
+                                              {"client_account": synced.pk, "field_names": ["x"]}, format="json")
+    assert refused.status_code == 403
+    bad = api_as(tenant.staff).post("/api/v1/ignored-form-fields/",
+                                    {"client_account": synced.pk, "field_names": ["<script>"]}, format="json")
+    assert bad.status_code == 400
+    assert "field_names" in bad.json()
