@@ -76,12 +76,17 @@ class _ListCreate(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Gener
         raise NotImplementedError
 
 
-class TextInput(_ScopedInput):
+class _LeadSourceInput(_ScopedInput):
+    """The lead answered: exactly one of a conversation, a call or a form submission the person may see."""
+
     conversation = serializers.PrimaryKeyRelatedField(queryset=TextConversation.objects, required=False,
                                                       allow_null=True)  # fmt: skip
     call = serializers.PrimaryKeyRelatedField(queryset=Call.objects, required=False, allow_null=True)
     form_submission = serializers.PrimaryKeyRelatedField(queryset=FormSubmission.objects, required=False,
                                                          allow_null=True)  # fmt: skip
+
+
+class TextInput(_LeadSourceInput):
     tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=32)
     content = serializers.CharField(max_length=2000, allow_blank=True)
 
@@ -123,12 +128,7 @@ class TextViewSet(_ListCreate):
         )
 
 
-class CallBackInput(_ScopedInput):
-    conversation = serializers.PrimaryKeyRelatedField(queryset=TextConversation.objects, required=False,
-                                                      allow_null=True)  # fmt: skip
-    call = serializers.PrimaryKeyRelatedField(queryset=Call.objects, required=False, allow_null=True)
-    form_submission = serializers.PrimaryKeyRelatedField(queryset=FormSubmission.objects, required=False,
-                                                         allow_null=True)  # fmt: skip
+class CallBackInput(_LeadSourceInput):
     caller_id = serializers.CharField(max_length=32, help_text="An active tracking number or verified caller ID.")
     business_phone_number = serializers.CharField(max_length=32, help_text="Your phone: CallRail rings it first.")
 
