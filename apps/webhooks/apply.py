@@ -26,7 +26,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -54,6 +54,14 @@ CHANGE_FIELDS = {
 ALL_CHANGED = "*"
 
 APPLY, SAME, STALE, FETCH = "apply", "same", "stale", "fetch"
+
+
+class Fetched(NamedTuple):
+    """CallRail's current record, and when it was asked for: what it holds is at least as new as that moment
+    (not as the moment it is written, which a busy worker may reach much later)."""
+
+    record: dict
+    requested_at: datetime
 
 
 def setting(name: str, default: Any) -> Any:
@@ -106,13 +114,13 @@ def _apply_interaction(
     callrail_id = event.record_id or _learned(account, kind.resource, event.legacy_id)
     if not callrail_id and event.legacy_id:
         callrail_id = _mirror_match(account, event, kind, payload)
-    fetched: dict | None = None
+    fetched: Fetched | None = None
     if not callrail_id:
         if event.legacy_id:
             fetched = _look_up(account, event, kind, payload)
         if fetched is None:
             return _targeted_pull(account, kind, moment)
-        callrail_id = str(fetched.get("id"))
+        callrail_id = str(fetched.record.get("id"))
     event.record_id = callrail_id[:64]
     _lock_record(account.pk, kind.resource, callrail_id)  # also held by a delivery that named it by this id
     row = model.objects.for_account(account).filter(callrail_id=callrail_id).first()
@@ -121,7 +129,7 @@ def _apply_interaction(
         return _not_signers(event, callrail_id)
     if row is not None and row.company_id != signer.pk:
         return _not_signers(event, callrail_id)
-    if fetched is not None and fetched.get("company_id") != signer.callrail_id:
+    if fetched is not None and fetched.record.get("company_id") != signer.callrail_id:
         return _not_signers(event, callrail_id)
     state = WebhookRecord.objects.for_account(account).filter(resource=kind.resource, callrail_id=callrail_id).first()
     if fetched is None and row is None:
@@ -129,13 +137,13 @@ def _apply_interaction(
             fetched = _fetch(account, resource, callrail_id)
             if fetched is None:
                 return _targeted_pull(account, kind, moment)
-            if fetched.get("company_id") != signer.callrail_id:
+            if fetched.record.get("company_id") != signer.callrail_id:
                 return _not_signers(event, callrail_id)
         else:
             record = _form_record(payload, None, signer)
-            return _write(account, event, kind, callrail_id, record, state, fetched=False, how="created")
+            return _write(account, event, kind, callrail_id, record, state, how="created")
     if fetched is not None:
-        return _write(account, event, kind, callrail_id, fetched, state, fetched=True,
+        return _write(account, event, kind, callrail_id, fetched.record, state, fetched_at=fetched.requested_at,
                       how="CallRail's current record (looked up by its legacy id)")  # fmt: skip
     existing = dict(row.payload or {})
     if kind.resource == "form_submissions":  # what a form webhook carries never changes after submission
@@ -157,9 +165,9 @@ def _apply_interaction(
         current = _fetch(account, resource, callrail_id)
         if current is None:
             return _targeted_pull(account, kind, moment)
-        return _write(account, event, kind, callrail_id, current, state, fetched=True,
+        return _write(account, event, kind, callrail_id, current.record, state, fetched_at=current.requested_at,
                       how="CallRail's current record (the order of the deliveries could not be told)")  # fmt: skip
-    return _write(account, event, kind, callrail_id, record, state, fetched=False, how="applied")
+    return _write(account, event, kind, callrail_id, record, state, how="applied")
 
 
 def _not_signers(event: WebhookEvent, callrail_id: str) -> Outcome:
@@ -207,19 +215,23 @@ def _declared(changes: list[str]) -> set[str]:
 
 def _write(
     account: ClientAccount, event: WebhookEvent, kind: EventType, callrail_id: str, record: dict,
-    state: WebhookRecord | None, *, fetched: bool, how: str,
+    state: WebhookRecord | None, *, how: str, fetched_at: datetime | None = None,
 ) -> Outcome:  # fmt: skip
+    """Write ``record`` (the delivery's, or CallRail's current one asked for at ``fetched_at``) to the mirror."""
     from apps.sync.services import mirror_apply_records
 
     result = mirror_apply_records(account=account, resource=kind.resource, records=[record])
-    _remember(account, kind.resource, callrail_id, event, ALL_CHANGED if fetched else "delivery")
+    fetched = fetched_at is not None
+    _remember(account, kind.resource, callrail_id, event, ALL_CHANGED if fetched else "delivery", at=fetched_at)
     return Outcome(EventStatus.APPLIED, "" if how == "applied" else how, {**result, "fetched": fetched})
 
 
 def _remember(
-    account: ClientAccount, resource: str, callrail_id: str, event: WebhookEvent, applied: str | None
-) -> None:
-    """Keep the legacy id and, for an applied delivery, its order (see ``WebhookRecord``)."""
+    account: ClientAccount, resource: str, callrail_id: str, event: WebhookEvent, applied: str | None,
+    at: datetime | None = None,
+) -> None:  # fmt: skip
+    """Keep the legacy id and, for an applied delivery, its order (see ``WebhookRecord``). ``at``: when the
+    record written was asked for from CallRail (a fetch), else now."""
     from apps.sync.resources import get_resource
 
     state, _ = WebhookRecord.objects.for_account(account).get_or_create(
@@ -233,7 +245,7 @@ def _remember(
         elif moment is not None and moment == state.order_at:
             state.stage = max(state.stage, rank)
         state.changes = [ALL_CHANGED] if applied == ALL_CHANGED else list(event.changes)
-        state.applied_at = timezone.now()
+        state.applied_at = at or timezone.now()
         state.event = event
         state.row_changed_at = (
             get_resource(resource).model.objects.for_account(account).filter(callrail_id=callrail_id)
@@ -281,7 +293,7 @@ def _mirror_match(account: ClientAccount, event: WebhookEvent, kind: EventType, 
     return ids[0] if len(ids) == 1 else ""
 
 
-def _look_up(account: ClientAccount, event: WebhookEvent, kind: EventType, payload: dict) -> dict | None:
+def _look_up(account: ClientAccount, event: WebhookEvent, kind: EventType, payload: dict) -> Fetched | None:
     """One budgeted request (follow-up lane) for the record a legacy id names: CallRail's current record."""
     from apps.sync.resources import get_resource
 
@@ -297,6 +309,7 @@ def _look_up(account: ClientAccount, event: WebhookEvent, kind: EventType, paylo
               "start_date": (submitted - second).astimezone(tz).replace(microsecond=0).isoformat(),
               "end_date": (submitted + second).astimezone(tz).replace(microsecond=0).isoformat()}  # fmt: skip
     client = client_for_account(account, lane="followup")
+    requested_at = timezone.now()
     body = client.get(resource.path, params=params, fields=list(resource.fields) or None)
     matches = [
         r for r in (body.get(resource.list_key) or [])
@@ -304,18 +317,19 @@ def _look_up(account: ClientAccount, event: WebhookEvent, kind: EventType, paylo
         and r.get("form_url") == payload.get("form_url")
         and (r.get("form_data") or {}) == (payload.get("form_data") or {})
     ]  # fmt: skip
-    return matches[0] if len(matches) == 1 else None
+    return Fetched(matches[0], requested_at) if len(matches) == 1 else None
 
 
-def _fetch(account: ClientAccount, resource: Any, ident: str) -> dict | None:
+def _fetch(account: ClientAccount, resource: Any, ident: str) -> Fetched | None:
     """``GET <resource>/<id>.json`` with the fields the listing asks for (one request, follow-up lane)."""
     client = client_for_account(account, lane="followup")
+    requested_at = timezone.now()
     try:
         path = f"{resource.path.removesuffix('.json')}/{ident}.json"
         record = client.get(path, fields=list(resource.fields) or None)
     except NotFound:
         return None
-    return record if isinstance(record, dict) and record.get("id") else None
+    return Fetched(record, requested_at) if isinstance(record, dict) and record.get("id") else None
 
 
 def _targeted_pull(account: ClientAccount, kind: EventType, moment: datetime | None) -> Outcome:

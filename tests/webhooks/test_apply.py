@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
+import requests
+from django.db import connection
 
 from apps.callrail.client import client_for_account
 from apps.calls.models import Call
 from apps.sync.resources import get_resource
 from apps.webhooks.models import EventStatus, WebhookEvent
 from apps.webhooks.services import webhook_event_apply
+from tests.push.conftest import faults
 from tests.sync.conftest import control, execute, upstream_records
 from tests.sync.test_full_sync import EXPECTED, actual
+from tests.workers import wait_for
 
 from .conftest import connect_webhooks, deliveries
 
@@ -107,6 +112,42 @@ def test_an_older_event_arriving_after_a_newer_one_changes_nothing(client, conne
     late = receive(client, account, [modified, post_call])
     assert apply_all(late) == [EventStatus.APPLIED, EventStatus.IGNORED]
     assert late[1].reason == "CallRail's current record was fetched after this delivery arrived"
+    assert Call.objects.for_account(account).get(callrail_id=call_id).note == "Called back"
+    assert_rows_equal_upstream(account, "calls", {call_id})
+
+
+@pytest.mark.django_db(transaction=True)  # the look-up runs in a thread of its own, with its own connection
+def test_a_record_fetched_before_a_later_delivery_arrived_does_not_hide_that_delivery(client, connected, sandbox):
+    """A look-up answered slowly, written after the next delivery arrived: that delivery is newer than the
+    record fetched, and its note is not lost (the order is judged by when the record was asked for)."""
+    account = connected
+    report = control(sandbox, "POST", "activity", account_id=account.callrail_account_id, new_calls=1,
+                     complete_outbound=False)[account.callrail_account_id]  # fmt: skip
+    (call_id,) = report["new_calls"]
+    post_call = next(d for d in deliveries(sandbox) if d["event"] == "post_call_webhook")
+    (first,) = receive(client, account, [post_call])
+    # The legacy-id look-up (GET calls/<numeric id>.json) is carried out at once but answered 4 s later.
+    faults(sandbox, latency_ms=1, answer_latency_ms=4000, path_pattern=r"/calls/\d+\.json$")
+
+    def apply_first() -> str:
+        try:
+            return webhook_event_apply(event=first).status
+        finally:
+            connection.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            applying = pool.submit(apply_first)
+            wait_for(lambda: control(sandbox, "GET", "faults")["counts"]["delayed"], timeout=30, what="the look-up")
+            time.sleep(0.3)  # carried out: CallRail's record has no note yet
+            client_for_account(account, lane="interactive").put(f"calls/{call_id}.json", json={"note": "Called back"})
+            modified = next(d for d in deliveries(sandbox) if d["event"] == "updated_call_webhook")
+            (second,) = receive(client, account, [modified])
+            assert applying.result(timeout=60) == EventStatus.APPLIED
+    finally:
+        requests.delete(f"{sandbox.url}/_sandbox/faults", timeout=30)
+    assert Call.objects.for_account(account).get(callrail_id=call_id).note is None  # what the look-up brought
+    assert apply_all([second]) == [EventStatus.APPLIED]
     assert Call.objects.for_account(account).get(callrail_id=call_id).note == "Called back"
     assert_rows_equal_upstream(account, "calls", {call_id})
 

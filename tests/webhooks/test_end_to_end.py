@@ -10,6 +10,7 @@ import pytest
 
 from apps.callrail.client import client_for_account
 from apps.calls.models import Call
+from apps.sync.models import SyncRun
 from apps.text_conversations.models import TextConversation
 from apps.trackers.models import Tracker
 from apps.webhooks.models import EventStatus, WebhookEvent
@@ -35,6 +36,15 @@ def live(transactional_db, hooked_account, sandbox, live_server, settings):
     settings.PORTAL_BASE_URL = live_server.url
     keys = connect_webhooks(sandbox, hooked_account)
     return hooked_account, keys
+
+
+def history(account, callrail_id: str) -> list[tuple]:
+    """What wrote the record: its deliveries (in the order applied) and the account's sync runs."""
+    events = WebhookEvent.objects.for_account(account).filter(record_id=callrail_id).order_by("applied_at")
+    runs = SyncRun.objects.for_account(account).order_by("pk")
+    return [(e.event_type, e.status, e.reason, e.received_at, e.applied_at) for e in events] + [
+        (r.kind, r.trigger, r.status, r.started_at, r.finished_at) for r in runs
+    ]
 
 
 def settled(account) -> list[WebhookEvent]:
@@ -80,7 +90,9 @@ def test_every_event_type_reaches_the_mirror_through_the_worker(live, sandbox, c
 
     calls = {*report["new_calls"], *(m["id"] for m in report["modified_calls"]), outbound["id"]}
     assert_rows_equal_upstream(account, "calls", calls)
-    assert Call.objects.for_account(account).get(callrail_id=outbound["id"]).note == "Left a voicemail"
+    assert Call.objects.for_account(account).get(callrail_id=outbound["id"]).note == "Left a voicemail", history(
+        account, outbound["id"]
+    )
     assert_rows_equal_upstream(account, "form_submissions", set(report["form_submissions"]),
                                columns={"submitted_at", "company", "source"})  # fmt: skip
     texts = {c for c in report["text_messages"] if c} | {conversation.callrail_id}
