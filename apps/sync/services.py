@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,6 @@ from .locks import AccountSyncLock, LockLost, is_locked
 from .models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
-    KIND_RANK,
     SyncKind,
     SyncRun,
     SyncSchedule,
@@ -75,7 +74,7 @@ def _is_stale(run: SyncRun, now: datetime) -> bool:
     """An active run nobody is working on any more (its worker died, or its message was lost)."""
     if run.status == SyncStatus.RUNNING:
         beat = run.heartbeat_at or run.started_at or run.queued_at
-        return not is_locked(run.client_account_id) and now - beat > timedelta(seconds=run.lock_ttl)
+        return now - beat > timedelta(seconds=run.lock_ttl) and not is_locked(run.client_account_id)
     if run.status == SyncStatus.WAITING:
         grace = timedelta(seconds=int(setting("SYNC_WAITING_GRACE_SECONDS", 900)))
         return run.not_before is not None and now - run.not_before > grace and not is_locked(run.client_account_id)
@@ -357,20 +356,27 @@ def due_kind(schedule: SyncSchedule, *, now: datetime, time_zone: str) -> str | 
 #: registered by the resource's app (apps.tags: deleted and renamed tags applied to the mirrored calls).
 PASS_HOOKS: dict[str, tuple[Callable[..., Any], Callable[..., dict[str, int]]]] = {}
 
-#: ``(account, now) -> bool``: whether another source brings new records for free right now (healthy
-#: webhooks: registered by apps.webhooks, which builds on sync — sync imports no webhook code).
-FRESH_DATA_SOURCES: list[Callable[[ClientAccount, datetime], bool]] = []
+#: ``(accounts, now) -> {account pk}``: the accounts another source brings new records for free right now
+#: (healthy webhooks: registered by apps.webhooks, which builds on sync — sync imports no webhook code).
+#: Asked once per dispatcher tick for every candidate together.
+FRESH_DATA_SOURCES: list[Callable[[Sequence[ClientAccount], datetime], set[int]]] = []
+
+
+def slow_polling_allowed(schedule: SyncSchedule, *, now: datetime) -> bool:
+    """Whether the schedule lets the incremental run wait for a fresh-data source: the last incremental run
+    is younger than ``WEBHOOK_HEALTHY_INCREMENTAL_MINUTES`` (longer than the schedule's own pace)."""
+    slow = int(setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", 60))
+    last = schedule.last_incremental_at
+    return slow > schedule.incremental_every_minutes and last is not None and now - last < timedelta(minutes=slow)
 
 
 def webhooks_slow_polling(account: ClientAccount, schedule: SyncSchedule, *, now: datetime) -> bool:
     """True while the incremental run may wait: webhooks are healthy for the account (they bring calls, texts
     and forms for free) and the last incremental run is younger than ``WEBHOOK_HEALTHY_INCREMENTAL_MINUTES``.
     When webhooks fall silent while calls were expected, polling is back at the schedule's pace."""
-    slow = int(setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", 60))
-    last = schedule.last_incremental_at
-    if slow <= schedule.incremental_every_minutes or last is None or now - last >= timedelta(minutes=slow):
+    if not slow_polling_allowed(schedule, now=now):
         return False
-    return any(source(account, now) for source in FRESH_DATA_SOURCES)
+    return any(account.pk in source([account], now) for source in FRESH_DATA_SOURCES)
 
 
 def reread_queue(*, account: ClientAccount, now: datetime) -> SyncRun | None:
@@ -392,44 +398,11 @@ def reread_queue(*, account: ClientAccount, now: datetime) -> SyncRun | None:
 
 def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     """The beat fan-out: queue what each enabled account's schedule wants, never a second run for an
-    account with one queued, running or waiting; re-send waiting runs whose wait is over."""
-    now = now or timezone.now()
-    queued: list[SyncRun] = []
-    accounts = (
-        ClientAccount.objects.unscoped(reason="beat-dispatch")
-        .filter(sync_enabled=True, connection_error="")  # a refused key is not retried forever
-        .order_by("pk")
-    )
-    for account in accounts:
-        try:
-            existing = active_run(account, now=now)
-            if existing is not None:
-                if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= now:
-                    with transaction.atomic():
-                        _enqueue_on_commit(existing)
-                continue
-            schedule = sync_schedule_for(account=account)
-            kind = due_kind(schedule, now=now, time_zone=account.time_zone)
-            if kind == SyncKind.INCREMENTAL and webhooks_slow_polling(account, schedule, now=now):
-                kind = None
-            if kind is None:  # nothing else due: the continuous re-read's next slice, if one is
-                run = reread_queue(account=account, now=now)
-                if run is not None:
-                    schedule.last_reread_at = now
-                    schedule.save(update_fields=["last_reread_at"])
-                    queued.append(run)
-                continue
-            run, created = sync_request(account=account, kind=kind, trigger=SyncTrigger.SCHEDULE, now=now)
-            if not created:
-                continue
-            schedule.last_incremental_at = now
-            if KIND_RANK[kind] >= KIND_RANK[SyncKind.FULL]:
-                schedule.last_full_at = now
-            schedule.save(update_fields=["last_incremental_at", "last_full_at"])
-            queued.append(run)
-        except Exception:  # one broken account never stops the others' schedule
-            logger.exception("sync dispatch failed for account %s", account.pk)
-    return queued
+    account with one queued, running or waiting; re-send waiting runs whose wait is over. A fixed number of
+    queries a tick whatever the number of accounts (``dispatch.py``)."""
+    from .dispatch import dispatch_tick
+
+    return dispatch_tick(now=now)
 
 
 def mirror_apply_records(
