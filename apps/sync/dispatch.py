@@ -35,6 +35,8 @@ from .resources import resource_names
 logger = logging.getLogger(__name__)
 
 REASON = "beat-dispatch"
+#: What a tick reads of an account (the re-read step's plan included: budget overrides, the agency's retention).
+ACCOUNT_FIELDS = ("pk", "agency_id", "time_zone", "budget_overrides", "agency__id", "agency__retention_months")
 
 
 @dataclass
@@ -73,6 +75,7 @@ def load_accounts(now: datetime) -> list[ClientAccount]:
         .filter(sync_enabled=True, connection_error="")
         .filter(~Exists(idle) | Exists(busy))
         .select_related("agency")
+        .only(*ACCOUNT_FIELDS)
         .order_by("pk")
     )
 
@@ -83,6 +86,7 @@ def load_runs(accounts: Sequence[ClientAccount]) -> dict[int, list[SyncRun]]:
     runs = (
         SyncRun.objects.unscoped(reason=REASON)
         .filter(client_account_id__in=[a.pk for a in accounts], status__in=ACTIVE_STATUSES)
+        .defer("resources", "windows", "problems")
         .order_by("queued_at")
     )
     for run in runs:
@@ -196,16 +200,26 @@ def queue_due(tick: Tick) -> list[SyncRun]:
             for pk in ids if pk not in taken
         ]  # fmt: skip
         created = SyncRun.objects.unscoped(reason=REASON).bulk_create(new)
-        schedules = [tick.schedules[run.client_account_id] for run in created]
-        for run, schedule in zip(created, schedules, strict=True):
-            schedule.last_incremental_at = tick.now
-            if KIND_RANK[run.kind] >= KIND_RANK[SyncKind.FULL]:
-                schedule.last_full_at = tick.now
-        if schedules:
-            SyncSchedule.objects.unscoped(reason=REASON).bulk_update(schedules, ["last_incremental_at", "last_full_at"])
+        mark_scheduled(tick, created)
         for run in created:
             _enqueue_on_commit(run)
     return created
+
+
+def mark_scheduled(tick: Tick, created: list[SyncRun]) -> None:
+    """The schedules of the accounts that got a run: the incremental (and a full one's full) done now. Two
+    UPDATEs, all rows of one getting the same values."""
+    full = {r.client_account_id for r in created if KIND_RANK[r.kind] >= KIND_RANK[SyncKind.FULL]}
+    values = {"last_incremental_at": tick.now}
+    for accounts, changes in (
+        ({r.client_account_id for r in created} - full, values),
+        (full, {**values, "last_full_at": tick.now}),
+    ):
+        if accounts:
+            SyncSchedule.objects.unscoped(reason=REASON).filter(client_account_id__in=accounts).update(**changes)
+            for pk in accounts:  # the loaded rows as saved (the re-read step may save them again)
+                for name, value in changes.items():
+                    setattr(tick.schedules[pk], name, value)
 
 
 def resend(runs: list[SyncRun]) -> None:

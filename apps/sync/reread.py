@@ -311,18 +311,18 @@ def reread_may_be_due(accounts: Sequence[Any], *, now: datetime) -> set[int]:
     by_pk = {a.pk: a for a in accounts}
     states = SyncState.objects.unscoped(reason="beat-dispatch").filter(
         client_account_id__in=list(by_pk), resource__in=[r.name for r in windowed_resources()]
-    ).only("client_account_id", "resource", "cursor", "checkpoint", "coverage")  # fmt: skip
-    floors: dict[int, datetime] = {}
+    ).values_list("client_account_id", "cursor", "checkpoint", "coverage")  # fmt: skip
+    floors: dict[tuple, datetime] = {}  # the retention floor, by time zone and agency retention
     maybe: set[int] = set()
-    for state in states:
-        pk = state.client_account_id
+    for pk, top, checkpoint, coverage in states:
         if pk in maybe:
             continue
-        floor = floors.get(pk) or floors.setdefault(pk, _floor(by_pk[pk], now))
-        top = _top(state)
-        if top is None or top <= floor or state.checkpoint:
+        account = by_pk[pk]
+        key = (account.time_zone, account.agency.retention_months)
+        floor = floors[key] if key in floors else floors.setdefault(key, _floor(account, now))
+        if top is None or top <= floor or checkpoint:
             continue  # as reread_next: never synced yet, or a pass of it is unfinished
-        if any(r is None or r <= due_before for _, _, r in coverage_pieces(state.coverage, floor, top)):
+        if any(r is None or r <= due_before for _, _, r in coverage_pieces(coverage, floor, top)):
             maybe.add(pk)
     return maybe
 
