@@ -285,7 +285,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ("default", "sync", "push", "webhooks", "email")
+# "interactive": what a person waits for ("Sync now", the push of their own edit), never behind a backlog of
+# scheduled syncs or bulk jobs (apps/core/queues.py); sent there explicitly, no route names it.
+CELERY_TASK_QUEUES_NAMES = ("default", "interactive", "sync", "push", "webhooks", "email")
 CELERY_TASK_ROUTES = {
     "sync.*": {"queue": "sync"},
     "push.*": {"queue": "push"},
