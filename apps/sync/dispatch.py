@@ -166,6 +166,7 @@ def slow_polling(tick: Tick) -> None:
 
 # ------------------------------------------------------------------------------------------- writing
 def retire(runs: list[SyncRun]) -> None:
+    """Abandoned runs (as ``services.sync_run_interrupt``): interrupted in one query; their pages stay."""
     reason = "abandoned (worker gone or message lost); the next run resumes it"
     for run in runs:
         run.status = SyncStatus.INTERRUPTED
@@ -190,8 +191,7 @@ def queue_due(tick: Tick) -> list[SyncRun]:
              .select_for_update().values_list("pk", flat=True))  # fmt: skip
         taken = set(
             SyncRun.objects.unscoped(reason=REASON)
-            .filter(client_account_id__in=ids, status__in=ACTIVE_STATUSES)
-            .exclude(pk__in=[r.pk for r in tick.retired])
+            .filter(client_account_id__in=ids, status__in=ACTIVE_STATUSES)  # (abandoned ones were retired)
             .values_list("client_account_id", flat=True)
         )
         new = [

@@ -25,7 +25,7 @@ from apps.core.queues import interactive_options
 from apps.credentials.services import client_account_mark_refused
 from apps.tenancy.models import ClientAccount
 
-from .engine import SyncContext, setting, sync_resource
+from .engine import SliceOver, SyncContext, setting, sync_resource
 from .locks import AccountSyncLock, LockLost, is_locked
 from .models import (
     ACTIVE_STATUSES,
@@ -225,7 +225,8 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             "rate_limited", "problems", "problem_count", "progress", "heartbeat_at",
         ])  # fmt: skip
 
-    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress, windows=run.windows or {})
+    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress, windows=run.windows or {},
+                      slice_ends=_slice_ends())  # fmt: skip
     done = list(run.progress.get("done", []))
     try:
         for name in run.resources:
@@ -274,6 +275,9 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         run.progress = {**run.progress, "current": ""}
         run.save(update_fields=["status", "finished_at", "progress", "errors"])
         return run
+    except SliceOver:
+        _record_slice(run, ctx, save_progress)
+        raise
     except Transient as exc:
         _record_wait(run, ctx, save_progress, exc)
         raise
@@ -282,6 +286,27 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             lock.release()
         except REDIS_DOWN:  # the lock expires by itself (its ttl)
             logger.warning("sync run %s account %s: Redis unreachable, lock left to expire", run.pk, account.pk)
+
+
+def _slice_ends() -> float | None:
+    """When this execution's slice of worker time ends (``SYNC_SLICE_SECONDS``, 0: never)."""
+    import time
+
+    seconds = float(setting("SYNC_SLICE_SECONDS", 120))
+    return time.monotonic() + seconds if seconds > 0 else None
+
+
+def _record_slice(run: SyncRun, ctx: SyncContext, save_progress: Any) -> None:
+    """The slice is over: the run waits at the tail of its queue (the task sends it there). ``not_before``: if
+    that message is lost, the dispatcher re-sends the run a slice later, as for any wait."""
+    try:
+        save_progress(ctx)
+    except LockLost:
+        return
+    run.status = SyncStatus.WAITING
+    run.not_before = timezone.now() + timedelta(seconds=max(60.0, float(setting("SYNC_SLICE_SECONDS", 120))))
+    run.progress = {**run.progress, "slices": run.progress.get("slices", 0) + 1}
+    run.save(update_fields=["status", "not_before", "progress"])
 
 
 def _record_wait(run: SyncRun, ctx: SyncContext, save_progress: Any, exc: Transient) -> None:
