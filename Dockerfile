@@ -1,4 +1,5 @@
-# One image for web, worker and beat; the command picks the role (see docker-compose.yml).
+# One image for web, workers (one of them for the `interactive` queue only) and beat; the command picks the role
+# (see docker-compose.yml).
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

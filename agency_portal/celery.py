@@ -1,4 +1,8 @@
-"""The Celery app. Workers: `celery -A agency_portal worker -Q default,sync,push,webhooks,email`."""
+"""The Celery app. Workers: `celery -A agency_portal worker -Q default,interactive,sync,push,webhooks,email`.
+
+A worker of its own for people's work (`-Q interactive`: "Sync now", the push of one's own edit) keeps it ahead
+of every agency's scheduled syncs and bulk jobs (apps/core/queues.py).
+"""
 
 import os
 

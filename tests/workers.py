@@ -89,7 +89,7 @@ def clock_offset() -> dict[str, str]:
 
 
 def start_worker(
-    queues: str = "default,sync,push,webhooks,email",
+    queues: str = "default,interactive,sync,push,webhooks,email",
     concurrency: int = 2,
     *,
     settings_module: str = "agency_portal.settings.test",

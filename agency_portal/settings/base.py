@@ -285,7 +285,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ("default", "sync", "push", "webhooks", "email")
+# "interactive": what a person waits for ("Sync now", the push of their own edit), never behind a backlog of
+# scheduled syncs or bulk jobs (apps/core/queues.py); sent there explicitly, no route names it.
+CELERY_TASK_QUEUES_NAMES = ("default", "interactive", "sync", "push", "webhooks", "email")
 CELERY_TASK_ROUTES = {
     "sync.*": {"queue": "sync"},
     "push.*": {"queue": "push"},
@@ -342,6 +344,13 @@ WEBHOOK_EVENT_RETENTION_DAYS = _setting("WEBHOOK_EVENT_RETENTION_DAYS", int, 30)
 # --- Continuous re-read (issue 17): every record of the retention window listed again, newest most often
 SYNC_REREAD_ROUND_MINUTES = _setting("SYNC_REREAD_ROUND_MINUTES", int, 60)  # the newest records: this often
 SYNC_REREAD_SLICE_PAGES = _setting("SYNC_REREAD_SLICE_PAGES", int, 10)  # pages a resource one re-read run lists
+
+# --- Scale (issue 22): many accounts share the workers
+# A run gives its worker back after this long (at a page boundary, its checkpoint saved) and goes to the tail of its
+# queue: one huge account's full sync never holds a worker for its whole length (0: never).
+SYNC_SLICE_SECONDS = _setting("SYNC_SLICE_SECONDS", float, 120.0)
+# Accounts whose re-read slice the beat dispatcher looks at per tick, in rotation (the tick's one per-account step).
+SYNC_DISPATCH_REREAD_CHECKS = _setting("SYNC_DISPATCH_REREAD_CHECKS", int, 25)
 
 # --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
 METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)

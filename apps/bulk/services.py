@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.callrail.budget import budget_status_for_account
 from apps.push.models import OutboxEntry
-from apps.push.services import PushRefused
+from apps.push.services import PushRefused, push_in_background
 from apps.tenancy.models import ClientAccount
 
 from .actions import ActionContext, BulkAction, get_action
@@ -288,26 +288,27 @@ def bulk_job_run(*, job: BulkJob) -> BulkJob:
     )  # fmt: skip
     seen: set[int] = set()
     try:
-        for batch in selection.batches():
-            for record in batch:
-                seen.add(record.pk)
-                for target in targets if action.copies else [None]:
-                    ctx = ActionContext(account=account, actor=user, targets=[target] if target else [])
-                    try:
-                        with transaction.atomic():
-                            changed = action.run(record, job.parameters, ctx)
-                    except PushRefused as exc:
-                        _fail(job, record, exc.message, target)
-                    except ObjectDoesNotExist:
-                        _fail(job, record, "It was deleted meanwhile.", target)
-                    else:
-                        if changed:
-                            job.succeeded += 1
+        with push_in_background():  # the records' drains go behind people's own edits (the push queue)
+            for batch in selection.batches():
+                for record in batch:
+                    seen.add(record.pk)
+                    for target in targets if action.copies else [None]:
+                        ctx = ActionContext(account=account, actor=user, targets=[target] if target else [])
+                        try:
+                            with transaction.atomic():
+                                changed = action.run(record, job.parameters, ctx)
+                        except PushRefused as exc:
+                            _fail(job, record, exc.message, target)
+                        except ObjectDoesNotExist:
+                            _fail(job, record, "It was deleted meanwhile.", target)
                         else:
-                            job.unchanged += 1
-                    job.done += 1
-                    if job.done % PROGRESS_EVERY == 0:
-                        _save_progress(job)
+                            if changed:
+                                job.succeeded += 1
+                            else:
+                                job.unchanged += 1
+                        job.done += 1
+                        if job.done % PROGRESS_EVERY == 0:
+                            _save_progress(job)
         for pk in sorted((expected or set()) - seen):
             _fail(job, pk, "It was deleted meanwhile (or is no longer visible to you).")
             job.done += len(targets) if action.copies else 1

@@ -146,7 +146,8 @@ def budget_statuses(accounts: list[ClientAccount]) -> dict[int, BudgetStatus | N
 
 
 def queue_names() -> tuple[str, ...]:
-    return tuple(getattr(settings, "CELERY_TASK_QUEUES_NAMES", ("default", "sync", "push", "webhooks", "email")))
+    default = ("default", "interactive", "sync", "push", "webhooks", "email")
+    return tuple(getattr(settings, "CELERY_TASK_QUEUES_NAMES", default))
 
 
 def queue_depths() -> dict[str, int | None]:

@@ -8,12 +8,16 @@ saved or queued, with the reason a person can act on.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.queues import interactive_options
 from apps.sync.engine import payload_hash
 
 from .engine import norm
@@ -44,12 +48,31 @@ def local_row_init(row: models.Model) -> None:
     row.first_seen_at = row.last_seen_at = row.changed_at = now
 
 
-def push_drain_enqueue(account_pk: int, countdown: float | None = None) -> None:
-    """Queue ``push.drain_account`` for the account when the current transaction commits."""
+#: Set while a bulk job applies its records: their drains go to the ``push`` queue, not a person's.
+_bulk_push: ContextVar[bool] = ContextVar("bulk_push", default=False)
+
+
+@contextmanager
+def push_in_background() -> Iterator[None]:
+    """The edits made inside (a bulk job's) are drained on the ``push`` queue, behind people's own edits."""
+    token = _bulk_push.set(True)
+    try:
+        yield
+    finally:
+        _bulk_push.reset(token)
+
+
+def push_drain_enqueue(account_pk: int, countdown: float | None = None, *, interactive: bool | None = None) -> None:
+    """Queue ``push.drain_account`` for the account when the current transaction commits: on the ``interactive``
+    queue for a person's own edit (the default outside ``push_in_background``), else on ``push``."""
     from .tasks import push_drain_account_task
 
+    if interactive is None:
+        interactive = not _bulk_push.get()
+    options = interactive_options(interactive)
+
     def send() -> None:
-        push_drain_account_task.apply_async(kwargs={"client_account_id": account_pk}, countdown=countdown)
+        push_drain_account_task.apply_async(kwargs={"client_account_id": account_pk}, countdown=countdown, **options)
 
     transaction.on_commit(send)
 
@@ -192,9 +215,10 @@ def outbox_entry_discard(*, entry: OutboxEntry, actor: Any = None) -> OutboxEntr
 
 
 def push_drain_now(*, account: Any) -> None:
-    """Queue a drain of the account's outbox (manage.py push_outbox, the outbox page)."""
+    """Queue a drain of the account's outbox (manage.py push_outbox, the outbox page): the whole outbox, on
+    the ``push`` queue (the command waits for a worker of that queue)."""
     with transaction.atomic():
-        push_drain_enqueue(account.pk)
+        push_drain_enqueue(account.pk, interactive=False)
 
 
 # ------------------------------------------------------------------ the three writes every mirror app uses

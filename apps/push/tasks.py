@@ -23,7 +23,10 @@ def push_drain_account_task(self, *, client_account_id: int) -> dict:
     result = drain_account(account)
     if result.retry_in is not None:
         countdown = min(result.retry_in, float(setting("PUSH_MAX_COUNTDOWN", 300)))
-        push_drain_account_task.apply_async(kwargs={"client_account_id": client_account_id}, countdown=countdown)
+        queue = (self.request.delivery_info or {}).get("routing_key")  # back on the queue it came from
+        push_drain_account_task.apply_async(
+            kwargs={"client_account_id": client_account_id}, countdown=countdown, **({"queue": queue} if queue else {})
+        )
     return {"sent": result.sent, "done": result.done, "failed": result.failed, "conflicts": result.conflicts,
             "busy": result.busy, "retry_in": result.retry_in}  # fmt: skip
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.callrail.client import CallRailClient
-from apps.callrail.errors import NotFound
+from apps.callrail.errors import NotFound, Transient
 from apps.core.redis import get_redis, redis_key
 
 from .models import KIND_RANK, SyncKind, SyncRun, SyncState
@@ -98,12 +99,17 @@ class SyncContext:
     windows: dict[str, list] = field(default_factory=dict)
     #: the session commits asynchronously (``_async_commit``): pages need no SET LOCAL of their own
     async_commit: bool = False
+    #: ``time.monotonic()`` after which a resumable pass stops at its next page boundary (``SliceOver``)
+    slice_ends: float | None = None
     #: resources whose pass began with no row of the account in the table: pages are inserted, not looked up
     insert_only: set[str] = field(default_factory=set)
     _inserted: dict[str, int] = field(default_factory=dict)
     _analyzed: dict[str, int] = field(default_factory=dict)
     _lookups: dict[str, tuple[str, tuple]] = field(default_factory=dict)
     _refs: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def slice_over(self) -> bool:
+        return self.slice_ends is not None and monotonic() >= self.slice_ends
 
     def problem(self, resource: Resource, callrail_id: Any, message: str) -> None:
         self.problem_count += 1
@@ -130,6 +136,15 @@ class SyncContext:
             return ZoneInfo(self.account.time_zone or "UTC")
         except (ValueError, KeyError):
             return ZoneInfo("UTC")
+
+
+class SliceOver(Transient):
+    """The run's slice of worker time is spent (``SYNC_SLICE_SECONDS``): it stops after a committed page and
+    its checkpoint, and goes back to the tail of its queue, so one huge account never holds a worker for its
+    whole sync while the others wait."""
+
+    def __init__(self) -> None:
+        super().__init__("slice of worker time spent; continues from its checkpoint", retry_after=0)
 
 
 class SeenSet:
@@ -1036,6 +1051,12 @@ def _window_done(ctx: SyncContext, resource: Resource, index: int) -> None:
         ctx.run.save(update_fields=["progress"])
 
 
+def _may_slice(ctx: SyncContext, records: list, after: str | None, resumed_from: str | None) -> bool:
+    """Whether the pass stops here for its slice: time is up, a full page says more follow (the last page never
+    ends a slice), and the checkpoint moved on since this execution resumed (every slice makes progress)."""
+    return len(records) >= int(setting("SYNC_PER_PAGE", 250)) and after != resumed_from and ctx.slice_over()
+
+
 def _run_window(ctx: SyncContext, resource: Resource, state: SyncState) -> None:
     cp = state.checkpoint
     window_start = datetime.fromisoformat(cp["window_start"])
@@ -1045,6 +1066,7 @@ def _run_window(ctx: SyncContext, resource: Resource, state: SyncState) -> None:
     start = datetime.fromisoformat(cp["after"]) if cp.get("after") else window_start
     params = {**resource.params, **_dated_params(ctx, start, window_end)}
     resumable = resource.window.sort is not None
+    resumed_from = cp.get("after")
     if resumable:
         params.update(sort=resource.window.sort, order="asc")
     with _insert_only(ctx, resource, first):
@@ -1063,6 +1085,8 @@ def _run_window(ctx: SyncContext, resource: Resource, state: SyncState) -> None:
                 cp["after"] = max(latest.replace(microsecond=0), start).astimezone(UTC).isoformat()
             cp["pages"] = cp.get("pages", 0) + 1
             apply_page(ctx, resource, records, state=state, seen=seen)
+            if resumable and _may_slice(ctx, records, cp.get("after"), resumed_from):
+                raise SliceOver  # the page and its checkpoint are committed: the next slice resumes from there
     if seen is not None:
         mark_disappeared(ctx, resource, seen=seen, window=(window_start, window_end))
     analyze_after_pass(ctx, resource.model)

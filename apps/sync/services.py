@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,15 +21,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.callrail.client import client_for_account, new_session
 from apps.callrail.errors import AuthFailed, CallRailError, Transient
+from apps.core.queues import interactive_options
 from apps.credentials.services import client_account_mark_refused
 from apps.tenancy.models import ClientAccount
 
-from .engine import SyncContext, setting, sync_resource
+from .engine import SliceOver, SyncContext, setting, sync_resource
 from .locks import AccountSyncLock, LockLost, is_locked
 from .models import (
     ACTIVE_STATUSES,
     FINISHED_STATUSES,
-    KIND_RANK,
     SyncKind,
     SyncRun,
     SyncSchedule,
@@ -75,7 +75,7 @@ def _is_stale(run: SyncRun, now: datetime) -> bool:
     """An active run nobody is working on any more (its worker died, or its message was lost)."""
     if run.status == SyncStatus.RUNNING:
         beat = run.heartbeat_at or run.started_at or run.queued_at
-        return not is_locked(run.client_account_id) and now - beat > timedelta(seconds=run.lock_ttl)
+        return now - beat > timedelta(seconds=run.lock_ttl) and not is_locked(run.client_account_id)
     if run.status == SyncStatus.WAITING:
         grace = timedelta(seconds=int(setting("SYNC_WAITING_GRACE_SECONDS", 900)))
         return run.not_before is not None and now - run.not_before > grace and not is_locked(run.client_account_id)
@@ -147,10 +147,13 @@ def sync_request(
 
 
 def _enqueue_on_commit(run: SyncRun, countdown: float | None = None) -> None:
+    """Send the run's task when the transaction commits: a person's "Sync now" (the interactive lane) on the
+    ``interactive`` queue, ahead of every agency's scheduled backlog; the rest on ``sync``."""
     from .tasks import sync_run_task
 
     kwargs = {"client_account_id": run.client_account_id, "sync_run_id": run.pk}
-    transaction.on_commit(lambda: sync_run_task.apply_async(kwargs=kwargs, countdown=countdown))
+    options = interactive_options(run.lane == "interactive")
+    transaction.on_commit(lambda: sync_run_task.apply_async(kwargs=kwargs, countdown=countdown, **options))
 
 
 # ------------------------------------------------------------------------------------------- execute
@@ -222,7 +225,8 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             "rate_limited", "problems", "problem_count", "progress", "heartbeat_at",
         ])  # fmt: skip
 
-    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress, windows=run.windows or {})
+    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress, windows=run.windows or {},
+                      slice_ends=_slice_ends())  # fmt: skip
     done = list(run.progress.get("done", []))
     try:
         for name in run.resources:
@@ -271,6 +275,9 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         run.progress = {**run.progress, "current": ""}
         run.save(update_fields=["status", "finished_at", "progress", "errors"])
         return run
+    except SliceOver:
+        _record_slice(run, ctx, save_progress)
+        raise
     except Transient as exc:
         _record_wait(run, ctx, save_progress, exc)
         raise
@@ -279,6 +286,27 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             lock.release()
         except REDIS_DOWN:  # the lock expires by itself (its ttl)
             logger.warning("sync run %s account %s: Redis unreachable, lock left to expire", run.pk, account.pk)
+
+
+def _slice_ends() -> float | None:
+    """When this execution's slice of worker time ends (``SYNC_SLICE_SECONDS``, 0: never)."""
+    import time
+
+    seconds = float(setting("SYNC_SLICE_SECONDS", 120))
+    return time.monotonic() + seconds if seconds > 0 else None
+
+
+def _record_slice(run: SyncRun, ctx: SyncContext, save_progress: Any) -> None:
+    """The slice is over: the run waits at the tail of its queue (the task sends it there). ``not_before``: if
+    that message is lost, the dispatcher re-sends the run a slice later, as for any wait."""
+    try:
+        save_progress(ctx)
+    except LockLost:
+        return
+    run.status = SyncStatus.WAITING
+    run.not_before = timezone.now() + timedelta(seconds=max(60.0, float(setting("SYNC_SLICE_SECONDS", 120))))
+    run.progress = {**run.progress, "slices": run.progress.get("slices", 0) + 1}
+    run.save(update_fields=["status", "not_before", "progress"])
 
 
 def _record_wait(run: SyncRun, ctx: SyncContext, save_progress: Any, exc: Transient) -> None:
@@ -357,20 +385,27 @@ def due_kind(schedule: SyncSchedule, *, now: datetime, time_zone: str) -> str | 
 #: registered by the resource's app (apps.tags: deleted and renamed tags applied to the mirrored calls).
 PASS_HOOKS: dict[str, tuple[Callable[..., Any], Callable[..., dict[str, int]]]] = {}
 
-#: ``(account, now) -> bool``: whether another source brings new records for free right now (healthy
-#: webhooks: registered by apps.webhooks, which builds on sync — sync imports no webhook code).
-FRESH_DATA_SOURCES: list[Callable[[ClientAccount, datetime], bool]] = []
+#: ``(accounts, now) -> {account pk}``: the accounts another source brings new records for free right now
+#: (healthy webhooks: registered by apps.webhooks, which builds on sync — sync imports no webhook code).
+#: Asked once per dispatcher tick for every candidate together.
+FRESH_DATA_SOURCES: list[Callable[[Sequence[ClientAccount], datetime], set[int]]] = []
+
+
+def slow_polling_allowed(schedule: SyncSchedule, *, now: datetime) -> bool:
+    """Whether the schedule lets the incremental run wait for a fresh-data source: the last incremental run
+    is younger than ``WEBHOOK_HEALTHY_INCREMENTAL_MINUTES`` (longer than the schedule's own pace)."""
+    slow = int(setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", 60))
+    last = schedule.last_incremental_at
+    return slow > schedule.incremental_every_minutes and last is not None and now - last < timedelta(minutes=slow)
 
 
 def webhooks_slow_polling(account: ClientAccount, schedule: SyncSchedule, *, now: datetime) -> bool:
     """True while the incremental run may wait: webhooks are healthy for the account (they bring calls, texts
     and forms for free) and the last incremental run is younger than ``WEBHOOK_HEALTHY_INCREMENTAL_MINUTES``.
     When webhooks fall silent while calls were expected, polling is back at the schedule's pace."""
-    slow = int(setting("WEBHOOK_HEALTHY_INCREMENTAL_MINUTES", 60))
-    last = schedule.last_incremental_at
-    if slow <= schedule.incremental_every_minutes or last is None or now - last >= timedelta(minutes=slow):
+    if not slow_polling_allowed(schedule, now=now):
         return False
-    return any(source(account, now) for source in FRESH_DATA_SOURCES)
+    return any(account.pk in source([account], now) for source in FRESH_DATA_SOURCES)
 
 
 def reread_queue(*, account: ClientAccount, now: datetime) -> SyncRun | None:
@@ -392,44 +427,11 @@ def reread_queue(*, account: ClientAccount, now: datetime) -> SyncRun | None:
 
 def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     """The beat fan-out: queue what each enabled account's schedule wants, never a second run for an
-    account with one queued, running or waiting; re-send waiting runs whose wait is over."""
-    now = now or timezone.now()
-    queued: list[SyncRun] = []
-    accounts = (
-        ClientAccount.objects.unscoped(reason="beat-dispatch")
-        .filter(sync_enabled=True, connection_error="")  # a refused key is not retried forever
-        .order_by("pk")
-    )
-    for account in accounts:
-        try:
-            existing = active_run(account, now=now)
-            if existing is not None:
-                if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= now:
-                    with transaction.atomic():
-                        _enqueue_on_commit(existing)
-                continue
-            schedule = sync_schedule_for(account=account)
-            kind = due_kind(schedule, now=now, time_zone=account.time_zone)
-            if kind == SyncKind.INCREMENTAL and webhooks_slow_polling(account, schedule, now=now):
-                kind = None
-            if kind is None:  # nothing else due: the continuous re-read's next slice, if one is
-                run = reread_queue(account=account, now=now)
-                if run is not None:
-                    schedule.last_reread_at = now
-                    schedule.save(update_fields=["last_reread_at"])
-                    queued.append(run)
-                continue
-            run, created = sync_request(account=account, kind=kind, trigger=SyncTrigger.SCHEDULE, now=now)
-            if not created:
-                continue
-            schedule.last_incremental_at = now
-            if KIND_RANK[kind] >= KIND_RANK[SyncKind.FULL]:
-                schedule.last_full_at = now
-            schedule.save(update_fields=["last_incremental_at", "last_full_at"])
-            queued.append(run)
-        except Exception:  # one broken account never stops the others' schedule
-            logger.exception("sync dispatch failed for account %s", account.pk)
-    return queued
+    account with one queued, running or waiting; re-send waiting runs whose wait is over. A fixed number of
+    queries a tick whatever the number of accounts (``dispatch.py``)."""
+    from .dispatch import dispatch_tick
+
+    return dispatch_tick(now=now)
 
 
 def mirror_apply_records(

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 def sync_run_task(self, *, client_account_id: int, sync_run_id: int, failures: int = 0) -> str:
     from apps.callrail.errors import BudgetExhausted
 
-    from .engine import setting
+    from .engine import SliceOver, setting
     from .models import SyncRun
     from .services import LockBusy, sync_run_execute, sync_run_give_up
 
@@ -35,6 +35,11 @@ def sync_run_task(self, *, client_account_id: int, sync_run_id: int, failures: i
         run = sync_run_execute(run=run)
     except LockBusy as exc:
         raise self.retry(countdown=min(exc.retry_after, max_countdown), max_retries=None) from None
+    except SliceOver:  # to the tail of the queue it came from (no countdown: an eta would skip the queue)
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        kwargs = {"client_account_id": client_account_id, "sync_run_id": sync_run_id, "failures": failures}
+        sync_run_task.apply_async(kwargs=kwargs, **({"queue": queue} if queue else {}))
+        return "sliced"
     except Transient as exc:
         if not isinstance(exc, BudgetExhausted):
             failures += 1

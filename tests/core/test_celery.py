@@ -17,7 +17,7 @@ def test_celery_configuration_is_safe_by_default():
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.accept_content == ["json"]
-    assert set(settings.CELERY_TASK_QUEUES_NAMES) == {"default", "sync", "push", "webhooks", "email"}
+    assert set(settings.CELERY_TASK_QUEUES_NAMES) == {"default", "interactive", "sync", "push", "webhooks", "email"}
     assert app.amqp.router.route({}, "sync.pull_account")["queue"].name == "sync"
     assert "core.heartbeat" in conf.beat_schedule
 

@@ -50,7 +50,7 @@ class FaultWorker(WorkerProcess):
 
 def start_fault_worker(
     *, redis_url: str | None = None, env: dict[str, str] | None = None, concurrency: int = 1,
-    queues: str = "default,sync,push",
+    queues: str = "default,interactive,sync,push",
 ) -> FaultWorker:  # fmt: skip
     """``tests.workers.start_worker`` with the fault suite's settings module and extra environment (on the test
     database of either back-end)."""

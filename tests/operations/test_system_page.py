@@ -44,7 +44,7 @@ def test_owner_sees_queues_heartbeat_and_only_their_accounts(login, tenant, othe
     assert response.status_code == 200
     queues = dict(response.context["queues"])
     assert queues["push"] == 7
-    assert set(queues) == {"default", "sync", "push", "webhooks", "email"}
+    assert set(queues) == {"default", "interactive", "sync", "push", "webhooks", "email"}
     assert response.context["heartbeat"] is not None
     assert not response.context["heartbeat_stale"]
     assert response.context["ping"] is None  # not pinged by the page: loaded afterwards (below)

@@ -1,0 +1,280 @@
+"""The beat dispatcher's tick: a fixed number of set-based queries whatever the number of accounts.
+
+One tick (``sync_dispatch``, every minute):
+
+1. loads the accounts that may need something — sync on, key not refused, and no run that only waits
+   (queued recently, or waiting for a time still to come): a paused, refused or backing-off account costs
+   nothing, it is filtered in SQL;
+2. loads their active runs and schedules (missing schedules created in bulk);
+3. decides in Python what each account's schedule wants (``services.due_kind``), the webhooks' slow polling
+   for all candidates at once (``FRESH_DATA_SOURCES``), and retires abandoned runs / re-sends waiting runs
+   whose wait is over;
+4. creates the due runs with one ``bulk_create`` under the accounts' row locks and updates the schedules
+   with one ``bulk_update``; the tasks are sent when the transaction commits;
+5. re-read slices (``reread.py``): only accounts whose coverage may have a part due are looked at, at most
+   ``SYNC_DISPATCH_REREAD_CHECKS`` of them a tick, in rotation — the one per-account step, bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from apps.tenancy.models import ClientAccount
+
+from .engine import setting
+from .models import ACTIVE_STATUSES, KIND_RANK, SyncKind, SyncRun, SyncSchedule, SyncStatus, SyncTrigger
+from .resources import resource_names
+
+logger = logging.getLogger(__name__)
+
+REASON = "beat-dispatch"
+#: What a tick reads of an account (the re-read step's plan included: budget overrides, the agency's retention).
+ACCOUNT_FIELDS = ("pk", "agency_id", "time_zone", "budget_overrides", "agency__id", "agency__retention_months")
+
+
+@dataclass
+class Tick:
+    """What one tick found and decided, account by account (pk order)."""
+
+    now: datetime
+    accounts: list[ClientAccount]
+    runs: dict[int, list[SyncRun]] = field(default_factory=dict)  # active runs, oldest first
+    schedules: dict[int, SyncSchedule] = field(default_factory=dict)
+    retired: list[SyncRun] = field(default_factory=list)
+    resend: list[SyncRun] = field(default_factory=list)
+    due: dict[int, str] = field(default_factory=dict)  # account pk -> kind to queue
+    idle: list[ClientAccount] = field(default_factory=list)  # nothing due: a re-read slice may be
+
+
+# ------------------------------------------------------------------------------------------- loading
+def _idle_runs(now: datetime) -> Q:
+    """Active runs that need nothing from the dispatcher this tick: queued and not yet stale, or waiting for a
+    time still to come (a failing account backing off). Running runs are loaded (their staleness needs the
+    lock), and so is everything else active."""
+    stale_queued = now - timedelta(seconds=int(setting("SYNC_QUEUED_STALE_SECONDS", 3 * 3600)))
+    return Q(status=SyncStatus.QUEUED, queued_at__gte=stale_queued) | Q(
+        Q(not_before__isnull=True) | Q(not_before__gt=now), status=SyncStatus.WAITING
+    )
+
+
+def load_accounts(now: datetime) -> list[ClientAccount]:
+    """Accounts the tick must look at: one query. Skipped in SQL: sync off, a refused key (not retried
+    forever), and accounts whose every active run just waits."""
+    runs = SyncRun.objects.unscoped(reason=REASON).filter(client_account=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+    idle = runs.filter(_idle_runs(now))
+    busy = runs.exclude(_idle_runs(now))
+    return list(
+        ClientAccount.objects.unscoped(reason=REASON)
+        .filter(sync_enabled=True, connection_error="")
+        .filter(~Exists(idle) | Exists(busy))
+        .select_related("agency")
+        .only(*ACCOUNT_FIELDS)
+        .order_by("pk")
+    )
+
+
+def load_runs(accounts: Sequence[ClientAccount]) -> dict[int, list[SyncRun]]:
+    """The accounts' active runs, oldest first: one query."""
+    out: dict[int, list[SyncRun]] = {}
+    runs = (
+        SyncRun.objects.unscoped(reason=REASON)
+        .filter(client_account_id__in=[a.pk for a in accounts], status__in=ACTIVE_STATUSES)
+        .defer("resources", "windows", "problems")
+        .order_by("queued_at")
+    )
+    for run in runs:
+        out.setdefault(run.client_account_id, []).append(run)
+    return out
+
+
+def load_schedules(accounts: Sequence[ClientAccount]) -> dict[int, SyncSchedule]:
+    """The accounts' schedules, the default one created for an account that has none: one query (three the
+    first time)."""
+    ids = [a.pk for a in accounts]
+    schedules = SyncSchedule.objects.unscoped(reason=REASON)
+    found = {s.client_account_id: s for s in schedules.filter(client_account_id__in=ids)}
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        schedules.bulk_create([SyncSchedule(client_account_id=pk) for pk in missing], ignore_conflicts=True)
+        found.update({s.client_account_id: s for s in schedules.filter(client_account_id__in=missing)})
+    return found
+
+
+# ------------------------------------------------------------------------------------------ deciding
+def _current_run(tick: Tick, account: ClientAccount) -> SyncRun | None:
+    """Like ``services.active_run``: the first active run nobody abandoned; abandoned ones are retired."""
+    from .services import _is_stale
+
+    for run in tick.runs.get(account.pk, []):
+        if _is_stale(run, tick.now):
+            tick.retired.append(run)
+            continue
+        return run
+    return None
+
+
+def decide(tick: Tick) -> None:
+    """Per account, in memory: re-send a waiting run whose wait is over, or the kind of run its schedule
+    wants. One broken account (say, a time zone ZoneInfo refuses) is logged and skipped."""
+    from .services import due_kind
+
+    for account in tick.accounts:
+        try:
+            existing = _current_run(tick, account)
+            if existing is not None:
+                if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= tick.now:
+                    tick.resend.append(existing)
+                continue
+            kind = due_kind(tick.schedules[account.pk], now=tick.now, time_zone=account.time_zone)
+            if kind is None:
+                tick.idle.append(account)
+            else:
+                tick.due[account.pk] = kind
+        except Exception:  # one broken account never stops the others' schedule
+            logger.exception("sync dispatch failed for account %s", account.pk)
+
+
+def slow_polling(tick: Tick) -> None:
+    """Incrementals that may wait because another source (healthy webhooks) brings new records for free:
+    asked once for every candidate together."""
+    from .services import FRESH_DATA_SOURCES, slow_polling_allowed
+
+    candidates = [
+        a for a in tick.accounts
+        if tick.due.get(a.pk) == SyncKind.INCREMENTAL and slow_polling_allowed(tick.schedules[a.pk], now=tick.now)
+    ]  # fmt: skip
+    fresh: set[int] = set()
+    for source in FRESH_DATA_SOURCES:
+        if candidates:
+            try:
+                fresh |= source(candidates, tick.now)
+            except Exception:  # a broken source: polling at the schedule's pace is always safe
+                logger.exception("sync dispatch: fresh-data source %s failed", source)
+    for account in candidates:
+        if account.pk in fresh:
+            del tick.due[account.pk]
+            tick.idle.append(account)
+    tick.idle.sort(key=lambda a: a.pk)
+
+
+# ------------------------------------------------------------------------------------------- writing
+def retire(runs: list[SyncRun]) -> None:
+    """Abandoned runs (as ``services.sync_run_interrupt``): interrupted in one query; their pages stay."""
+    reason = "abandoned (worker gone or message lost); the next run resumes it"
+    for run in runs:
+        run.status = SyncStatus.INTERRUPTED
+        run.finished_at = timezone.now()
+        run.errors = [*run.errors, {"resource": run.progress.get("current", ""), "message": reason}]
+    if runs:
+        SyncRun.objects.unscoped(reason=REASON).bulk_update(runs, ["status", "finished_at", "errors"])
+
+
+def queue_due(tick: Tick) -> list[SyncRun]:
+    """Create the due runs in one transaction: the accounts' rows locked (as ``sync_request`` does, so a
+    concurrent "Sync now" cannot add a second active run), accounts that got a run meanwhile left out."""
+    from .services import _enqueue_on_commit
+
+    if not tick.due:
+        return []
+    ids = sorted(tick.due)
+    resources = resource_names()
+    lock_ttl = int(setting("SYNC_LOCK_TTL", 120))
+    with transaction.atomic():
+        list(ClientAccount.objects.unscoped(reason=REASON).filter(pk__in=ids).order_by("pk")
+             .select_for_update().values_list("pk", flat=True))  # fmt: skip
+        taken = set(
+            SyncRun.objects.unscoped(reason=REASON)
+            .filter(client_account_id__in=ids, status__in=ACTIVE_STATUSES)  # (abandoned ones were retired)
+            .values_list("client_account_id", flat=True)
+        )
+        new = [
+            SyncRun(client_account_id=pk, kind=tick.due[pk], resources=list(resources), windows={},
+                    trigger=SyncTrigger.SCHEDULE, lane="background", lock_ttl=lock_ttl, queued_at=tick.now)
+            for pk in ids if pk not in taken
+        ]  # fmt: skip
+        created = SyncRun.objects.unscoped(reason=REASON).bulk_create(new)
+        mark_scheduled(tick, created)
+        for run in created:
+            _enqueue_on_commit(run)
+    return created
+
+
+def mark_scheduled(tick: Tick, created: list[SyncRun]) -> None:
+    """The schedules of the accounts that got a run: the incremental (and a full one's full) done now. Two
+    UPDATEs, all rows of one getting the same values."""
+    full = {r.client_account_id for r in created if KIND_RANK[r.kind] >= KIND_RANK[SyncKind.FULL]}
+    values = {"last_incremental_at": tick.now}
+    for accounts, changes in (
+        ({r.client_account_id for r in created} - full, values),
+        (full, {**values, "last_full_at": tick.now}),
+    ):
+        if accounts:
+            SyncSchedule.objects.unscoped(reason=REASON).filter(client_account_id__in=accounts).update(**changes)
+            for pk in accounts:  # the loaded rows as saved (the re-read step may save them again)
+                for name, value in changes.items():
+                    setattr(tick.schedules[pk], name, value)
+
+
+def resend(runs: list[SyncRun]) -> None:
+    """Waiting runs whose wait is over go back on the queue (no new run for them)."""
+    from .services import _enqueue_on_commit
+
+    with transaction.atomic():
+        for run in runs:
+            _enqueue_on_commit(run)
+
+
+# ------------------------------------------------------------------------------------------ re-reads
+def reread_turn(candidates: list[ClientAccount], now: datetime) -> list[ClientAccount]:
+    """At most ``SYNC_DISPATCH_REREAD_CHECKS`` candidates, a different part of the list each minute so every
+    candidate's turn comes within ``len / checks`` minutes (all of them each tick when they fit)."""
+    checks = max(1, int(setting("SYNC_DISPATCH_REREAD_CHECKS", 25)))
+    if len(candidates) <= checks:
+        return candidates
+    start = (int(now.timestamp() // 60) * checks) % len(candidates)
+    return [candidates[(start + i) % len(candidates)] for i in range(checks)]
+
+
+def queue_rereads(tick: Tick) -> list[SyncRun]:
+    """The continuous re-read's next slice for idle accounts whose coverage may have a part due."""
+    from .reread import reread_may_be_due
+    from .services import reread_queue
+
+    maybe = reread_may_be_due(tick.idle, now=tick.now)
+    queued: list[SyncRun] = []
+    for account in reread_turn([a for a in tick.idle if a.pk in maybe], tick.now):
+        try:
+            run = reread_queue(account=account, now=tick.now)
+            if run is not None:
+                schedule = tick.schedules[account.pk]
+                schedule.last_reread_at = tick.now
+                schedule.save(update_fields=["last_reread_at"])
+                queued.append(run)
+        except Exception:  # one broken account never stops the others' schedule
+            logger.exception("sync dispatch (re-read) failed for account %s", account.pk)
+    return queued
+
+
+# ------------------------------------------------------------------------------------------------ tick
+def dispatch_tick(*, now: datetime | None = None) -> list[SyncRun]:
+    """One beat tick; returns the runs it queued, in account order."""
+    now = now or timezone.now()
+    tick = Tick(now=now, accounts=load_accounts(now))
+    if not tick.accounts:
+        return []
+    tick.runs = load_runs(tick.accounts)
+    tick.schedules = load_schedules(tick.accounts)
+    decide(tick)
+    slow_polling(tick)
+    retire(tick.retired)
+    if tick.resend:
+        resend(tick.resend)
+    queued = queue_due(tick) + queue_rereads(tick)
+    return sorted(queued, key=lambda r: r.client_account_id)
