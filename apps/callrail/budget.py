@@ -52,6 +52,7 @@ How it holds
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import math
 import os
@@ -875,8 +876,9 @@ class Budget:
             except (redis.RedisError, OSError) as exc:
                 self._enter_degraded(exc)
             else:
+                templates: dict[str, ClassStatus] = {}  # the limits of a scope without overrides, worked out once
                 return [
-                    self._status_from_replies(str(account), overrides, now, reply)
+                    self._status_from_replies(str(account), overrides, now, reply, templates=templates)
                     for (account, overrides), reply in zip(items, replies, strict=True)
                 ]
         return [self._local_status(str(account), overrides) for account, overrides in items]
@@ -896,11 +898,19 @@ class Budget:
                  self._key(account, "deferred")]  # fmt: skip
         self._status_reads(keys=keys, args=[f"({now - self.hour_us}", f"({now - self.day_us}"], client=pipe)
 
-    def _status_from_replies(self, account: str, overrides: Mapping | None, now: int, replies: list) -> BudgetStatus:
+    def _status_from_replies(
+        self, account: str, overrides: Mapping | None, now: int, replies: list, *,
+        templates: dict[str, ClassStatus] | None = None,
+    ) -> BudgetStatus:  # fmt: skip
         classes = []
         for i, limit_class in enumerate(LIMIT_CLASSES):
             hn, dn, oldest_h, oldest_d, newest, blk = replies[6 * i : 6 * i + 6]
-            cls = self._class_status(limit_class, overrides)
+            if templates is None or overrides:
+                cls = self._class_status(limit_class, overrides)
+            else:
+                if limit_class not in templates:
+                    templates[limit_class] = self._class_status(limit_class, None)
+                cls = dataclasses.replace(templates[limit_class])
             cls.hour_spent, cls.day_spent = int(hn), int(dn)
             if oldest_h:
                 cls.hour_frees_at = _dt(float(oldest_h) + self.hour_us)

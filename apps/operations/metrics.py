@@ -124,7 +124,7 @@ class PortalCollector(Collector):
                                          labels=["agency", "credential"]),
         }  # fmt: skip
         keys_seen: set[str] = set()
-        for fig in account_figures(self.scope):
+        for fig in account_figures(self.scope, with_last_run=False):  # (the system page's column, not a series)
             account = fig.account
             labels = [account.agency.slug, str(account.pk), account.callrail_account_id]
             budget = fig.budget
@@ -195,13 +195,17 @@ def exposition(families: Iterable[Metric]) -> bytes:
     about 45 µs a line: 1.5 s of a 1,000-account scrape's 33,000 lines. Label names are this module's own
     (valid names, nothing to escape); label values are escaped."""
     out: list[str] = []
+    rendered: dict[tuple, str] = {}  # an account's label set recurs in many families: escaped and sorted once
     for family in families:
         name = family.name + "_total" if family.type == "counter" else family.name
         help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
         out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n")
         for sample in family.samples:
             if sample.labels:
-                labels = ",".join(f'{k}="{_escape_value(v)}"' for k, v in sorted(sample.labels.items()))
+                key = tuple(sample.labels.items())
+                labels = rendered.get(key)
+                if labels is None:
+                    labels = rendered[key] = ",".join(f'{k}="{_escape_value(v)}"' for k, v in sorted(key))
                 out.append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n")
             else:
                 out.append(f"{sample.name} {floatToGoString(sample.value)}\n")

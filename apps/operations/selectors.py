@@ -66,8 +66,9 @@ def _grouped(queryset: QuerySet, *values: str, **aggregates: Any) -> list[dict]:
 
 
 def account_figures(
-    scope: Callable[[type], QuerySet], *, with_budget: bool = True, accounts: list[ClientAccount] | None = None
-) -> list[AccountFigures]:
+    scope: Callable[[type], QuerySet], *, with_budget: bool = True, with_last_run: bool = True,
+    accounts: list[ClientAccount] | None = None,
+) -> list[AccountFigures]:  # fmt: skip
     """Figures of every account ``scope`` reaches, or of ``accounts`` (a page of them, read through the same
     scope). ``scope(Model)`` returns the model's rows the caller may read: ``lambda m: m.objects.visible_to(user,
     agency)`` for a person, or an operator's ``unscoped``. The same few queries and one Redis pipeline for any
@@ -93,7 +94,7 @@ def account_figures(
         fig.last_success_at = row["last_success"]
         fig.rate_limited_total = int(row["rate_limited"] or 0)
         fig.requests_total = int(row["requests"] or 0)
-    last_pks = [row["last_pk"] for row in _grouped(runs, last_pk=Max("pk"))]
+    last_pks = [row["last_pk"] for row in _grouped(runs, last_pk=Max("pk"))] if with_last_run else []
     for run in runs.filter(pk__in=last_pks).only("pk", "client_account_id", "kind", "status", "finished_at"):
         figures[run.client_account_id].last_run = run
     if apps.is_installed("apps.push"):

@@ -23,9 +23,16 @@ def _small_pages(monkeypatch):
     monkeypatch.setattr(DashboardView, "paginate_by", PAGE)
 
 
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"]
+
+
 def add_accounts(agency, count: int, start: int = 0) -> list:
-    """Connected accounts with a sync history: a success, and a failure in the last day for every other one."""
-    accounts = [ClientAccountFactory(agency=agency, name=f"Scale Client {start + i:03d}") for i in range(count)]
+    """Connected accounts in several time zones with a sync history: a success, and a failure in the last day for
+    every other one."""
+    accounts = [
+        ClientAccountFactory(agency=agency, name=f"Scale Client {start + i:03d}", time_zone=ZONES[i % len(ZONES)])
+        for i in range(count)
+    ]
     now = timezone.now()
     runs = []
     for i, account in enumerate(accounts):
@@ -46,7 +53,7 @@ def queries(client, url: str) -> int:
     return len(captured.captured_queries)
 
 
-def test_queries_do_not_grow_with_accounts_or_agencies(login, tenant):
+def test_queries_do_not_grow_with_accounts_agencies_or_time_zones(login, tenant):
     client = login(tenant.owner)
     add_accounts(tenant.agency, 2)
     few = queries(client, "/")
