@@ -55,7 +55,7 @@ class SystemView(PortalView, TemplateView):
 
     permission = Can.SYSTEM
     template_name = "operations/system.html"
-    paginate_by = 50
+    paginate_by = 25
 
     def get_context_data(self, **kwargs):
         user, agency = self.request.user, self.request.agency or None
