@@ -502,6 +502,10 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
                 break
     drained_minutes = minute - minutes
     pending_runs, lost_runs, open_entries = after_kill(kill_runs, pushed, kill_time or start)
+    if lost_runs:  # a message between Redis' queue and its unacknowledged set is in neither for a moment
+        time.sleep(3)
+        again = after_kill(kill_runs, pushed, kill_time or start)
+        pending_runs, lost_runs = again[0], [pk for pk in again[1] if pk in lost_runs]
     load_after = load_average()
 
     # pages with everything in place, workers still running
