@@ -88,8 +88,11 @@ def seed_scale(
     calls_per_account: int = 0,
     seed: int = 22,
     now: datetime | None = None,
+    largest_agency_accounts: int = 0,
 ) -> ScaleSeed:
-    """Create ``accounts`` client accounts over ``agencies`` agencies (account ``i`` in agency ``i % agencies``)."""
+    """Create ``accounts`` client accounts over ``agencies`` agencies: account ``i`` in agency ``i % agencies``
+    (an even spread), or with ``largest_agency_accounts`` the first that many in the first agency (a big agency)
+    and the rest spread evenly over the others."""
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
     from django.utils import timezone
@@ -100,6 +103,15 @@ def seed_scale(
 
     if accounts < 1 or agencies < 1 or agencies > accounts:
         raise ValueError("need at least one account per agency")
+    largest = largest_agency_accounts if agencies > 1 else 0
+    if largest and accounts - largest < agencies - 1:
+        raise ValueError("largest_agency_accounts leaves too few accounts for the other agencies")
+
+    def agency_of(i: int) -> int:
+        if not largest:
+            return i % agencies
+        return 0 if i < largest else 1 + (i - largest) % (agencies - 1)
+
     rng = random.Random(seed)
     now = now or timezone.now()
     password_hash = make_password(SCALE_PASSWORD)  # hashed once: the same password for every login
@@ -127,7 +139,7 @@ def seed_scale(
             city, state, zone = CITIES[i % len(CITIES)]
             specs.append((i, f"{city} {TRADES[(i // len(CITIES)) % len(TRADES)]} {i + 1:04d}", state, zone))
         credentials = Credential.objects.bulk_create([
-            Credential(agency=agency_rows[i % agencies], name=f"{name} key", auth_mode=AuthMode.DIRECT,
+            Credential(agency=agency_rows[agency_of(i)], name=f"{name} key", auth_mode=AuthMode.DIRECT,
                        api_key=api_key_for(i), base_url=root, checked_at=now - timedelta(days=30),
                        key_changed_at=now - timedelta(days=30))
             for i, name, _, _ in specs
@@ -137,7 +149,7 @@ def seed_scale(
         rows = []
         for (i, name, _, zone), credential in zip(specs, credentials, strict=True):
             rows.append(ClientAccount(
-                agency=agency_rows[i % agencies], name=name, callrail_account_id=callrail_account_id(seed, i),
+                agency=agency_rows[agency_of(i)], name=name, callrail_account_id=callrail_account_id(seed, i),
                 credential=credential, time_zone=zone, sync_enabled=i not in paused,
                 connection_error="CallRail refused the API key (401): check it under Settings › Integrations."
                 if i in refused else "",

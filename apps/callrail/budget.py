@@ -52,6 +52,7 @@ How it holds
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import math
 import os
@@ -349,6 +350,32 @@ return out
 # KEYS: [1] block key, [2] events (zset), [3] meta (hash). ARGV: [1] retry_after µs (-1: none given),
 # [2] minimum block µs, [3] jitter µs, [4] hour µs, [5] day µs, [6] scope label.
 # Returns {blocked_until_us, now_us, escalated}.
+# KEYS: per class (LIMIT_CLASSES order): log, class block; then the scope's block, events, meta, deferred.
+# ARGV: [1] hour minimum, [2] day minimum (exclusive scores, "(…"). Returns per class: hour count, day count,
+# the oldest score in the hour, in the day, the newest score, the class block; then the scope's block, 429s in
+# the day, the last 429, the deferred count (false: none). One call per scope: a status of many accounts is
+# one pipeline of a few thousand short calls, not tens of thousands of commands.
+_STATUS_LUA = """
+local out = {}
+local nclasses = (#KEYS - 4) / 2
+local function score(r) if r[2] then return r[2] end return false end
+for i = 0, nclasses - 1 do
+  local log = KEYS[1 + 2 * i]
+  out[#out + 1] = redis.call('ZCOUNT', log, ARGV[1], '+inf')
+  out[#out + 1] = redis.call('ZCOUNT', log, ARGV[2], '+inf')
+  out[#out + 1] = score(redis.call('ZRANGEBYSCORE', log, ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 1))
+  out[#out + 1] = score(redis.call('ZRANGEBYSCORE', log, ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1))
+  out[#out + 1] = score(redis.call('ZRANGE', log, -1, -1, 'WITHSCORES'))
+  out[#out + 1] = redis.call('GET', KEYS[2 + 2 * i])
+end
+local base = 2 * nclasses
+out[#out + 1] = redis.call('GET', KEYS[base + 1])
+out[#out + 1] = redis.call('ZCOUNT', KEYS[base + 2], ARGV[2], '+inf')
+out[#out + 1] = redis.call('HGET', KEYS[base + 3], 'last_429')
+out[#out + 1] = redis.call('GET', KEYS[base + 4])
+return out
+"""
+
 _EXHAUSTED_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -501,6 +528,7 @@ class Budget:
         self.day_us = round(DAY * US / self.time_scale) + guard_us
         self._acquire = self.redis.register_script(_ACQUIRE_LUA)
         self._exhausted = self.redis.register_script(_EXHAUSTED_LUA)
+        self._status_reads = self.redis.register_script(_STATUS_LUA)
         self._local = _LocalBudget()
         self._state_lock = threading.Lock()
         self._degraded_since: float | None = None
@@ -831,40 +859,82 @@ class Budget:
             held_back_day=max(0, own.day - bg.day),
         )
 
+    def statuses(self, items: Sequence[tuple[object, Mapping | None]]) -> list[BudgetStatus]:
+        """``status`` of many scopes (``(account_key, overrides)`` pairs) at once: one clock read and one
+        pipeline for all of them (a page or a scrape of a thousand accounts is a few round trips, not five per
+        account), plus a peek only for a class a background request would have to wait for."""
+        if not items:
+            return []
+        if self._use_redis():
+            try:
+                secs, micros = self.redis.time()
+                now = secs * US + micros
+                pipe = self.redis.pipeline(transaction=False)
+                for account, _ in items:
+                    self._queue_status_reads(pipe, str(account), now)
+                replies = pipe.execute()
+            except (redis.RedisError, OSError) as exc:
+                self._enter_degraded(exc)
+            else:
+                templates: dict[str, ClassStatus] = {}  # the limits of a scope without overrides, worked out once
+                return [
+                    self._status_from_replies(str(account), overrides, now, reply, templates=templates)
+                    for (account, overrides), reply in zip(items, replies, strict=True)
+                ]
+        return [self._local_status(str(account), overrides) for account, overrides in items]
+
     def _redis_status(self, account: str, overrides: Mapping | None) -> BudgetStatus:
         secs, micros = self.redis.time()
         now = secs * US + micros
-        hour_min, day_min = f"({now - self.hour_us}", f"({now - self.day_us}"
         pipe = self.redis.pipeline(transaction=False)
+        self._queue_status_reads(pipe, account, now)
+        return self._status_from_replies(account, overrides, now, pipe.execute()[0])
+
+    def _queue_status_reads(self, pipe: Any, account: str, now: int) -> None:
+        keys = []
         for limit_class in LIMIT_CLASSES:
-            log = self._key(account, limit_class, "log")
-            pipe.zcount(log, hour_min, "+inf")
-            pipe.zcount(log, day_min, "+inf")
-            pipe.zrangebyscore(log, hour_min, "+inf", start=0, num=1, withscores=True)
-            pipe.zrangebyscore(log, day_min, "+inf", start=0, num=1, withscores=True)
-            pipe.zrange(log, -1, -1, withscores=True)
-            pipe.get(self._key(account, limit_class, "block"))
-        pipe.get(self._key(account, "block"))
-        pipe.zcount(self._key(account, "events"), day_min, "+inf")
-        pipe.hget(self._key(account, "meta"), "last_429")
-        pipe.get(self._key(account, "deferred"))
-        replies = pipe.execute()
+            keys += [self._key(account, limit_class, "log"), self._key(account, limit_class, "block")]
+        keys += [self._key(account, "block"), self._key(account, "events"), self._key(account, "meta"),
+                 self._key(account, "deferred")]  # fmt: skip
+        self._status_reads(keys=keys, args=[f"({now - self.hour_us}", f"({now - self.day_us}"], client=pipe)
+
+    def _status_from_replies(
+        self, account: str, overrides: Mapping | None, now: int, replies: list, *,
+        templates: dict[str, ClassStatus] | None = None,
+    ) -> BudgetStatus:  # fmt: skip
         classes = []
         for i, limit_class in enumerate(LIMIT_CLASSES):
             hn, dn, oldest_h, oldest_d, newest, blk = replies[6 * i : 6 * i + 6]
-            cls = self._class_status(limit_class, overrides)
+            if templates is None or overrides:
+                cls = self._class_status(limit_class, overrides)
+            else:
+                if limit_class not in templates:
+                    templates[limit_class] = self._class_status(limit_class, None)
+                cls = dataclasses.replace(templates[limit_class])
             cls.hour_spent, cls.day_spent = int(hn), int(dn)
             if oldest_h:
-                cls.hour_frees_at = _dt(oldest_h[0][1] + self.hour_us)
-                cls.hour_clear_at = _dt(newest[0][1] + self.hour_us)
+                cls.hour_frees_at = _dt(float(oldest_h) + self.hour_us)
+                cls.hour_clear_at = _dt(float(newest) + self.hour_us)
             if oldest_d:
-                cls.day_frees_at = _dt(oldest_d[0][1] + self.day_us)
-                cls.day_clear_at = _dt(newest[0][1] + self.day_us)
+                cls.day_frees_at = _dt(float(oldest_d) + self.day_us)
+                cls.day_clear_at = _dt(float(newest) + self.day_us)
             if blk is not None and int(blk) > now:
                 cls.blocked_until = _dt(int(blk))
             classes.append(cls)
         account_block, events, last_429, deferred = replies[6 * len(LIMIT_CLASSES) :]
+        blocked = account_block is not None and int(account_block) > now
+        by_class = {cls.limit_class: cls for cls in classes}
         for cls in classes:
+            # A background request would be admitted (what the acquire script decides, read from the counts
+            # above): no block and room in every class it is charged to. Otherwise the script says how long.
+            charged = [by_class[c] for c in CHARGED_CLASSES[cls.limit_class]]
+            if not blocked and all(
+                c.blocked_until is None
+                and c.hour_spent + 1 <= c.background_hour_cap
+                and c.day_spent + 1 <= c.background_day_cap
+                for c in charged
+            ):
+                continue
             peek = self.peek(account, cls.limit_class, "background", overrides=overrides)
             if not peek.granted:
                 cls.background_resumes_at = _dt(now + peek.retry_after * US)
@@ -873,7 +943,7 @@ class Budget:
             classes=classes,
             rate_limited_day=int(events),
             last_rate_limited_at=_dt(int(last_429)) if last_429 else None,
-            blocked_until=_dt(int(account_block)) if account_block and int(account_block) > now else None,
+            blocked_until=_dt(int(account_block)) if blocked else None,
             deferred=int(deferred or 0),
             time_scale=self.time_scale,
             safety=self.safety,
@@ -979,6 +1049,29 @@ def budget_status_for_account(account: Any, *, key_statuses: dict[str, BudgetSta
             cache[key_scope.key] = budget_status_for_scope(key_scope)
         status.key = cache[key_scope.key]
     return status
+
+
+def budget_statuses_for_accounts(accounts: Sequence[Any]) -> dict[Any, BudgetStatus]:
+    """``budget_status_for_account`` of many accounts in one batch (``Budget.statuses``): every account and
+    every credential's key budget read once, in one pipeline, whatever the number of accounts."""
+    items = [(account.pk, getattr(account, "budget_overrides", None) or None) for account in accounts]
+    scopes: dict[str, Scope] = {}
+    for account in accounts:
+        scope = getattr(account, "budget_key_scope", None)
+        if scope is not None:
+            scopes.setdefault(scope.key, scope)
+    statuses = get_budget().statuses([*items, *((scope.key, scope.overrides or None) for scope in scopes.values())])
+    key_statuses: dict[str, BudgetStatus] = {}
+    for scope, status in zip(scopes.values(), statuses[len(items) :], strict=True):
+        status.label = scope.label
+        key_statuses[scope.key] = status
+    out: dict[Any, BudgetStatus] = {}
+    for account, status in zip(accounts, statuses[: len(items)], strict=True):
+        status.label = str(getattr(account, "name", "") or "")
+        scope = getattr(account, "budget_key_scope", None)
+        status.key = key_statuses[scope.key] if scope is not None else None
+        out[account.pk] = status
+    return out
 
 
 def budget_status_for_scope(scope: Scope) -> BudgetStatus:

@@ -183,26 +183,36 @@ def agency_call_totals(*, user: Any, agency: Any, preset: str) -> dict[int, dict
     """Per visible account, CallRail's call summary over a date-range preset in that account's time zone
     (spam not counted, as in ``reports.py``).
 
-    One grouped query per distinct time zone (usually one), so the dashboard stays bounded.
+    One grouped query whatever the number of accounts and time zones (each zone's accounts over that zone's
+    window), so the dashboard stays bounded.
     """
+    from django.db.models import Q
+
     from apps.tenancy.selectors import client_account_list
 
     from . import reports
 
-    accounts = list(client_account_list(user=user, agency=agency))
     by_zone: dict[str, list[int]] = {}
-    for account in accounts:
-        by_zone.setdefault(account.time_zone or "UTC", []).append(account.pk)
-    out: dict[int, dict[str, Any]] = {}
-    for zone_name, ids in by_zone.items():
+    for pk, zone_name in client_account_list(user=user, agency=agency).values_list("pk", "time_zone"):
+        by_zone.setdefault(zone_name or "UTC", []).append(pk)
+    if not by_zone:
+        return {}
+    windows = Q(pk__in=[])
+    for zone_name, ids in sorted(by_zone.items()):
         start, end = date_window(preset, zone_of(zone_name))
-        visible = mirror_list(Call, user=user, agency=agency).filter(client_account__in=ids, spam=False)
-        calls = calls_between(visible, start, end)
-        for row in calls.order_by().values("client_account_id").annotate(**reports.AGGREGATES):
-            totals = reports.totals_from_row(row)
-            out[row["client_account_id"]] = {
-                **totals.as_callrail(),
-                "voicemails": totals.voicemails,
-                "answered_rate": totals.answered_percent,
-            }
+        window = Q(client_account__in=ids)
+        if start is not None:
+            window &= Q(start_time__gte=start)
+        if end is not None:
+            window &= Q(start_time__lte=end)
+        windows |= window
+    visible = mirror_list(Call, user=user, agency=agency).filter(windows, spam=False)
+    out: dict[int, dict[str, Any]] = {}
+    for row in visible.order_by().values("client_account_id").annotate(**reports.AGGREGATES):
+        totals = reports.totals_from_row(row)
+        out[row["client_account_id"]] = {
+            **totals.as_callrail(),
+            "voicemails": totals.voicemails,
+            "answered_rate": totals.answered_percent,
+        }
     return out

@@ -7,12 +7,12 @@ complete figures. Per-account series carry ``agency`` (slug), ``account`` (the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.db.models import QuerySet
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from .selectors import account_figures, last_heartbeat, queue_depths
 
@@ -124,7 +124,7 @@ class PortalCollector(Collector):
                                          labels=["agency", "credential"]),
         }  # fmt: skip
         keys_seen: set[str] = set()
-        for fig in account_figures(self.scope):
+        for fig in account_figures(self.scope, with_last_run=False):  # (the system page's column, not a series)
             account = fig.account
             labels = [account.agency.slug, str(account.pk), account.callrail_account_id]
             budget = fig.budget
@@ -179,7 +179,34 @@ class PortalCollector(Collector):
 
 
 def render_metrics(scope: Callable[[type], QuerySet] = operator_scope) -> bytes:
-    """The exposition text of one scrape (a fresh registry each time: nothing is kept between scrapes)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(PortalCollector(scope))
-    return generate_latest(registry)
+    """The exposition text of one scrape (nothing is kept between scrapes), in Prometheus's text format."""
+    return exposition(PortalCollector(scope).collect())
+
+
+def _escape_value(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
+
+
+def exposition(families: Iterable[Metric]) -> bytes:
+    """Prometheus's text format (0.0.4) of ``families``, as ``prometheus_client.generate_latest`` writes it for
+    these gauges and counters. Written here because the library's per-sample name validation and escaping cost
+    about 45 µs a line: 1.5 s of a 1,000-account scrape's 33,000 lines. Label names are this module's own
+    (valid names, nothing to escape); label values are escaped."""
+    out: list[str] = []
+    rendered: dict[tuple, str] = {}  # an account's label set recurs in many families: escaped and sorted once
+    for family in families:
+        name = family.name + "_total" if family.type == "counter" else family.name
+        help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n")
+        for sample in family.samples:
+            if sample.labels:
+                key = tuple(sample.labels.items())
+                labels = rendered.get(key)
+                if labels is None:
+                    labels = rendered[key] = ",".join(f'{k}="{_escape_value(v)}"' for k, v in sorted(key))
+                out.append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n")
+            else:
+                out.append(f"{sample.name} {floatToGoString(sample.value)}\n")
+    return "".join(out).encode()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from apps.callrail.budget import BudgetStatus, budget_status_for_account
+from apps.callrail.budget import BudgetStatus, budget_statuses_for_accounts
 from apps.core.redis import get_redis
 from apps.sync.models import SyncRun, SyncStatus
 from apps.tenancy.models import ClientAccount
@@ -66,10 +65,19 @@ def _grouped(queryset: QuerySet, *values: str, **aggregates: Any) -> list[dict]:
     return list(queryset.values("client_account_id", *values).order_by().annotate(**aggregates))
 
 
-def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = True) -> list[AccountFigures]:
-    """Figures of every account ``scope`` reaches. ``scope(Model)`` returns the model's rows the caller may
-    read: ``lambda m: m.objects.visible_to(user, agency)`` for a person, or an operator's ``unscoped``."""
-    accounts = list(scope(ClientAccount).select_related("agency", "credential").order_by("agency__slug", "pk"))
+def account_figures(
+    scope: Callable[[type], QuerySet], *, with_budget: bool = True, with_last_run: bool = True,
+    accounts: list[ClientAccount] | None = None,
+) -> list[AccountFigures]:  # fmt: skip
+    """Figures of every account ``scope`` reaches, or of ``accounts`` (a page of them, read through the same
+    scope). ``scope(Model)`` returns the model's rows the caller may read: ``lambda m: m.objects.visible_to(user,
+    agency)`` for a person, or an operator's ``unscoped``. The same few queries and one Redis pipeline for any
+    number of accounts."""
+    if accounts is None:
+        accounts = list(
+            scope(ClientAccount).select_related("agency", "credential").defer("credential__api_key")
+            .order_by("agency__slug", "pk")
+        )  # fmt: skip
     figures = {a.pk: AccountFigures(account=a) for a in accounts}
     if not figures:
         return []
@@ -86,8 +94,8 @@ def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = Tr
         fig.last_success_at = row["last_success"]
         fig.rate_limited_total = int(row["rate_limited"] or 0)
         fig.requests_total = int(row["requests"] or 0)
-    last_pks = [row["last_pk"] for row in _grouped(runs, last_pk=Max("pk"))]
-    for run in runs.filter(pk__in=last_pks):
+    last_pks = [row["last_pk"] for row in _grouped(runs, last_pk=Max("pk"))] if with_last_run else []
+    for run in runs.filter(pk__in=last_pks).only("pk", "client_account_id", "kind", "status", "finished_at"):
         figures[run.client_account_id].last_run = run
     if apps.is_installed("apps.push"):
         from apps.push.models import OutboxEntry
@@ -117,32 +125,18 @@ def account_figures(scope: Callable[[type], QuerySet], *, with_budget: bool = Tr
     return list(figures.values())
 
 
-#: Budget reads in flight at once (see budget_statuses)
-BUDGET_READERS = 8
-
-
 def budget_statuses(accounts: list[ClientAccount]) -> dict[int, BudgetStatus | None]:
-    """Each account's budget gauge (``apps/callrail/budget.py``), for many accounts at once.
-
-    One status is five Redis round trips, none of them waiting on the others' answers: a page of 20 accounts
-    read them one after another (100 round trips, most of the dashboard's time on a busy machine); here up to
-    ``BUDGET_READERS`` accounts are read at the same time (threads: the Redis client is thread-safe). None for
-    an account whose status could not be read (a gauge must not take the page down).
-    """
-
-    key_statuses: dict[str, BudgetStatus] = {}  # each credential's key budget read once (a race reads it twice)
-
-    def read(account: ClientAccount) -> tuple[int, BudgetStatus | None]:
-        try:
-            return account.pk, budget_status_for_account(account, key_statuses=key_statuses)
-        except Exception:  # the budget logs its own degradation
-            logger.warning("budget status of account %s unavailable", account.pk, exc_info=True)
-            return account.pk, None
-
-    if len(accounts) < 2:
-        return dict(map(read, accounts))
-    with ThreadPoolExecutor(max_workers=min(BUDGET_READERS, len(accounts))) as pool:
-        return dict(pool.map(read, accounts))
+    """Each account's budget gauge (``apps/callrail/budget.py``), for many accounts at once: one Redis
+    pipeline for all of them and their keys (``budget_statuses_for_accounts``), so a page or a scrape costs
+    the same few round trips for 20 accounts or 1,000. None for every account if they could not be read (a
+    gauge must not take the page down)."""
+    if not accounts:
+        return {}
+    try:
+        return dict(budget_statuses_for_accounts(accounts))
+    except Exception:  # the budget logs its own degradation
+        logger.warning("budget statuses of %s accounts unavailable", len(accounts), exc_info=True)
+        return dict.fromkeys((account.pk for account in accounts), None)
 
 
 def queue_names() -> tuple[str, ...]:

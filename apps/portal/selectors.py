@@ -11,10 +11,16 @@ from django.db.models import Max
 from apps.sync.models import SyncRun, SyncStatus
 
 
-def sync_last_finished(*, user: Any, agency: Any) -> dict[int, datetime]:
-    """When each visible account's last successful sync finished (one grouped query)."""
+def _of(queryset: Any, account_ids: list[int] | None) -> Any:
+    """Rows of these accounts only (a page of them), or of every account the queryset reaches."""
+    return queryset if account_ids is None else queryset.filter(client_account_id__in=account_ids)
+
+
+def sync_last_finished(*, user: Any, agency: Any, account_ids: list[int] | None = None) -> dict[int, datetime]:
+    """When each visible account's last successful sync finished (one grouped query), of ``account_ids`` only
+    when given."""
     rows = (
-        SyncRun.objects.visible_to(user, agency)
+        _of(SyncRun.objects.visible_to(user, agency), account_ids)
         .filter(status=SyncStatus.SUCCEEDED)
         .values("client_account_id")
         .annotate(last=Max("finished_at"))
@@ -106,13 +112,13 @@ def call_history(*, call: Any, user: Any, agency: Any, limit: int = 100) -> list
     return items[:limit]
 
 
-def sync_failures_24h(*, user: Any, agency: Any) -> dict[int, int]:
+def sync_failures_24h(*, user: Any, agency: Any, account_ids: list[int] | None = None) -> dict[int, int]:
     """Sync runs per visible account that failed or finished with errors in the last 24 h (one query)."""
     from django.db.models import Count
     from django.utils import timezone
 
     rows = (
-        SyncRun.objects.visible_to(user, agency)
+        _of(SyncRun.objects.visible_to(user, agency), account_ids)
         .filter(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL), finished_at__gte=timezone.now() - timedelta(days=1))
         .values("client_account_id")
         .annotate(n=Count("pk"))
@@ -121,9 +127,20 @@ def sync_failures_24h(*, user: Any, agency: Any) -> dict[int, int]:
     return {row["client_account_id"]: row["n"] for row in rows}
 
 
-def dashboard_push_and_webhooks(*, user: Any, agency: Any) -> tuple[dict[int, dict], dict[int, dict]]:
-    """Per visible account: outbox counts (pending, failed, conflict) and webhook figures (last accepted
-    event, accepted / rejected / failed in 24 h, connected). Three grouped queries for any number of accounts."""
+def outbox_attention_count(*, user: Any, agency: Any) -> int:
+    """Edits of every visible account that did not reach CallRail (failed or in conflict): one count."""
+    from apps.push.models import EntryStatus, OutboxEntry
+
+    entries = OutboxEntry.objects.visible_to(user, agency)
+    return entries.filter(status__in=[EntryStatus.FAILED, EntryStatus.CONFLICT]).count()
+
+
+def dashboard_push_and_webhooks(
+    *, user: Any, agency: Any, account_ids: list[int] | None = None
+) -> tuple[dict[int, dict], dict[int, dict]]:
+    """Per visible account (of ``account_ids`` when given): outbox counts (pending, failed, conflict) and webhook
+    figures (last accepted event, accepted / rejected / failed in 24 h, connected). Three grouped queries for any
+    number of accounts."""
     from django.db.models import Count, Q
     from django.utils import timezone
 
@@ -132,7 +149,7 @@ def dashboard_push_and_webhooks(*, user: Any, agency: Any) -> tuple[dict[int, di
 
     outbox = {
         row["client_account_id"]: row
-        for row in OutboxEntry.objects.visible_to(user, agency)
+        for row in _of(OutboxEntry.objects.visible_to(user, agency), account_ids)
         .filter(status__in=[*OPEN_STATUSES, EntryStatus.FAILED, EntryStatus.CONFLICT])
         .values("client_account_id")
         .annotate(
@@ -145,7 +162,7 @@ def dashboard_push_and_webhooks(*, user: Any, agency: Any) -> tuple[dict[int, di
     since = timezone.now() - timedelta(hours=24)
     hooks = {
         row["client_account_id"]: row
-        for row in WebhookEvent.objects.visible_to(user, agency)
+        for row in _of(WebhookEvent.objects.visible_to(user, agency), account_ids)
         .values("client_account_id")
         .annotate(
             last=Max("received_at", filter=Q(status__in=ACCEPTED_STATUSES)),
@@ -155,7 +172,9 @@ def dashboard_push_and_webhooks(*, user: Any, agency: Any) -> tuple[dict[int, di
         )
         .order_by()
     }
-    keyed = set(WebhookSigningKey.objects.visible_to(user, agency).values_list("client_account_id", flat=True))
+    keyed = set(
+        _of(WebhookSigningKey.objects.visible_to(user, agency), account_ids).values_list("client_account_id", flat=True)
+    )
     for account_id in keyed:
         hooks.setdefault(account_id, {"last": None, "accepted": 0, "rejected": 0, "failed": 0})
     for account_id, row in hooks.items():

@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -37,7 +38,12 @@ from apps.portal.catalog import RESOURCE_LABELS
 from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
-from apps.portal.selectors import dashboard_push_and_webhooks, sync_failures_24h, sync_last_finished
+from apps.portal.selectors import (
+    dashboard_push_and_webhooks,
+    outbox_attention_count,
+    sync_failures_24h,
+    sync_last_finished,
+)
 from apps.sync.models import SyncKind, SyncTrigger
 from apps.sync.reread import reread_plan
 from apps.sync.resources import resource_names
@@ -49,14 +55,16 @@ from apps.tenancy.selectors import agencies_for_user, user_can_sync
 
 
 class DashboardView(PortalView, TemplateView):
-    """The agency's staff: every account with its calls, sync, outbox, webhooks and CallRail budget. Everyone
-    else (clients): a clean report of their own calls — figures, the accounts and, for one account, its
-    chart, sources and companies — and nothing of the machinery behind it."""
+    """The agency's staff: the agency's calls, then its client accounts a page at a time, each with its calls,
+    sync, outbox, webhooks and CallRail budget. Everyone else (clients): a clean report of their own calls —
+    figures, the accounts and, for one account, its chart, sources and companies — and nothing of the
+    machinery behind it. The figures cover every visible account; per-account machinery is read for the
+    page's accounts only, so the page costs the same queries for 20 accounts or 1,000."""
 
     template_name = "portal/dashboard.html"
+    paginate_by = 25
 
     def get_context_data(self, **kwargs):
-        accounts = list(self.accounts())
         agency = self.request.agency or None
         staff = allows(self.request.user, Can.SYNC, agency)
         preset = self.request.GET.get("range") or DEFAULT_RANGE
@@ -64,7 +72,13 @@ class DashboardView(PortalView, TemplateView):
         if preset not in dict(DATE_RANGES):
             range_error = f"Unknown date range {preset!r}; showing {dict(DATE_RANGES)[DEFAULT_RANGE].lower()}."
             preset = DEFAULT_RANGE
-        totals = agency_call_totals(user=self.request.user, agency=agency, preset=preset) if accounts else {}
+        search = (self.request.GET.get("q") or "").strip()[:100]
+        every = self.accounts()
+        listed = every.filter(Q(name__icontains=search) | Q(callrail_account_id__iexact=search)) if search else every
+        page = Paginator(listed.order_by("name", "pk"), self.paginate_by).get_page(self.request.GET.get("page"))
+        accounts = list(page.object_list)
+        total = page.paginator.count if not search else every.count()
+        totals = agency_call_totals(user=self.request.user, agency=agency, preset=preset) if total else {}
         for account in accounts:
             account.calls = totals.get(account.pk)
         if staff and accounts:
@@ -75,13 +89,19 @@ class DashboardView(PortalView, TemplateView):
         grand["answered_rate"] = (
             round(100 * grand["answered_calls"] / grand["total_calls"]) if grand.get("total_calls") else None
         )
-        attention = sum(a.outbox["failed"] + a.outbox["conflict"] for a in accounts) if staff else 0
+        attention = outbox_attention_count(user=self.request.user, agency=agency) if staff and total else 0
         overview = None
-        if not staff and len(accounts) == 1:
+        if not staff and total == 1 and len(accounts) == 1:
             overview = account_call_overview(user=self.request.user, agency=agency, account=accounts[0])
+        query = urlencode({k: v for k, v in (("range", self.request.GET.get("range")), ("q", search)) if v})
         return super().get_context_data(
             attention=attention,
             accounts=accounts,
+            any_accounts=bool(total),
+            account_total=total,
+            page=page,
+            query=query,
+            search=search,
             date_ranges=DATE_RANGES,
             range=preset,
             range_label=dict(DATE_RANGES)[preset],
@@ -93,11 +113,12 @@ class DashboardView(PortalView, TemplateView):
         )
 
     def add_machinery(self, accounts: list, agency: Any) -> None:
-        """Sync, outbox, webhooks and budget of each account (for the agency's staff only)."""
-        last_syncs = sync_last_finished(user=self.request.user, agency=agency)
-        outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency)
-        failures = sync_failures_24h(user=self.request.user, agency=agency)
-        budgets = budget_statuses(accounts)  # read together: a gauge is several Redis round trips
+        """Sync, outbox, webhooks and budget of each account of the page (for the agency's staff only)."""
+        ids = [account.pk for account in accounts]
+        last_syncs = sync_last_finished(user=self.request.user, agency=agency, account_ids=ids)
+        outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency, account_ids=ids)
+        failures = sync_failures_24h(user=self.request.user, agency=agency, account_ids=ids)
+        budgets = budget_statuses(accounts)  # one Redis pipeline for the page's accounts and their keys
         for account in accounts:
             account.sync_failures = failures.get(account.pk, 0)
             account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}

@@ -121,3 +121,46 @@ def test_metrics_never_contain_a_key(client, tenant):
     assert tenant.account.api_key
     assert tenant.account.api_key not in body
     assert tenant.account.callrail_account_id in body
+
+
+def test_the_scrape_is_prometheus_text_as_the_library_writes_it(tenant, other_tenant):
+    """``exposition`` (the fast writer) gives byte for byte what ``prometheus_client.generate_latest`` gives."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from apps.operations.metrics import PortalCollector, exposition
+
+    get_budget().mark_exhausted(tenant.account.pk, retry_after=30)
+    SyncRun.objects.create(client_account=tenant.account, kind="full", status="succeeded", requests=12,
+                           finished_at=timezone.now() - timezone.timedelta(hours=2))  # fmt: skip
+    with time_frozen():
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(PortalCollector())
+        assert exposition(PortalCollector().collect()) == generate_latest(registry)
+
+
+def time_frozen():
+    import time_machine
+
+    return time_machine.travel(timezone.now(), tick=False)
+
+
+@override_settings(METRICS_TOKEN=TOKEN)
+def test_the_scrape_costs_the_same_queries_for_more_accounts_and_agencies(client, tenant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import make_tenant
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+        return len(captured.captured_queries)
+
+    SyncRun.objects.create(client_account=tenant.account, kind="full", status="succeeded")  # its last run is read
+    few = queries()
+    for n in range(4):
+        other = make_tenant(f"Other {n}")
+        SyncRun.objects.create(client_account=other.account, kind="full", status="succeeded")
+    samples = scrape(client)
+    assert sum(1 for name, _ in samples if name == "agency_portal_sync_requests_total") == 10
+    assert queries() == few

@@ -88,3 +88,65 @@ def test_a_running_worker_answers_the_ping(celery_worker, login, tenant):
     assert response.status_code == 200
     workers = response.context["ping"].workers
     assert any(name.startswith(celery_worker.name.split("@")[0]) for name in workers), workers
+
+
+def _accounts(agency, count: int, start: int = 0) -> list:
+    from django.utils import timezone
+
+    from apps.sync.models import SyncKind, SyncRun, SyncStatus
+    from tests.factories import ClientAccountFactory
+
+    accounts = [ClientAccountFactory(agency=agency, name=f"Scale Client {start + i:03d}") for i in range(count)]
+    now = timezone.now()
+    SyncRun.objects.bulk_create([
+        SyncRun(client_account=a, kind=SyncKind.FULL, status=SyncStatus.SUCCEEDED, started_at=now, finished_at=now)
+        for a in accounts
+    ])  # fmt: skip
+    return accounts
+
+
+def _queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_queries_do_not_grow_with_accounts_or_agencies(login, tenant, monkeypatch):
+    from apps.operations.views import SystemView
+    from tests.conftest import make_tenant
+
+    monkeypatch.setattr(SystemView, "paginate_by", 4)
+    client = login(tenant.owner)
+    _accounts(tenant.agency, 1)  # (an account with a sync run: its last run is read)
+    few = _queries(client, URL)
+    _accounts(tenant.agency, 10, start=1)
+    for n in range(3):
+        _accounts(make_tenant(f"Other {n}").agency, 5)
+    assert _queries(client, URL) == few
+    assert _queries(client, URL + "?page=3") == few
+
+
+def test_the_accounts_page_with_counts(login, tenant, other_tenant, monkeypatch):
+    from apps.operations.views import SystemView
+
+    monkeypatch.setattr(SystemView, "paginate_by", 4)
+    accounts = _accounts(tenant.agency, 4)  # and the tenant's own two: 6
+    _accounts(other_tenant.agency, 9, start=50)
+    accounts[0].sync_enabled = False
+    accounts[0].save()
+    names = sorted([a.name for a in accounts] + [tenant.account.name, tenant.other_account.name])
+    client = login(tenant.owner)
+    first = client.get(URL).content.decode()
+    assert "6 client accounts · 1 with sync off · showing 1–4" in first
+    assert all(name in first for name in names[:4])
+    assert not any(name in first for name in names[4:])
+    assert "Page 1 of 2" in first
+    second = client.get(URL, {"page": 2}).content.decode()
+    assert "showing 5–6" in second
+    assert all(name in second for name in names[4:])
+    assert not any(name in second for name in names[:4])
+    assert "Scale Client 050" not in first + second  # another agency's
