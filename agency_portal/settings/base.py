@@ -270,8 +270,9 @@ STORAGES = {
 # --- Celery (namespace CELERY_): JSON only, late acks, named queues, beat.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Above the longest countdown a task may be retried with (5 min), so none is redelivered early.
-    "visibility_timeout": 60 * 60,
+    # Above the longest countdown a task may be retried with (5 min), so none is redelivered early. A task whose
+    # worker died unacknowledged is redelivered after this long (benchmarks that kill workers lower it).
+    "visibility_timeout": _setting("CELERY_VISIBILITY_TIMEOUT", int, 60 * 60),
     "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
 }
 CELERY_TASK_IGNORE_RESULT = True

@@ -17,7 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=PROFILES, default="demo", help="how much data (default demo)")
     parser.add_argument("--calls-per-account", type=int, default=None, help="calls seeded in each account")
     parser.add_argument("--history-days", type=int, default=None, help="days of history (max 740)")
-    parser.add_argument("--accounts", type=int, default=None, help="how many demo accounts (default all 4)")
+    parser.add_argument("--accounts", type=int, default=None,
+                        help="how many accounts: the 4 demo ones, then generated ones (seed.scale_account; default 4)")
+    parser.add_argument("--first-account-calls", type=int, default=None,
+                        help="calls seeded in the first account alone (one big account among many)")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="rate-limit clock speed: 60 makes an hour last a minute (default 1)")
     parser.add_argument("--activity-interval", type=float, default=None,
@@ -26,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="create a Webhooks integration in every company posting all events to this URL")
     parser.add_argument("--public-url", default=None, help="base URL to write into links (behind a proxy)")
     parser.add_argument("--control-token", default=None, help="require X-Sandbox-Token on /_sandbox/ control calls")
+    parser.add_argument("--request-log-size", type=int, default=200_000,
+                        help="requests kept for /_sandbox/requests and usage figures (default 200,000)")
     parser.add_argument("--quiet", action="store_true", help="no access log")
 
 
@@ -44,6 +49,8 @@ def run(options: dict, out=sys.stdout) -> None:
         calls_per_account=options.get("calls_per_account"),
         history_days=options.get("history_days"),
         accounts=options.get("accounts"),
+        first_account_calls=options.get("first_account_calls"),
+        request_log_size=options.get("request_log_size") or 200_000,
         webhook_url=options.get("webhook_url"),
         public_url=options.get("public_url"),
     )
@@ -54,7 +61,7 @@ def run(options: dict, out=sys.stdout) -> None:
     print(f"  gateway:     {live.url}/callrail/v3/a.json   Authorization: Bearer <gateway_key>", file=out)
     print(f"  control:     {live.url}/_sandbox/info", file=out)
     count = len(info["accounts"])
-    for demo in DEMO_ACCOUNTS[:count]:
+    for demo in DEMO_ACCOUNTS[: min(count, len(DEMO_ACCOUNTS))]:
         print(f"  {demo.account_id}  {demo.name:<28} api_key={demo.api_key}  "
               f"connection={demo.connection_id}", file=out)
     print(f"  gateway key: {DEMO_ACCOUNTS[0].gateway_key}", file=out)

@@ -100,6 +100,7 @@ class ControlPlane:
                 calls_per_account=body.get("calls_per_account"),
                 history_days=body.get("history_days"),
                 accounts=body.get("accounts"),
+                first_account_calls=body.get("first_account_calls"),
                 webhook_url=body.get("webhook_url"),
                 keep_limits=bool(body.get("keep_limits", False)),
             )

@@ -7,7 +7,9 @@ anything. The seed only decides the data inside the accounts (ids of companies, 
 
 from __future__ import annotations
 
+import hashlib
 import random
+import uuid
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -265,7 +267,8 @@ class SeedOptions:
     profile: str = "demo"
     calls_per_account: int | None = None
     history_days: int | None = None
-    accounts: int | None = None  # how many of DEMO_ACCOUNTS to create (default: all)
+    accounts: int | None = None  # how many accounts: DEMO_ACCOUNTS first, then ``scale_account``s (default: 4)
+    first_account_calls: int | None = None  # calls of the first account alone (one big account among many)
     anchor: datetime | None = None  # "now" for the generated history (default: the current hour)
 
     def resolved(self) -> tuple[int, int]:
@@ -815,12 +818,36 @@ class Synth:
                 )
 
 
+#: Most accounts one sandbox holds (the four demo accounts and generated ones).
+MAX_ACCOUNTS = 10_000
+
+
+def scale_account(index: int) -> DemoAccount:
+    """The ``index``-th account (from 0) of a sandbox seeded with ``accounts=N``: the four demo accounts, then
+    generated ones whose ids and API key follow from the index alone (like the demo constants, for every seed),
+    each filled from the blueprint of demo account ``index % 4`` — a benchmark's thousand client accounts."""
+    if index < len(DEMO_ACCOUNTS):
+        return DEMO_ACCOUNTS[index]
+    digest = hashlib.sha256(f"callrail-sandbox:scale-account:{index}".encode()).hexdigest()
+    like = DEMO_ACCOUNTS[index % len(DEMO_ACCOUNTS)]
+    return DemoAccount(
+        account_id=f"ACC{digest[:32]}",
+        numeric_id=400_000_000 + index,
+        name=f"{like.name} #{index}",
+        time_zone=like.time_zone,
+        api_key=digest[32:64],
+        gateway_key=GATEWAY_KEY,
+        connection_id=str(uuid.UUID(digest[16:48])),
+    )
+
+
 def populate(state: SandboxState, options: SeedOptions, anchor: datetime) -> dict[str, Synth]:
-    """Create the demo accounts in ``state`` (which must be empty) and fill them for ``options``."""
+    """Create the accounts in ``state`` (which must be empty) and fill them for ``options``."""
     calls, days = options.resolved()
-    count = len(DEMO_ACCOUNTS) if options.accounts is None else max(1, min(options.accounts, len(DEMO_ACCOUNTS)))
+    count = len(DEMO_ACCOUNTS) if options.accounts is None else max(1, min(options.accounts, MAX_ACCOUNTS))
     synths = {}
-    for index, demo in enumerate(DEMO_ACCOUNTS[:count]):
+    for index in range(count):
+        demo = scale_account(index)
         rng = random.Random(f"callrail-sandbox:{options.seed}:{demo.account_id}")
         acc = AccountData(
             id=demo.account_id,
@@ -833,12 +860,13 @@ def populate(state: SandboxState, options: SeedOptions, anchor: datetime) -> dic
         )
         acc.calls.legacy_base = LEGACY_CALL_STRIDE * (index + 1)
         state.accounts[acc.id] = acc
-        synth = Synth(state, acc, BLUEPRINTS[demo.account_id], rng)
+        synth = Synth(state, acc, BLUEPRINTS[DEMO_ACCOUNTS[index % len(DEMO_ACCOUNTS)].account_id], rng)
         synth.build_structure(options.profile, anchor, days)
         if options.profile != "empty":
-            synth.seed_calls(calls, anchor, days)
-            synth.seed_forms(min(calls // 9, 3000), anchor, days)
-            synth.seed_texts(min(max(8, calls // 60), 400) if calls else 0, anchor, max(days, 1))
+            own = options.first_account_calls if index == 0 and options.first_account_calls is not None else calls
+            synth.seed_calls(own, anchor, days)
+            synth.seed_forms(min(own // 9, 3000), anchor, days)
+            synth.seed_texts(min(max(8, own // 60), 400) if own else 0, anchor, max(days, 1))
         synths[acc.id] = synth
     _keys(state, count)
     return synths
@@ -848,7 +876,7 @@ def _keys(state: SandboxState, count: int) -> None:
     """Direct keys (one per account, owned by its first admin), the agency and reporting keys, the gateway."""
     state.token_keys.clear()
     state.gateway_keys.clear()
-    accounts = DEMO_ACCOUNTS[:count]
+    accounts = [scale_account(index) for index in range(count)]
     for demo in accounts:
         owner = next(iter(state.accounts[demo.account_id].users))
         state.token_keys[demo.api_key] = {demo.account_id: owner}
@@ -904,4 +932,5 @@ __all__ = [
     "SeedOptions",
     "Synth",
     "populate",
+    "scale_account",
 ]

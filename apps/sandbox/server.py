@@ -21,7 +21,8 @@ from .app import SandboxApp
 from .seed import DEMO_ACCOUNTS, DemoAccount
 from .state import SandboxState
 
-STATE_OPTIONS = ("calls_per_account", "history_days", "accounts", "anchor", "limits", "public_url", "webhook_url")
+STATE_OPTIONS = ("calls_per_account", "history_days", "accounts", "first_account_calls", "anchor", "limits",
+                 "public_url", "webhook_url", "request_log_size")
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -61,6 +61,7 @@ class SandboxState:
         calls_per_account: int | None = None,
         history_days: int | None = None,
         accounts: int | None = None,
+        first_account_calls: int | None = None,
         anchor: datetime | None = None,
         limits: dict | None = None,
         public_url: str | None = None,
@@ -90,6 +91,7 @@ class SandboxState:
             calls_per_account=calls_per_account,
             history_days=history_days,
             accounts=accounts,
+            first_account_calls=first_account_calls,
             anchor=anchor,
             webhook_url=webhook_url,
         )
@@ -103,6 +105,7 @@ class SandboxState:
         calls_per_account: int | None = None,
         history_days: int | None = None,
         accounts: int | None = None,
+        first_account_calls: int | None = None,
         anchor: datetime | None = None,
         webhook_url: str | None = None,
         keep_limits: bool = False,
@@ -124,6 +127,7 @@ class SandboxState:
             calls_per_account=calls_per_account,
             history_days=history_days,
             accounts=accounts,
+            first_account_calls=first_account_calls,
             anchor=anchor,
         )
         started = time.perf_counter()

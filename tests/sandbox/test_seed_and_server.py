@@ -156,3 +156,36 @@ def test_management_command_has_the_same_options():
     assert (options.port, options.seed, options.profile, options.time_scale) == (8100, 5, "small", 60.0)
     assert options.calls_per_account == 10
     assert options.webhook_url == "http://127.0.0.1:9/hook"
+
+
+def test_more_accounts_than_the_demo_ones_each_with_its_own_key_and_limits():
+    """Benchmarks at agency scale: accounts beyond the four demo ones, ids and keys from the index alone, one big
+    account, each counted against its own rate limits."""
+    from apps.sandbox.seed import scale_account
+
+    assert [scale_account(i) for i in range(4)] == DEMO_ACCOUNTS
+    extra = [scale_account(i) for i in range(4, 8)]
+    assert extra == [scale_account(i) for i in range(4, 8)]  # the same for every call (and seed)
+    assert len({a.account_id for a in extra} | {d.account_id for d in DEMO_ACCOUNTS}) == 8
+    for account in extra:
+        assert re.fullmatch(r"ACC[0-9a-f]{32}", account.account_id)
+        assert re.fullmatch(r"[0-9a-f]{32}", account.api_key)
+
+    with start_sandbox(seed=1, profile="small", accounts=6, calls_per_account=5, first_account_calls=40,
+                       anchor=ANCHOR, limits={"general": {"hour": 2}}) as live:  # fmt: skip
+        assert list(live.state.accounts) == [scale_account(i).account_id for i in range(6)]
+        assert [len(live.state.accounts[scale_account(i).account_id].calls) for i in range(6)] == [40] + [5] * 5
+        sixth = scale_account(5)
+        url = f"{live.api_url}/a/{sixth.account_id}/companies.json"
+        answer = requests.get(url, headers=sixth.token_headers(), timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["total_records"] == len(live.state.accounts[sixth.account_id].companies) == 2
+        other = requests.get(f"{live.api_url}/a/{DEMO_ACCOUNTS[1].account_id}/companies.json",
+                             headers=sixth.token_headers(), timeout=10)  # fmt: skip
+        assert other.status_code in (401, 403, 404)  # its key reaches its own account only
+        assert requests.get(url, headers=sixth.token_headers(), timeout=10).status_code == 200
+        assert requests.get(url, headers=sixth.token_headers(), timeout=10).status_code == 429  # its own hour
+        fifth = scale_account(4)
+        own = requests.get(f"{live.api_url}/a/{fifth.account_id}/companies.json", headers=fifth.token_headers(),
+                           timeout=10)  # fmt: skip
+        assert own.status_code == 200  # another account's allowance is untouched
