@@ -590,8 +590,9 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
     print(f"RATIO budget_overruns={len(overruns)} goal=0")
     print(ratio_line("dispatcher_ms_per_tick", f"{ms[-1]:.0f}", "1000"))
     print(ratio_line("dispatcher_queries_per_tick", str(max(queries)), "bounded"))
-    for name, figures in pages.items():
-        print(ratio_line(f"{name}_p95_ms", f"{figures['p95_ms']:.0f}", "100"))
+    for name, figures in pages.items():  # the scrape's goal is a second (issue 22), a person's page 100 ms
+        label, goal = ("metrics_ms", "1000") if name == "metrics" else (f"{name}_p95_ms", "100")
+        print(ratio_line(label, f"{figures['p95_ms']:.0f}", goal))
     print(f"RATIO lost_after_host_kill={len(lost_runs) + len(open_entries)} goal=0")
     print(f"RATIO duplicate_pushes={duplicates} goal=0")
     return 0
