@@ -92,6 +92,9 @@ class WebhookDispatcher:
                 queued_at=time.time(),
             )
             self.deliveries.append(delivery)
+            if not self.enabled:  # decided now, not when the sender thread gets to it (it may lag behind)
+                delivery.error = "delivery disabled"
+                return
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
                 self._thread.start()
@@ -103,10 +106,7 @@ class WebhookDispatcher:
             try:
                 if delivery is None:
                     return
-                if self.enabled:
-                    self._send(delivery)
-                else:
-                    delivery.error = "delivery disabled"
+                self._send(delivery)
             finally:
                 self._queue.task_done()
 
