@@ -75,9 +75,14 @@ def test_bulk_text_back_spends_the_sms_allowance_and_defers_the_rest(live_synced
     statuses = sorted(t.entry.status for t in texts.all())
     assert statuses == [EntryStatus.DONE] * 4 + [EntryStatus.PENDING] * 3
     pending = texts.filter(entry__status=EntryStatus.PENDING)
-    # the drain that sent the fourth may still be on its way to the fifth: it is refused by the budget, never sent
-    wait_for(lambda: pending.filter(entry__not_before__isnull=False).exists(), timeout=30, what="a deferral")
-    waiting = [t.entry for t in pending]
+
+    def deferred() -> list | None:
+        """The three unsent texts once the drain has been refused by the budget (an entry is in flight for a
+        moment while the drain, or a later one, asks the budget for it)."""
+        entries = [t.entry for t in pending.all()]
+        return entries if len(entries) == 3 and any(e.not_before for e in entries) else None
+
+    waiting = wait_for(deferred, timeout=30, what="the three unsent texts deferred")
     assert [e.attempts for e in waiting] == [0, 0, 0]  # never sent: deferred until the allowance frees up
     assert len(sms_posts(sandbox, account)) == 4
     assert not [r for r in request_log(sandbox, account) if r["status"] == 429]
