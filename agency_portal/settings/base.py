@@ -350,8 +350,12 @@ SYNC_REREAD_SLICE_PAGES = _setting("SYNC_REREAD_SLICE_PAGES", int, 10)  # pages 
 # A run gives its worker back after this long (at a page boundary, its checkpoint saved) and goes to the tail of its
 # queue: one huge account's full sync never holds a worker for its whole length (0: never).
 SYNC_SLICE_SECONDS = _setting("SYNC_SLICE_SECONDS", float, 120.0)
+# A run saves its counters and progress at most this often (its pages and checkpoints commit page by page anyway).
+SYNC_PROGRESS_SAVE_SECONDS = _setting("SYNC_PROGRESS_SAVE_SECONDS", float, 2.0)
 # Accounts whose re-read slice the beat dispatcher looks at per tick, in rotation (the tick's one per-account step).
 SYNC_DISPATCH_REREAD_CHECKS = _setting("SYNC_DISPATCH_REREAD_CHECKS", int, 25)
+# Re-read slices wait while more runs than this, queued by earlier ticks, have not started (workers behind).
+SYNC_REREAD_MAX_BACKLOG = _setting("SYNC_REREAD_MAX_BACKLOG", int, 10)
 
 # --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
 METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -207,8 +208,17 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
     }  # fmt: skip
     base_problems, base_problem_count = list(run.problems), run.problem_count
 
-    def save_progress(ctx: SyncContext) -> None:
+    progress_every = float(setting("SYNC_PROGRESS_SAVE_SECONDS", 2.0))
+    saved_at = [time.monotonic()]
+
+    def save_progress(ctx: SyncContext, *, force: bool = True) -> None:
+        """Renew the lock (every page) and save the run's counters and progress: at once when ``force``, else at
+        most every ``SYNC_PROGRESS_SAVE_SECONDS`` (the pages' data and checkpoints are committed either way)."""
         lock.renew(run.lock_ttl)
+        run.progress = {**run.progress, "current": ctx.current}
+        if not force and time.monotonic() - saved_at[0] < progress_every:
+            return
+        saved_at[0] = time.monotonic()
         c = ctx.counters
         run.records_created = base["created"] + c.created
         run.records_updated = base["updated"] + c.updated
@@ -218,15 +228,18 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         run.rate_limited = base_429 + wire.rate_limited
         run.problems = (base_problems + ctx.problems)[:200]
         run.problem_count = base_problem_count + ctx.problem_count
-        run.progress = {**run.progress, "current": ctx.current, "pages": run.progress.get("pages", 0) + 1}
         run.heartbeat_at = timezone.now()
         run.save(update_fields=[
             "records_created", "records_updated", "records_unchanged", "records_deleted", "requests",
             "rate_limited", "problems", "problem_count", "progress", "heartbeat_at",
         ])  # fmt: skip
 
-    ctx = SyncContext(account=account, client=client, run=run, on_page=save_progress, windows=run.windows or {},
-                      slice_ends=_slice_ends())  # fmt: skip
+    def page_done(ctx: SyncContext) -> None:
+        run.progress = {**run.progress, "pages": run.progress.get("pages", 0) + 1}
+        save_progress(ctx, force=False)
+
+    ctx = SyncContext(account=account, client=client, run=run, windows=run.windows or {}, slice_ends=_slice_ends(),
+                      on_page=page_done)  # fmt: skip
     done = list(run.progress.get("done", []))
     try:
         for name in run.resources:
@@ -265,7 +278,7 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
                 continue
             done.append(name)
             run.progress = {**run.progress, "done": done}
-            run.save(update_fields=["progress", "errors"])
+            save_progress(ctx, force=False)  # a resume skips the resources done (if saved: else lists them again)
         save_progress(ctx)
         if not [e for e in run.errors if not e.get("transient")]:  # waits that were retried are no failure
             run.status = SyncStatus.SUCCEEDED
@@ -290,8 +303,6 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
 
 def _slice_ends() -> float | None:
     """When this execution's slice of worker time ends (``SYNC_SLICE_SECONDS``, 0: never)."""
-    import time
-
     seconds = float(setting("SYNC_SLICE_SECONDS", 120))
     return time.monotonic() + seconds if seconds > 0 else None
 

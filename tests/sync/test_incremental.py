@@ -109,6 +109,27 @@ def test_incremental_with_nothing_new_costs_one_page_per_list(sandbox, sandbox_a
     assert run.requests == len(RESOURCES) - 3 + 3 * companies
 
 
+def test_a_run_saves_its_progress_at_most_every_few_seconds_and_its_counts_at_the_end(sandbox, sandbox_account,
+                                                                                      settings):  # fmt: skip
+    """The run's row is written at its start, at most every ``SYNC_PROGRESS_SAVE_SECONDS`` and at its end, not
+    once per page and resource: at scale those writes were a sixth of an incremental's queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    execute(sandbox_account, SyncKind.FULL)
+    settings.SYNC_PROGRESS_SAVE_SECONDS = 3600
+    with CaptureQueriesContext(connection) as queries:
+        run = execute(sandbox_account, SyncKind.INCREMENTAL)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "sync_syncrun"')]
+    assert run.status == SyncStatus.SUCCEEDED
+    assert run.progress["pages"] >= run.requests > 10  # a page per request at least (none empty here)
+    assert len(writes) == 3, writes  # started, counts and progress, finished
+    run.refresh_from_db()
+    assert run.requests > 10
+    assert run.records_unchanged > 0
+    assert run.progress["done"] == [r.name for r in RESOURCES]
+
+
 def test_deleted_records_are_hidden_from_lists_by_default_but_kept(sandbox, sandbox_account, tenant, settings):
     settings.SYNC_REREAD_DAYS = 31  # the sandbox deletes calls of the last 30 days: no edge case at the boundary
     from apps.calls.selectors import call_list
