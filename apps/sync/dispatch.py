@@ -11,8 +11,9 @@ One tick (``sync_dispatch``, every minute):
    whose wait is over;
 4. creates the due runs with one ``bulk_create`` under the accounts' row locks and updates the schedules
    with one ``bulk_update``; the tasks are sent when the transaction commits;
-5. re-read slices (``reread.py``): only accounts whose coverage may have a part due are looked at, at most
-   ``SYNC_DISPATCH_REREAD_CHECKS`` of them a tick, in rotation — the one per-account step, bounded.
+5. re-read slices (``reread.py``), unless the workers are behind (runs queued by earlier ticks not started):
+   only accounts whose coverage may have a part due are looked at, at most ``SYNC_DISPATCH_REREAD_CHECKS`` of
+   them a tick, in rotation — the one per-account step, bounded.
 """
 
 from __future__ import annotations
@@ -242,11 +243,26 @@ def reread_turn(candidates: list[ClientAccount], now: datetime) -> list[ClientAc
     return [candidates[(start + i) % len(candidates)] for i in range(checks)]
 
 
+def workers_behind(now: datetime) -> bool:
+    """More than ``SYNC_REREAD_MAX_BACKLOG`` runs queued by earlier ticks (or people) have not started yet: the
+    workers are behind the schedules, so re-read slices wait (one bounded query). Runs queued so long ago that
+    their message counts as lost are not a backlog."""
+    backlog = int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
+    stale = now - timedelta(seconds=int(setting("SYNC_QUEUED_STALE_SECONDS", 3 * 3600)))
+    waiting = SyncRun.objects.unscoped(reason=REASON).filter(
+        status=SyncStatus.QUEUED, queued_at__lt=now, queued_at__gte=stale
+    )
+    return len(waiting.values_list("pk", flat=True)[: backlog + 1]) > backlog
+
+
 def queue_rereads(tick: Tick) -> list[SyncRun]:
-    """The continuous re-read's next slice for idle accounts whose coverage may have a part due."""
+    """The continuous re-read's next slice for idle accounts whose coverage may have a part due, with the
+    workers' leftover time only: the schedules' incremental and full runs go first."""
     from .reread import reread_may_be_due
     from .services import reread_queue
 
+    if workers_behind(tick.now):
+        return []
     maybe = reread_may_be_due(tick.idle, now=tick.now)
     queued: list[SyncRun] = []
     for account in reread_turn([a for a in tick.idle if a.pk in maybe], tick.now):

@@ -15,6 +15,7 @@ from apps.calls.models import Call
 from apps.sync.models import ACTIVE_STATUSES, SyncKind, SyncRun, SyncState, SyncStatus
 from apps.sync.reread import coverage_add, coverage_pieces, describe_plan, reread_next, reread_plan
 from apps.sync.services import sync_dispatch, sync_run_execute, sync_schedule_for
+from apps.tenancy.models import ClientAccount
 from tests.workers import start_worker, wait_for
 
 from .conftest import _clear_redis, execute, point_at_sandbox
@@ -92,6 +93,36 @@ def test_the_dispatcher_rereads_the_most_overdue_slice_newest_first(sandbox, san
     assert datetime.fromisoformat(end) == state.cursor  # the newest part of the window first
     newest = Call.objects.for_account(sandbox_account).filter(start_time__gte=datetime.fromisoformat(start))
     assert 0 < newest.count() <= 50
+
+
+def test_re_read_slices_wait_while_the_workers_are_behind_the_schedules(sandbox, sandbox_account, other_tenant,
+                                                                       settings):  # fmt: skip
+    """The re-read uses the workers' leftover time: while more than ``SYNC_REREAD_MAX_BACKLOG`` runs queued by
+    earlier ticks have not started, the dispatcher queues no slice; once the backlog is down to it, it does."""
+    settings.SYNC_REREAD_SLICE_PAGES = 1
+    settings.SYNC_PER_PAGE = 50
+    settings.SYNC_REREAD_MAX_BACKLOG = 1
+    execute(sandbox_account, SyncKind.FULL)
+    read = SyncRun.objects.for_account(sandbox_account).get().queued_at
+    now = read + timedelta(minutes=56)  # a slice is due (the test above)
+    schedule = sync_schedule_for(account=sandbox_account)
+    schedule.last_full_at, schedule.last_incremental_at = read, now  # nothing else is due
+    schedule.save()
+    ClientAccount.objects.unscoped(reason="admin").exclude(pk=sandbox_account.pk).update(sync_enabled=False)
+    backlog = [
+        SyncRun.objects.create(client_account=account, kind=SyncKind.INCREMENTAL, resources=["calls"],
+                               queued_at=now - timedelta(minutes=2))
+        for account in (other_tenant.account, other_tenant.other_account)
+    ]  # fmt: skip
+    rereads = SyncRun.objects.for_account(sandbox_account).filter(kind=SyncKind.REREAD)
+
+    sync_dispatch(now=now)
+    assert not rereads.exists()  # two waiting, one allowed: behind
+
+    backlog[0].status = SyncStatus.RUNNING
+    backlog[0].save(update_fields=["status"])
+    sync_dispatch(now=now + timedelta(minutes=1))
+    assert rereads.count() == 1
 
 
 def test_sync_account_reread_runs_one_round_at_once_and_sees_old_edits(
