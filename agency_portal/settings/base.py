@@ -356,6 +356,9 @@ SYNC_PROGRESS_SAVE_SECONDS = _setting("SYNC_PROGRESS_SAVE_SECONDS", float, 2.0)
 SYNC_DISPATCH_REREAD_CHECKS = _setting("SYNC_DISPATCH_REREAD_CHECKS", int, 25)
 # Re-read slices wait while more runs than this, queued by earlier ticks, have not started (workers behind).
 SYNC_REREAD_MAX_BACKLOG = _setting("SYNC_REREAD_MAX_BACKLOG", int, 10)
+# A queued run no worker started this long after its task was sent (workers not behind) is sent again: a dead
+# worker held its message, which the broker would give back only after CELERY_VISIBILITY_TIMEOUT.
+SYNC_QUEUED_RESEND_SECONDS = _setting("SYNC_QUEUED_RESEND_SECONDS", float, 180.0)
 
 # --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
 METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)

@@ -11,7 +11,9 @@ One tick (``sync_dispatch``, every minute):
    whose wait is over;
 4. creates the due runs with one ``bulk_create`` under the accounts' row locks and updates the schedules
    with one ``bulk_update``; the tasks are sent when the transaction commits;
-5. re-read slices (``reread.py``), unless the workers are behind (runs queued by earlier ticks not started):
+5. queued runs whose task was sent minutes ago and that no worker started, while the workers are not behind,
+   are sent again (``resend_stuck``: a dead worker held their message);
+6. re-read slices (``reread.py``), unless the workers are behind (runs queued by earlier ticks not started):
    only accounts whose coverage may have a part due are looked at, at most ``SYNC_DISPATCH_REREAD_CHECKS`` of
    them a tick, in rotation — the one per-account step, bounded.
 """
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.tenancy.models import ClientAccount
@@ -52,6 +55,7 @@ class Tick:
     resend: list[SyncRun] = field(default_factory=list)
     due: dict[int, str] = field(default_factory=dict)  # account pk -> kind to queue
     idle: list[ClientAccount] = field(default_factory=list)  # nothing due: a re-read slice may be
+    behind: bool = False  # the workers are behind the schedules (``workers_behind``)
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -243,16 +247,45 @@ def reread_turn(candidates: list[ClientAccount], now: datetime) -> list[ClientAc
     return [candidates[(start + i) % len(candidates)] for i in range(checks)]
 
 
-def workers_behind(now: datetime) -> bool:
-    """More than ``SYNC_REREAD_MAX_BACKLOG`` runs queued by earlier ticks (or people) have not started yet: the
-    workers are behind the schedules, so re-read slices wait (one bounded query). Runs queued so long ago that
-    their message counts as lost are not a backlog."""
-    backlog = int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
+def _queued(now: datetime) -> QuerySet[SyncRun]:
+    """Runs not started yet, annotated with when their task was last sent; those queued so long ago that they
+    count as lost (``SYNC_QUEUED_STALE_SECONDS``: retired) left out."""
     stale = now - timedelta(seconds=int(setting("SYNC_QUEUED_STALE_SECONDS", 3 * 3600)))
-    waiting = SyncRun.objects.unscoped(reason=REASON).filter(
-        status=SyncStatus.QUEUED, queued_at__lt=now, queued_at__gte=stale
+    return (
+        SyncRun.objects.unscoped(reason=REASON)
+        .filter(status=SyncStatus.QUEUED, queued_at__gte=stale)
+        .annotate(last_sent=Coalesce("sent_at", "queued_at"))
     )
+
+
+def _resend_after() -> timedelta:
+    return timedelta(seconds=float(setting("SYNC_QUEUED_RESEND_SECONDS", 180)))
+
+
+def workers_behind(now: datetime) -> bool:
+    """More than ``SYNC_REREAD_MAX_BACKLOG`` runs sent by earlier ticks (or people) within the last
+    ``SYNC_QUEUED_RESEND_SECONDS`` have not started yet: the workers are behind the schedules (one bounded
+    query). Older ones are not a backlog but stuck (``resend_stuck``)."""
+    backlog = int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
+    waiting = _queued(now).filter(last_sent__lt=now, last_sent__gte=now - _resend_after())
     return len(waiting.values_list("pk", flat=True)[: backlog + 1]) > backlog
+
+
+def resend_stuck(tick: Tick) -> list[SyncRun]:
+    """Queued runs whose task was sent more than ``SYNC_QUEUED_RESEND_SECONDS`` ago while the workers are not
+    behind: a worker that died held their message (the broker gives a message taken and never acknowledged back
+    only after its visibility timeout, an hour), or it was lost. Sent again, at most ``SYNC_REREAD_MAX_BACKLOG``
+    a tick: whichever copy a worker takes first runs it, the other finds it finished (tasks are idempotent)."""
+    if tick.behind:
+        return []
+    limit = int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
+    stuck = list(_queued(tick.now).filter(last_sent__lt=tick.now - _resend_after()).order_by("last_sent", "pk")[:limit])
+    if stuck:
+        SyncRun.objects.unscoped(reason=REASON).filter(pk__in=[r.pk for r in stuck]).update(sent_at=tick.now)
+        logger.warning("sync dispatch: %d queued runs not started since their task was sent, sent again: %s",
+                       len(stuck), [r.pk for r in stuck])  # fmt: skip
+        resend(stuck)
+    return stuck
 
 
 def queue_rereads(tick: Tick) -> list[SyncRun]:
@@ -261,7 +294,7 @@ def queue_rereads(tick: Tick) -> list[SyncRun]:
     from .reread import reread_may_be_due
     from .services import reread_queue
 
-    if workers_behind(tick.now):
+    if tick.behind:
         return []
     maybe = reread_may_be_due(tick.idle, now=tick.now)
     queued: list[SyncRun] = []
@@ -282,7 +315,8 @@ def queue_rereads(tick: Tick) -> list[SyncRun]:
 def dispatch_tick(*, now: datetime | None = None) -> list[SyncRun]:
     """One beat tick; returns the runs it queued, in account order."""
     now = now or timezone.now()
-    tick = Tick(now=now, accounts=load_accounts(now))
+    tick = Tick(now=now, accounts=load_accounts(now), behind=workers_behind(now))
+    resend_stuck(tick)
     if not tick.accounts:
         return []
     tick.runs = load_runs(tick.accounts)

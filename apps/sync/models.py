@@ -70,6 +70,9 @@ class SyncRun(TenantOwnedModel):
     lane = models.CharField(max_length=12, default="background")
     lock_ttl = models.PositiveIntegerField(default=120, help_text="Seconds the account lock lives without renewal.")
     queued_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the dispatcher last sent a queued run's task again (else: queued_at)."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

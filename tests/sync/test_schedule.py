@@ -39,8 +39,8 @@ def test_dispatch_queues_what_each_schedule_wants_and_never_a_second_run(
     assert not runs(other_tenant.account)  # sync off
 
     with django_capture_on_commit_callbacks() as sent:
-        assert sync_dispatch(now=now + timedelta(minutes=30)) == []  # still queued: nothing more
-    assert len(sent) == 0
+        assert sync_dispatch(now=now + timedelta(minutes=30)) == []  # still queued: no second run
+    assert len(sent) == 2  # not started for 30 minutes: their tasks are sent again (see below)
     assert len(runs(tenant.account)) == 1
 
     finish(tenant.account, tenant.other_account)
@@ -104,6 +104,46 @@ def test_abandoned_runs_are_retired_and_waiting_runs_resent(tenant, django_captu
     assert SyncRun.objects.for_account(tenant.other_account).count() == 1
     waiting.refresh_from_db()
     assert waiting.status == SyncStatus.WAITING
+
+
+def test_a_queued_run_no_worker_started_is_sent_again_unless_the_workers_are_behind(
+    tenant, other_tenant, settings, django_capture_on_commit_callbacks
+):
+    """A worker that dies holding a run's message (taken, never acknowledged) gives it back only after the
+    broker's visibility timeout (an hour): the dispatcher sends it again after ``SYNC_QUEUED_RESEND_SECONDS``,
+    but not while the workers are merely behind (then every queued run waits, and copies would only add)."""
+    settings.SYNC_REREAD_MAX_BACKLOG = 1
+    settings.SYNC_QUEUED_RESEND_SECONDS = 180
+    now = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+    accounts = (tenant.account, tenant.other_account, other_tenant.account, other_tenant.other_account)
+    for account in accounts:  # nothing due for a while
+        SyncSchedule.objects.create(client_account=account, last_full_at=now, last_reread_at=now,
+                                    last_incremental_at=now)  # fmt: skip
+    stuck = SyncRun.objects.create(client_account=tenant.account, kind=SyncKind.INCREMENTAL, resources=["calls"],
+                                   queued_at=now - timedelta(minutes=4))  # fmt: skip
+    with django_capture_on_commit_callbacks() as sent:
+        assert sync_dispatch(now=now) == []
+    assert len(sent) == 1  # the stuck run's task, again; no new run
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.sent_at) == (SyncStatus.QUEUED, now)
+    assert runs(tenant.account) == [stuck]
+
+    with django_capture_on_commit_callbacks() as sent:
+        sync_dispatch(now=now + timedelta(minutes=1))
+    assert sent == []  # sent a minute ago: not yet
+
+    for account in accounts[2:]:  # two runs sent within the last three minutes, not started: behind
+        SyncRun.objects.create(client_account=account, kind=SyncKind.INCREMENTAL, resources=["calls"],
+                               queued_at=now + timedelta(minutes=2))  # fmt: skip
+    with django_capture_on_commit_callbacks() as sent:
+        sync_dispatch(now=now + timedelta(minutes=4))
+    assert sent == []
+    finish(*accounts[2:])  # the workers caught up
+    with django_capture_on_commit_callbacks() as sent:
+        sync_dispatch(now=now + timedelta(minutes=5))
+    assert len(sent) == 1
+    stuck.refresh_from_db()
+    assert stuck.sent_at == now + timedelta(minutes=5)
 
 
 def test_task_executes_the_run_and_is_a_no_op_for_a_finished_one(sandbox, sandbox_account):
