@@ -33,8 +33,13 @@ What is scaled, and how time is read:
   (``apps.sync.services.sync_dispatch(now=<virtual now>)``, timed, with its SQL queries counted) and sends
   ``push.sweep`` as beat would. Runs are queued with the virtual ``queued_at``; workers stamp ``finished_at``
   with their real clock, which the benchmark converts to virtual time (the formula above). Runs are created
-  with ``SYNC_LOCK_TTL`` = ``--lock-ttl`` real seconds (default 30, production 120) so an abandoned run is
-  retired within the run.
+  with ``SYNC_LOCK_TTL`` = ``--lock-ttl`` real seconds (default production's 120 s on the virtual clock, at
+  least 5: an abandoned run is retired as soon, in virtual minutes, as it would be in production).
+* **The default time scale** is 3000 / N (at most 60): the schedules then ask for 5 incrementals a real second
+  whatever N (N accounts / 10 minutes x scale), what the four worker processes of two hosts sustain on this
+  2-core machine beside the sandbox, PostgreSQL and the benchmark itself (8.5 a second at most, measured). At
+  1,000 accounts that is 3: the day runs three times faster than a real one, so the lag figures hold in real
+  time with that margin; a 24-hour day then takes 8 real hours.
 * **Lag**: an account's data is as fresh as the ``queued_at`` of its last incremental or full run that finished
   (a re-read slice lists old windows again: it is not counted); its staleness at a run's (virtual) finish is
   that finish minus the ``queued_at`` of the previous finished run (at the start: the seeded
@@ -396,7 +401,8 @@ def parent(args: argparse.Namespace) -> int:
     redis_url = stack.start_redis(host_ips, redis_port)
     sandbox_local, sandbox_url = start_sandbox(stack, args, host_ips[0])
     say(f"sandbox: {args.accounts} accounts, {args.calls_per_account} calls each, {args.big_account_calls:,} in "
-          f"the first; time scale {args.time_scale:g} (an hour = {3600 / args.time_scale:.1f} s)")  # fmt: skip
+          f"the first; time scale {args.time_scale:g} (an hour = {3600 / args.time_scale:.1f} s), lock TTL "
+          f"{args.lock_ttl} s")  # fmt: skip
 
     env = {
         **os.environ,
@@ -558,6 +564,12 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
     print("largest staleness (virtual minutes, account: interval): "
           + ", ".join(f"{w.total_seconds() / 60:.1f} ({pk}: {lags[pk][1].total_seconds() / 60:.0f})"
                       for w, pk in worst))  # fmt: skip
+    killed = set(SyncRun.objects.unscoped(reason=REASON).filter(pk__in=kill_runs)
+                 .values_list("client_account_id", flat=True))  # fmt: skip
+    late = [pk for pk in counted if pk not in within]
+    print(f"accounts over their interval + {LAG_SLACK.total_seconds() / 60:.0f} min: {len(late)}, of which "
+          f"{len([pk for pk in late if pk in killed])} had a run queued or running when host 1 was killed "
+          f"({len(killed)} accounts had one)")  # fmt: skip
     stale = sorted(lags[pk][0].total_seconds() / 60 for pk in counted)
     print(f"staleness over accounts: median {statistics.median(stale):.1f}, max {stale[-1]:.1f} virtual minutes")
     print(f"big account ({args.big_account_calls:,} calls): {lags[big][2]} runs finished, largest staleness "
@@ -610,7 +622,8 @@ def main() -> int:
     parser.add_argument("--agencies", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--simulated-hours", type=float, default=24.0)
-    parser.add_argument("--time-scale", type=float, default=60.0, help="virtual seconds per real second")
+    parser.add_argument("--time-scale", type=float, default=None,
+                        help="virtual seconds per real second (default 3000 / accounts, at most 60)")
     parser.add_argument("--calls-per-account", type=int, default=40, help="sandbox calls of each account")
     parser.add_argument("--big-account-calls", type=int, default=None,
                         help="sandbox calls of the first account (default 500,000 at 1,000 accounts, else 20,000)")
@@ -618,13 +631,18 @@ def main() -> int:
     parser.add_argument("--pushes", type=int, default=None, help="accounts with one tag edit (default N/10, <= 50)")
     parser.add_argument("--kill-at", type=float, default=0.4, help="share of the day when host 1 is killed")
     parser.add_argument("--visibility-timeout", type=int, default=20, help="real seconds")
-    parser.add_argument("--lock-ttl", type=int, default=30, help="real seconds an account lock lives unrenewed")
+    parser.add_argument("--lock-ttl", type=int, default=None,
+                        help="real seconds an account lock lives unrenewed (default production's 120 s scaled, >= 5)")
     parser.add_argument("--drain-seconds", type=float, default=90.0)
     parser.add_argument("--page-requests", type=int, default=20, help="requests per page (measure_pages)")
     parser.add_argument("--request-log-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
+    if args.time_scale is None:  # 5 incrementals a real second at 10-minute schedules, whatever the N
+        args.time_scale = min(60.0, 3000 / args.accounts)
+    if args.lock_ttl is None:  # production's lock TTL in virtual time (an unscaled one would be 30 x longer)
+        args.lock_ttl = max(5, round(120 / args.time_scale))
     if args.big_account_calls is None:
         args.big_account_calls = 500_000 if args.accounts >= 1000 else 20_000
     if args.pushes is None:
