@@ -127,17 +127,23 @@ def _current_run(tick: Tick, account: ClientAccount) -> SyncRun | None:
 
 def decide(tick: Tick) -> None:
     """Per account, in memory: re-send a waiting run whose wait is over, or the kind of run its schedule
-    wants. One broken account (say, a time zone ZoneInfo refuses) is logged and skipped."""
+    wants (at once if its last run was abandoned). One broken account (say, a time zone ZoneInfo refuses) is
+    logged and skipped."""
     from .services import due_kind
 
     for account in tick.accounts:
         try:
+            retired = len(tick.retired)
             existing = _current_run(tick, account)
             if existing is not None:
                 if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= tick.now:
                     tick.resend.append(existing)
                 continue
             kind = due_kind(tick.schedules[account.pk], now=tick.now, time_zone=account.time_zone)
+            # An abandoned run never did its work: its successor is due now, not at the schedule's next slot.
+            for run in tick.retired[retired:]:
+                if run.kind != SyncKind.REREAD and (kind is None or KIND_RANK[run.kind] > KIND_RANK[kind]):
+                    kind = run.kind
             if kind is None:
                 tick.idle.append(account)
             else:

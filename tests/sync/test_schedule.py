@@ -106,6 +106,24 @@ def test_abandoned_runs_are_retired_and_waiting_runs_resent(tenant, django_captu
     assert waiting.status == SyncStatus.WAITING
 
 
+def test_an_abandoned_run_is_replaced_at_once_not_at_the_next_slot(tenant, django_capture_on_commit_callbacks):
+    """Its worker died: the run never brought the account up to date, so its successor is queued at the tick that
+    retires it (a host killed mid-run cost its accounts a whole interval otherwise). An abandoned re-read slice
+    is only retired: the re-read plans its next slice itself."""
+    now = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+    for account, kind in ((tenant.account, SyncKind.INCREMENTAL), (tenant.other_account, SyncKind.REREAD)):
+        SyncSchedule.objects.create(client_account=account, last_full_at=now - timedelta(hours=1),
+                                    last_reread_at=now, last_incremental_at=now - timedelta(minutes=2))  # fmt: skip
+        SyncRun.objects.create(client_account=account, kind=kind, resources=["calls"], status=SyncStatus.RUNNING,
+                               started_at=now - timedelta(minutes=2), heartbeat_at=now - timedelta(minutes=2),
+                               lock_ttl=60)  # fmt: skip
+    with django_capture_on_commit_callbacks():
+        queued = sync_dispatch(now=now)
+    assert [(r.client_account_id, r.kind) for r in queued] == [(tenant.account.pk, SyncKind.INCREMENTAL)]
+    statuses = [r.status for r in runs(tenant.account)] + [r.status for r in runs(tenant.other_account)]
+    assert statuses == [SyncStatus.INTERRUPTED, SyncStatus.QUEUED, SyncStatus.INTERRUPTED]
+
+
 def test_a_queued_run_no_worker_started_is_sent_again_unless_the_workers_are_behind(
     tenant, other_tenant, settings, django_capture_on_commit_callbacks
 ):
