@@ -34,7 +34,9 @@ What is scaled, and how time is read:
   ``push.sweep`` as beat would. Runs are queued with the virtual ``queued_at``; workers stamp ``finished_at``
   with their real clock, which the benchmark converts to virtual time (the formula above). Runs are created
   with ``SYNC_LOCK_TTL`` = ``--lock-ttl`` real seconds (default production's 120 s on the virtual clock, at
-  least 5: an abandoned run is retired as soon, in virtual minutes, as it would be in production).
+  least 5: an abandoned run is retired as soon, in virtual minutes, as it would be in production). A waiting
+  run's ``not_before`` is stamped by a worker's real clock, long past on the virtual one: the dispatcher's grace
+  for waiting runs (``SYNC_WAITING_GRACE_SECONDS``) is lifted, so a run between two slices is not retired.
 * **The default time scale** is 3000 / N (at most 60): the schedules then ask for 5 incrementals a real second
   whatever N (N accounts / 10 minutes x scale), what the four worker processes of two hosts sustain on this
   2-core machine beside the sandbox, PostgreSQL and the benchmark itself (8.5 a second at most, measured). At
@@ -428,6 +430,9 @@ def parent(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
     settings.SYNC_LOCK_TTL = args.lock_ttl  # stored on each run the dispatcher queues (workers read it there)
+    # Workers stamp a waiting run's not_before with their real clock, which the dispatcher's virtual clock finds
+    # long past: without this, a huge account's run between two slices was taken for abandoned and retired.
+    settings.SYNC_WAITING_GRACE_SECONDS = 30 * 86400
     # Pages are rendered here without collectstatic: static URLs unhashed (production wants the manifest).
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # fmt: skip
