@@ -268,11 +268,15 @@ def _resend_after() -> timedelta:
     return timedelta(seconds=float(setting("SYNC_QUEUED_RESEND_SECONDS", 180)))
 
 
+def _max_backlog() -> int:
+    return int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
+
+
 def workers_behind(now: datetime) -> bool:
     """More than ``SYNC_REREAD_MAX_BACKLOG`` runs sent by earlier ticks (or people) within the last
     ``SYNC_QUEUED_RESEND_SECONDS`` have not started yet: the workers are behind the schedules (one bounded
     query). Older ones are not a backlog but stuck (``resend_stuck``)."""
-    backlog = int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
+    backlog = _max_backlog()
     waiting = _queued(now).filter(last_sent__lt=now, last_sent__gte=now - _resend_after())
     return len(waiting.values_list("pk", flat=True)[: backlog + 1]) > backlog
 
@@ -284,8 +288,8 @@ def resend_stuck(tick: Tick) -> list[SyncRun]:
     a tick: whichever copy a worker takes first runs it, the other finds it finished (tasks are idempotent)."""
     if tick.behind:
         return []
-    limit = int(setting("SYNC_REREAD_MAX_BACKLOG", 10))
-    stuck = list(_queued(tick.now).filter(last_sent__lt=tick.now - _resend_after()).order_by("last_sent", "pk")[:limit])
+    oldest_first = _queued(tick.now).filter(last_sent__lt=tick.now - _resend_after()).order_by("last_sent", "pk")
+    stuck = list(oldest_first[: _max_backlog()])
     if stuck:
         SyncRun.objects.unscoped(reason=REASON).filter(pk__in=[r.pk for r in stuck]).update(sent_at=tick.now)
         logger.warning("sync dispatch: %d queued runs not started since their task was sent, sent again: %s",

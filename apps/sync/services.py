@@ -209,16 +209,17 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
     base_problems, base_problem_count = list(run.problems), run.problem_count
 
     progress_every = float(setting("SYNC_PROGRESS_SAVE_SECONDS", 2.0))
-    saved_at = [time.monotonic()]
+    saved_at = time.monotonic()
 
     def save_progress(ctx: SyncContext, *, force: bool = True) -> None:
         """Renew the lock (every page) and save the run's counters and progress: at once when ``force``, else at
         most every ``SYNC_PROGRESS_SAVE_SECONDS`` (the pages' data and checkpoints are committed either way)."""
+        nonlocal saved_at
         lock.renew(run.lock_ttl)
         run.progress = {**run.progress, "current": ctx.current}
-        if not force and time.monotonic() - saved_at[0] < progress_every:
+        if not force and time.monotonic() - saved_at < progress_every:
             return
-        saved_at[0] = time.monotonic()
+        saved_at = time.monotonic()
         c = ctx.counters
         run.records_created = base["created"] + c.created
         run.records_updated = base["updated"] + c.updated
