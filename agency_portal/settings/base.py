@@ -298,8 +298,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "core.heartbeat": {"task": "core.heartbeat", "schedule": crontab(), "options": {"expires": 60}},
-    # Pull sync fan-out: queues each account's due incremental / re-read / full run (issue 5).
+    # Pull sync fan-out: queues each account's due incremental / full run (issue 5).
     "sync.dispatch": {"task": "sync.dispatch", "schedule": crontab(), "options": {"expires": 55}},
+    # The continuous re-read's next slices, with the workers' leftover time (issues 17, 22).
+    "sync.reread_dispatch": {"task": "sync.reread_dispatch", "schedule": crontab(), "options": {"expires": 55}},
     # Accepted webhook deliveries whose hand-off to the worker was lost (issue 19).
     "webhooks.sweep": {"task": "webhooks.sweep", "schedule": crontab(), "options": {"expires": 60}},
     # Webhook event log retention (issue 7).

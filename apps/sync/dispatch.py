@@ -12,10 +12,13 @@ One tick (``sync_dispatch``, every minute):
 4. creates the due runs with one ``bulk_create`` under the accounts' row locks and updates the schedules
    with one ``bulk_update``; the tasks are sent when the transaction commits;
 5. queued runs whose task was sent minutes ago and that no worker started, while the workers are not behind,
-   are sent again (``resend_stuck``: a dead worker held their message);
-6. re-read slices (``reread.py``), unless the workers are behind (runs queued by earlier ticks not started):
-   only accounts whose coverage may have a part due are looked at, at most ``SYNC_DISPATCH_REREAD_CHECKS`` of
-   them a tick, in rotation — the one per-account step, bounded.
+   are sent again (``resend_stuck``: a dead worker held their message).
+
+The re-read's slices are planned by a task of their own (``reread_tick``, ``sync.reread_dispatch``, every
+minute on a worker), so the tick that queues everyone's incrementals never waits for them: it makes the same
+set-based decisions (steps 1–3, no writes), and unless the workers are behind (runs queued by earlier ticks not
+started) plans the next slice of idle accounts whose coverage may have a part due, at most
+``SYNC_DISPATCH_REREAD_CHECKS`` of them a minute in rotation — its one per-account step, bounded.
 """
 
 from __future__ import annotations
@@ -318,23 +321,32 @@ def queue_rereads(tick: Tick) -> list[SyncRun]:
                 queued.append(run)
         except Exception:  # one broken account never stops the others' schedule
             logger.exception("sync dispatch (re-read) failed for account %s", account.pk)
-    return queued
+    return sorted(queued, key=lambda r: r.client_account_id)
 
 
 # ------------------------------------------------------------------------------------------------ tick
+def plan_tick(now: datetime) -> Tick:
+    """What each account needs now (steps 1–3), decided in memory: nothing written yet."""
+    tick = Tick(now=now, accounts=load_accounts(now), behind=workers_behind(now))
+    if tick.accounts:
+        tick.runs = load_runs(tick.accounts)
+        tick.schedules = load_schedules(tick.accounts)
+        decide(tick)
+        slow_polling(tick)
+    return tick
+
+
 def dispatch_tick(*, now: datetime | None = None) -> list[SyncRun]:
     """One beat tick; returns the runs it queued, in account order."""
-    now = now or timezone.now()
-    tick = Tick(now=now, accounts=load_accounts(now), behind=workers_behind(now))
+    tick = plan_tick(now or timezone.now())
     resend_stuck(tick)
-    if not tick.accounts:
-        return []
-    tick.runs = load_runs(tick.accounts)
-    tick.schedules = load_schedules(tick.accounts)
-    decide(tick)
-    slow_polling(tick)
     retire(tick.retired)
     if tick.resend:
         resend(tick.resend)
-    queued = queue_due(tick) + queue_rereads(tick)
-    return sorted(queued, key=lambda r: r.client_account_id)
+    return queue_due(tick)
+
+
+def reread_tick(*, now: datetime | None = None) -> list[SyncRun]:
+    """The re-read's minute: the next slice of idle accounts (the tick's decisions, made again); returns the
+    runs it queued, in account order."""
+    return queue_rereads(plan_tick(now or timezone.now()))

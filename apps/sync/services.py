@@ -446,6 +446,14 @@ def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     return dispatch_tick(now=now)
 
 
+def sync_reread_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
+    """The continuous re-read's minute: queue the next slice of idle accounts that have one due, with the
+    workers' leftover time only (``dispatch.reread_tick``)."""
+    from .dispatch import reread_tick
+
+    return reread_tick(now=now)
+
+
 def mirror_apply_records(
     *, account: ClientAccount, resource: str, records: list[dict], parent: Any = None
 ) -> dict[str, int]:

@@ -59,3 +59,10 @@ def sync_dispatch_task(self) -> int:
     from .services import sync_dispatch
 
     return len(sync_dispatch())
+
+
+@shared_task(name="sync.reread_dispatch", bind=True)
+def sync_reread_dispatch_task(self) -> int:
+    from .services import sync_reread_dispatch
+
+    return len(sync_reread_dispatch())

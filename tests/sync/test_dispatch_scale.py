@@ -20,6 +20,7 @@ from apps.sync.services import (
     reread_queue,
     sync_dispatch,
     sync_request,
+    sync_reread_dispatch,
     sync_schedule_for,
     webhooks_slow_polling,
 )
@@ -124,6 +125,12 @@ def _reference_dispatch(*, now) -> list[SyncRun]:
     return queued
 
 
+def _tick_then_rereads(*, now) -> list[SyncRun]:
+    """The beat's minute: the tick, then the re-read's own task (``sync.reread_dispatch``)."""
+    queued = sync_dispatch(now=now) + sync_reread_dispatch(now=now)
+    return sorted(queued, key=lambda r: r.client_account_id)
+
+
 class _Undo(Exception):
     pass
 
@@ -164,7 +171,7 @@ def test_the_tick_queues_what_the_per_account_loop_did(django_capture_on_commit_
     now = timezone.now()
     made = _mix(2 * len(STATES), now, rereads=1)
     expected = _outcome(_reference_dispatch, now, django_capture_on_commit_callbacks)
-    got = _outcome(sync_dispatch, now, django_capture_on_commit_callbacks)
+    got = _outcome(_tick_then_rereads, now, django_capture_on_commit_callbacks)
     assert got == expected
 
     by_state = {}
@@ -184,6 +191,8 @@ def test_the_tick_queues_what_the_per_account_loop_did(django_capture_on_commit_
 
 
 def test_the_tick_costs_the_same_queries_for_ten_times_the_accounts(django_capture_on_commit_callbacks):
+    """Ten times the accounts, ten times as many with a re-read slice due: the same queries. The slices are the
+    re-read's own task's work, not the tick's."""
     now = timezone.now()
     counts = []
     for size in (1, 10):
@@ -191,12 +200,29 @@ def test_the_tick_costs_the_same_queries_for_ten_times_the_accounts(django_captu
         SyncState.objects.unscoped(reason="beat-dispatch").delete()
         SyncSchedule.objects.unscoped(reason="beat-dispatch").delete()
         ClientAccount.objects.unscoped(reason="beat-dispatch").update(sync_enabled=False)
-        made = _mix(size * len(STATES), now, agencies=size * 2, rereads=1)
+        made = _mix(size * len(STATES), now, agencies=size * 2, rereads=size)
         with django_capture_on_commit_callbacks() as sent, CaptureQueriesContext(connection) as queries:
             queued = sync_dispatch(now=now)
         counts.append(len(queries))
-        new = [r for r in queued if r.kind != SyncKind.REREAD]
-        assert len(new) == 4 * size  # never synced, incremental due, abandoned, nightly full
+        assert sorted(made[r.client_account_id] for r in queued) == sorted(
+            ["never_synced", "incremental_due", "abandoned", "night_full"] * size
+        )
         assert len(sent) == len(queued) + size  # and each waiting run whose wait is over, sent again
-        assert {made[r.client_account_id] for r in queued if r.kind == SyncKind.REREAD} == {"reread"}
+        with django_capture_on_commit_callbacks():
+            rereads = sync_reread_dispatch(now=now)
+        assert [made[r.client_account_id] for r in rereads] == ["reread"] * size
     assert counts[0] == counts[1], counts
+
+
+def test_the_re_read_step_plans_a_bounded_number_of_accounts_a_minute_in_rotation(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.SYNC_DISPATCH_REREAD_CHECKS = 3
+    now = timezone.now()
+    made = _mix(0, now, rereads=7)
+    minutes = []
+    with django_capture_on_commit_callbacks():
+        for minute in range(3):
+            minutes.append([r.client_account_id for r in sync_reread_dispatch(now=now + timedelta(minutes=minute))])
+    assert [len(ids) for ids in minutes] == [3, 3, 1]  # the cap a minute, then the one left
+    assert sorted(pk for ids in minutes for pk in ids) == sorted(made)  # every one got its turn, once

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from apps.calls.models import Call
 from apps.sync.models import ACTIVE_STATUSES, SyncKind, SyncRun, SyncState, SyncStatus
 from apps.sync.reread import coverage_add, coverage_pieces, describe_plan, reread_next, reread_plan
-from apps.sync.services import sync_dispatch, sync_run_execute, sync_schedule_for
+from apps.sync.services import sync_dispatch, sync_reread_dispatch, sync_run_execute, sync_schedule_for
 from apps.tenancy.models import ClientAccount
 from tests.workers import start_worker, wait_for
 
@@ -116,12 +116,12 @@ def test_re_read_slices_wait_while_the_workers_are_behind_the_schedules(sandbox,
     ]  # fmt: skip
     rereads = SyncRun.objects.for_account(sandbox_account).filter(kind=SyncKind.REREAD)
 
-    sync_dispatch(now=now)
+    sync_reread_dispatch(now=now)
     assert not rereads.exists()  # two waiting, one allowed: behind
 
     backlog[0].status = SyncStatus.RUNNING
     backlog[0].save(update_fields=["status"])
-    sync_dispatch(now=now + timedelta(minutes=1))
+    sync_reread_dispatch(now=now + timedelta(minutes=1))
     assert rereads.count() == 1
 
 
@@ -181,7 +181,8 @@ def test_an_edit_of_a_200_day_old_call_reaches_the_mirror_within_the_simulated_h
         try:
             for minute in range(1, 61):
                 now = start + timedelta(minutes=minute)
-                sync_dispatch(now=now)
+                sync_dispatch(now=now)  # the beat's minute: the tick, then the re-read's task
+                sync_reread_dispatch(now=now)
                 wait_for(lambda: not SyncRun.objects.for_account(account).filter(status__in=ACTIVE_STATUSES).exists(),
                          timeout=90, what=f"the runs of simulated minute {minute}")  # fmt: skip
                 old.refresh_from_db()
