@@ -96,14 +96,16 @@ def measure_pages(
 ) -> dict:
     """For each page: ``{"p50_ms", "p95_ms", "queries", "queries_vary", "requests"}`` over ``requests_per_page``
     requests (after ``warm`` unmeasured ones), signed in as the seed's largest agency's owner (the operator for
-    ``/metrics``). ``queries`` is the most one request made. Each request's milliseconds are also appended to
-    ``samples[page]`` when given (to pool rounds)."""
+    ``/metrics``). ``queries`` is the most one request made; ``sql_share`` the part of the time spent in SQL,
+    ``slowest_sql`` the statement (its start) that took the most time over all requests, with its total ms. Each
+    request's milliseconds are also appended to ``samples[page]`` when given (to pool rounds)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     requests = {name: request for name, request in page_requests(seed).items() if name in only}
     timings: dict[str, list[float]] = {name: [] for name in requests}
     queries: dict[str, set[int]] = {name: set() for name in requests}
+    sql_ms: dict[str, dict[str, float]] = {name: {} for name in requests}  # page -> statement (cut) -> total ms
     for request in requests.values():
         for _ in range(warm):
             request()
@@ -114,6 +116,9 @@ def measure_pages(
                 request()
                 timings[name].append((time.perf_counter() - started) * 1000)
             queries[name].add(len(captured.captured_queries))
+            for query in captured.captured_queries:
+                statement = " ".join(query["sql"].split())[:90]
+                sql_ms[name][statement] = sql_ms[name].get(statement, 0.0) + float(query["time"]) * 1000
         if samples is not None:
             samples.setdefault(name, {"ms": [], "queries": set()})
             samples[name]["ms"].extend(timings[name])
@@ -125,6 +130,8 @@ def measure_pages(
             "queries": max(queries[name]),
             "queries_vary": len(queries[name]) > 1,
             "requests": len(values),
+            "sql_share": sum(sql_ms[name].values()) / max(1e-9, sum(values)),
+            "slowest_sql": max(sql_ms[name].items(), key=lambda item: item[1], default=("", 0.0)),
         }
         for name, values in timings.items()
     }
