@@ -103,6 +103,39 @@ class Call(MirrorModel):
         ]
 
 
+class CallHour(TenantOwnedModel):
+    """The live calls of one account and company (or none) that started within one UTC hour, spam left out,
+    added up as CallRail's call summary counts them: what the dashboard's date-range figures read instead of
+    every call. On PostgreSQL statement triggers on ``calls_call`` keep it exact in the same transaction as
+    each write, whatever writes (the sync's upserts, webhooks, edits, retention, deletions; migration 0006).
+    The embedded SQLite default has no such triggers: its figures add up the calls (``agency_call_totals``)."""
+
+    tenancy_company_field = "company"
+
+    company = models.ForeignKey(
+        "companies.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    hour = models.DateTimeField(help_text="The UTC hour the calls started in.")
+    calls = models.IntegerField(default=0)
+    answered = models.IntegerField(default=0)
+    voicemails = models.IntegerField(default=0)
+    first_time = models.IntegerField(default=0, help_text="Calls from first-time callers.")
+    leads = models.IntegerField(default=0, help_text="Calls whose lead status is good_lead.")
+    seconds = models.BigIntegerField(default=0, help_text="Their durations added up.")
+    value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_account", "company", "hour"], nulls_distinct=False, name="call_hour_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["client_account", "hour"], name="call_hour_account_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.calls} calls in the hour from {self.hour:%Y-%m-%d %H:00} UTC"
+
+
 class CallBack(TenantOwnedModel):
     """A "call back" a person started from the portal (``apps/calls/callbacks.py``): CallRail rings
     ``business_phone_number`` (the person's own phone) first, then the customer, showing ``caller_id``.
