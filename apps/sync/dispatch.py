@@ -191,13 +191,19 @@ def retire(runs: list[SyncRun]) -> None:
 
 
 def queue_due(tick: Tick) -> list[SyncRun]:
-    """Create the due runs in one transaction: the accounts' rows locked (as ``sync_request`` does, so a
-    concurrent "Sync now" cannot add a second active run), accounts that got a run meanwhile left out."""
+    """The runs the schedules want (``create_runs``); the schedules marked."""
+    return create_runs(tick, tick.due)
+
+
+def create_runs(tick: Tick, kinds: dict[int, str], *, windows: dict[int, dict] | None = None) -> list[SyncRun]:
+    """Create these runs (account pk -> kind; a re-read's windows) in one transaction: the accounts' rows
+    locked (as ``sync_request`` does, so a concurrent "Sync now" cannot add a second active run), accounts
+    that got a run meanwhile left out; their schedules marked, their tasks sent on commit. Account order."""
     from .services import _enqueue_on_commit
 
-    if not tick.due:
+    if not kinds:
         return []
-    ids = sorted(tick.due)
+    ids = sorted(kinds)
     resources = resource_names()
     lock_ttl = int(setting("SYNC_LOCK_TTL", 120))
     with transaction.atomic():
@@ -209,8 +215,9 @@ def queue_due(tick: Tick) -> list[SyncRun]:
             .values_list("client_account_id", flat=True)
         )
         new = [
-            SyncRun(client_account_id=pk, kind=tick.due[pk], resources=list(resources), windows={},
-                    trigger=SyncTrigger.SCHEDULE, lane="background", lock_ttl=lock_ttl, queued_at=tick.now)
+            SyncRun(client_account_id=pk, kind=kinds[pk], trigger=SyncTrigger.SCHEDULE, lane="background",
+                    resources=[n for n in resources if n in windows[pk]] if windows else list(resources),
+                    windows=windows[pk] if windows else {}, lock_ttl=lock_ttl, queued_at=tick.now)
             for pk in ids if pk not in taken
         ]  # fmt: skip
         created = SyncRun.objects.unscoped(reason=REASON).bulk_create(new)
@@ -221,13 +228,15 @@ def queue_due(tick: Tick) -> list[SyncRun]:
 
 
 def mark_scheduled(tick: Tick, created: list[SyncRun]) -> None:
-    """The schedules of the accounts that got a run: the incremental (and a full one's full) done now. Two
-    UPDATEs, all rows of one getting the same values."""
+    """The schedules of the accounts that got a run: a re-read slice, or the incremental (and a full one's
+    full) done now. An UPDATE per kind, all rows of one getting the same values."""
+    rereads = {r.client_account_id for r in created if r.kind == SyncKind.REREAD}
     full = {r.client_account_id for r in created if KIND_RANK[r.kind] >= KIND_RANK[SyncKind.FULL]}
     values = {"last_incremental_at": tick.now}
     for accounts, changes in (
-        ({r.client_account_id for r in created} - full, values),
+        ({r.client_account_id for r in created} - full - rereads, values),
         (full, {**values, "last_full_at": tick.now}),
+        (rereads, {"last_reread_at": tick.now}),
     ):
         if accounts:
             SyncSchedule.objects.unscoped(reason=REASON).filter(client_account_id__in=accounts).update(**changes)
@@ -303,25 +312,36 @@ def resend_stuck(tick: Tick) -> list[SyncRun]:
 
 def queue_rereads(tick: Tick) -> list[SyncRun]:
     """The continuous re-read's next slice for idle accounts whose coverage may have a part due, with the
-    workers' leftover time only: the schedules' incremental and full runs go first."""
-    from .reread import reread_may_be_due
-    from .services import reread_queue
+    workers' leftover time only: the schedules' incremental and full runs go first. A fixed number of queries
+    for the turn's accounts (their plans' reads, their slices' look-ups, the runs created as ``queue_due``
+    does); the budget is peeked per account (Redis)."""
+    from apps.callrail.budget import get_budget
+
+    from .reread import plan_inputs, reread_due, reread_may_be_due, reread_plan, slice_records, slice_starts
 
     if tick.behind:
         return []
     maybe = reread_may_be_due(tick.idle, now=tick.now)
-    queued: list[SyncRun] = []
-    for account in reread_turn([a for a in tick.idle if a.pk in maybe], tick.now):
+    turn = reread_turn([a for a in tick.idle if a.pk in maybe], tick.now)
+    inputs = plan_inputs(turn, now=tick.now, schedules=tick.schedules) if turn else {}
+    due: dict[int, dict] = {}
+    budget = get_budget()
+    for account in turn:
         try:
-            run = reread_queue(account=account, now=tick.now)
-            if run is not None:
-                schedule = tick.schedules[account.pk]
-                schedule.last_reread_at = tick.now
-                schedule.save(update_fields=["last_reread_at"])
-                queued.append(run)
+            plan = reread_plan(account, now=tick.now, inputs=inputs[account.pk])
+            parts = reread_due(account, now=tick.now, plan=plan, states=maybe[account.pk])
+            overrides = getattr(account, "budget_overrides", None) or None
+            if parts and budget.peek(account.pk, "general", "background", overrides=overrides):
+                due[account.pk] = parts  # (no room in the budget now: the incremental is not kept waiting)
         except Exception:  # one broken account never stops the others' schedule
             logger.exception("sync dispatch (re-read) failed for account %s", account.pk)
-    return sorted(queued, key=lambda r: r.client_account_id)
+    starts = slice_starts({(pk, name): part for pk, parts in due.items() for name, part in parts.items()},
+                          slice_records())  # fmt: skip
+    windows = {
+        pk: {name: [[starts[(pk, name)].isoformat(), end.isoformat()]] for name, (_, end) in parts.items()}
+        for pk, parts in due.items()
+    }
+    return create_runs(tick, {pk: SyncKind.REREAD for pk in windows}, windows=windows)
 
 
 # ------------------------------------------------------------------------------------------------ tick

@@ -27,17 +27,21 @@ round's worth at once.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import BigIntegerField, Count, F, Q, Sum, Value, Window
+from django.db.models.functions import RowNumber
 
 from .models import SyncKind, SyncRun, SyncSchedule, SyncState
 from .resources import RESOURCES, Resource
 
+REASON = "beat-dispatch"  # the re-read's reads run for the dispatcher, by account id
 Piece = tuple[datetime, datetime, datetime | None]  # (start, end, read_at or None: never read)
 
 #: Adjacent coverage parts read this close together are merged (keeping the older time).
@@ -171,26 +175,70 @@ def _floor(account: Any, now: datetime) -> datetime:
     return retention_start(now, tz, account.agency.retention_months)
 
 
-def _rows(account: Any, resource: Resource):
-    rows = resource.model.objects.for_account(account).live()
+def _rows(account_ids: Sequence[int], resource: Resource):
+    """The resource's live records of these accounts (the re-read's own reads: unscoped, by account id)."""
+    rows = resource.model.objects.unscoped(reason=REASON).filter(client_account_id__in=list(account_ids)).live()
     if resource.name == "calls":
         rows = rows.filter(spam=False)  # CallRail leaves spam out of the call log
     return rows
 
 
-def _reserved_per_hour(account: Any, schedule: SyncSchedule | None, now: datetime) -> int:
-    """Background requests per hour the rest of the schedule spends: its last day, or at least an estimate
-    of the incrementals (their last runs' average, every ``incremental_every_minutes``)."""
-    runs = SyncRun.objects.for_account(account).filter(lane="background").exclude(kind=SyncKind.REREAD)
-    spent = runs.filter(finished_at__gte=now - timedelta(days=1)).aggregate(total=Sum("requests"))["total"] or 0
-    recent = list(runs.filter(kind=SyncKind.INCREMENTAL, finished_at__isnull=False)
-                  .order_by("-finished_at").values_list("requests", flat=True)[:5])  # fmt: skip
-    per_run = sum(recent) / len(recent) if recent else len(RESOURCES) + 2
-    every = max(1, schedule.incremental_every_minutes if schedule else 10)
-    return math.ceil(max(spent / 24, per_run * 60 / every))
+@dataclass
+class PlanInputs:
+    """What ``reread_plan`` reads of one account."""
+
+    schedule: SyncSchedule | None
+    reserved_per_hour: int  # background requests per hour the rest of the schedule spends
+    records: dict[str, int]  # per windowed resource, its records within the retention window
 
 
-def reread_plan(account: Any, *, now: datetime) -> RereadPlan:
+def plan_inputs(
+    accounts: Sequence[Any], *, now: datetime, schedules: dict[int, SyncSchedule] | None = None
+) -> dict[int, PlanInputs]:
+    """``reread_plan``'s reads for many accounts at once: a fixed number of queries (the schedules unless
+    given, two for what the rest of the schedule spends, one per windowed resource for the record counts).
+
+    Reserved: the rest of the schedule's last day, or at least an estimate of the incrementals (the average
+    of their last five runs within two days, every ``incremental_every_minutes``)."""
+    ids = [a.pk for a in accounts]
+    if schedules is None:
+        schedules = {s.client_account_id: s for s in
+                     SyncSchedule.objects.unscoped(reason=REASON).filter(client_account_id__in=ids)}  # fmt: skip
+    runs = (SyncRun.objects.unscoped(reason=REASON).filter(client_account_id__in=ids, lane="background")
+            .exclude(kind=SyncKind.REREAD).order_by())  # fmt: skip
+    spent = dict(runs.filter(finished_at__gte=now - timedelta(days=1)).values("client_account_id")
+                 .annotate(total=Sum("requests")).values_list("client_account_id", "total"))  # fmt: skip
+    newest = Window(RowNumber(), partition_by=[F("client_account_id")], order_by=F("finished_at").desc())
+    recent: dict[int, list[int]] = {}
+    for pk, requests in (
+        runs.filter(kind=SyncKind.INCREMENTAL, finished_at__gte=now - timedelta(days=2))
+        .annotate(rank=newest).filter(rank__lte=5).values_list("client_account_id", "requests")
+    ):  # fmt: skip
+        recent.setdefault(pk, []).append(requests)
+    floors: dict[datetime, list[int]] = {}
+    for account in accounts:
+        floors.setdefault(_floor(account, now), []).append(account.pk)
+    records: dict[int, dict[str, int]] = {pk: {} for pk in ids}
+    for resource in windowed_resources():
+        column = resource.window.column
+        within = [Q(client_account_id__in=pks, **{f"{column}__gte": floor, f"{column}__lte": now})
+                  for floor, pks in floors.items()]  # fmt: skip
+        counted = _rows(ids, resource).filter(reduce(operator.or_, within)).order_by().values("client_account_id")
+        for pk, count in counted.annotate(n=Count("pk")).values_list("client_account_id", "n"):
+            records[pk][resource.name] = count
+    out = {}
+    for pk in ids:
+        schedule = schedules.get(pk)
+        per_run = sum(recent[pk]) / len(recent[pk]) if recent.get(pk) else len(RESOURCES) + 2
+        every = max(1, schedule.incremental_every_minutes if schedule else 10)
+        reserved = math.ceil(max((spent.get(pk) or 0) / 24, per_run * 60 / every))
+        counts = {r.name: records[pk].get(r.name, 0) for r in windowed_resources()}
+        out[pk] = PlanInputs(schedule, reserved, counts)
+    return out
+
+
+def reread_plan(account: Any, *, now: datetime, inputs: PlanInputs | None = None) -> RereadPlan:
+    """The account's re-read pace and guarantee; ``inputs`` when read already for many (``plan_inputs``)."""
     from apps.callrail.budget import get_budget
 
     per_page = int(setting("SYNC_PER_PAGE", 250))
@@ -198,14 +246,12 @@ def reread_plan(account: Any, *, now: datetime) -> RereadPlan:
     floor = _floor(account, now)
     budget = get_budget()
     pace = budget.caps("general", "background", getattr(account, "budget_overrides", None) or None).hour
-    schedule = SyncSchedule.objects.for_account(account).first()
-    reserved = _reserved_per_hour(account, schedule, now)
+    inputs = inputs or plan_inputs([account], now=now)[account.pk]
+    reserved = inputs.reserved_per_hour
     left = max(0, pace - reserved)
     resources: dict[str, ResourcePlan] = {}
-    for resource in windowed_resources():
-        column = resource.window.column
-        count = _rows(account, resource).filter(**{f"{column}__gte": floor, f"{column}__lte": now}).count()
-        resources[resource.name] = ResourcePlan(resource.name, count, math.ceil(count / per_page) + 1)
+    for name, count in inputs.records.items():
+        resources[name] = ResourcePlan(name, count, math.ceil(count / per_page) + 1)
     pages = sum(p.pages for p in resources.values())
     per_round = left * round_minutes / 60
     period: int | None
@@ -233,23 +279,37 @@ def _newest_since(account: Any, resource_name: str, records: int, floor: datetim
     if records <= 0:
         return datetime.max.replace(tzinfo=floor.tzinfo)
     found = (
-        _rows(account, resource).filter(**{f"{column}__gte": floor}).order_by(f"-{column}")
+        _rows([account.pk], resource).filter(**{f"{column}__gte": floor}).order_by(f"-{column}")
         .values_list(column, flat=True)[records - 1 : records]
     )  # fmt: skip
     return next(iter(found), None) or floor
 
 
 # ------------------------------------------------------------------------------------------- schedule
+def slice_starts(parts: dict[tuple[int, str], tuple[datetime, datetime]], records: int) -> dict[tuple, datetime]:
+    """For each ``(account id, resource) -> (start, end)``, the start of the newest part of it holding at most
+    ``records`` mirrored records: one query per resource (a UNION ALL of each part's one-row look-up)."""
+    out: dict[tuple, datetime] = {}
+    for resource in windowed_resources():
+        column = resource.window.column
+        mine = [(pk, start, end) for (pk, name), (start, end) in parts.items() if name == resource.name]
+        lookups = [
+            _rows([pk], resource).filter(**{f"{column}__gte": start, f"{column}__lte": end})
+            .order_by(f"-{column}").annotate(account=Value(pk, output_field=BigIntegerField()))
+            .values_list("account", column)[records : records + 1]
+            for pk, start, end in mine
+        ]  # fmt: skip
+        found = dict(lookups[0].union(*lookups[1:], all=True)) if lookups else {}
+        for pk, start, _ in mine:
+            moment = found.get(pk)
+            later = start if moment is None else moment.replace(microsecond=0) + timedelta(seconds=1)
+            out[(pk, resource.name)] = max(start, later)
+    return out
+
+
 def _slice(account: Any, resource: Resource, start: datetime, end: datetime, records: int) -> datetime:
     """The start of the newest part of ``[start, end]`` holding at most ``records`` mirrored records."""
-    column = resource.window.column
-    found = list(
-        _rows(account, resource).filter(**{f"{column}__gte": start, f"{column}__lte": end})
-        .order_by(f"-{column}").values_list(column, flat=True)[records : records + 1]
-    )  # fmt: skip
-    if not found:
-        return start
-    return max(start, found[0].replace(microsecond=0) + timedelta(seconds=1))
+    return slice_starts({(account.pk, resource.name): (start, end)}, records)[(account.pk, resource.name)]
 
 
 def _split_hot(pieces: list[Piece], hot_since: datetime | None) -> list[Piece]:
@@ -269,15 +329,13 @@ def _top(state: SyncState | None) -> datetime | None:
     return state.cursor if state is not None else None
 
 
-def reread_next(account: Any, *, now: datetime, plan: RereadPlan | None = None) -> dict[str, list[list[str]]]:
-    """The slice each resource is due to re-read now (``{resource: [[start, end]]}``; empty: nothing due)."""
-    plan = plan or reread_plan(account, now=now)
+def reread_due(account: Any, *, now: datetime, plan: RereadPlan, states: dict[str, SyncState]) -> dict:
+    """The part of each resource's window due to be re-read now (``{resource: (start, end)}``): the most
+    overdue, the newest among equals. From the plan and the sync states alone: no query."""
     if plan.period_minutes is None:
         return {}
-    records = int(setting("SYNC_REREAD_SLICE_PAGES", 10)) * int(setting("SYNC_PER_PAGE", 250))
     floor = _floor(account, now)
-    states = {s.resource: s for s in SyncState.objects.for_account(account)}
-    windows: dict[str, list[list[str]]] = {}
+    due: dict[str, tuple[datetime, datetime]] = {}
     for resource in windowed_resources():
         state = states.get(resource.name)
         top = _top(state)
@@ -295,35 +353,52 @@ def reread_next(account: Any, *, now: datetime, plan: RereadPlan | None = None) 
             if best_key is None or key > best_key:
                 best, best_key = (a, b), key
         if best is not None:
-            start = _slice(account, resource, best[0], best[1], records)
-            windows[resource.name] = [[start.isoformat(), best[1].isoformat()]]
-    return windows
+            due[resource.name] = best
+    return due
 
 
-def reread_may_be_due(accounts: Sequence[Any], *, now: datetime) -> set[int]:
-    """The accounts (of ``accounts``) for which ``reread_next`` may find a slice due now, from their sync
-    states alone: one query for all of them. Never leaves out an account that has a slice due: a part can
-    only be due once ``P - lead`` has passed since it was read, and no part's period ``P`` is shorter than
-    three quarters of a round (``reread_plan``: hot parts a round, cold ones over ¾ of it)."""
+def slice_records() -> int:
+    """The most records one re-read slice lists of a resource."""
+    return int(setting("SYNC_REREAD_SLICE_PAGES", 10)) * int(setting("SYNC_PER_PAGE", 250))
+
+
+def reread_next(account: Any, *, now: datetime, plan: RereadPlan | None = None) -> dict[str, list[list[str]]]:
+    """The slice each resource is due to re-read now (``{resource: [[start, end]]}``; empty: nothing due)."""
+    plan = plan or reread_plan(account, now=now)
+    states = {s.resource: s for s in SyncState.objects.for_account(account)}
+    due = reread_due(account, now=now, plan=plan, states=states)
+    starts = slice_starts({(account.pk, name): part for name, part in due.items()}, slice_records())
+    return {name: [[starts[(account.pk, name)].isoformat(), end.isoformat()]] for name, (_, end) in due.items()}
+
+
+def reread_may_be_due(accounts: Sequence[Any], *, now: datetime) -> dict[int, dict[str, SyncState]]:
+    """The accounts (of ``accounts``) for which ``reread_next`` may find a slice due now, with their windowed
+    resources' sync states, from those states alone: one query for all of them. Never leaves out an account
+    that has a slice due: a part can only be due once ``P - lead`` has passed since it was read, and no
+    part's period ``P`` is shorter than three quarters of a round (``reread_plan``: hot parts a round, cold
+    ones over ¾ of it)."""
     round_minutes = int(setting("SYNC_REREAD_ROUND_MINUTES", 60))
     shortest = timedelta(minutes=round_minutes * 3 / 4)
     due_before = now - (shortest - max(TICK, shortest / 12))
     by_pk = {a.pk: a for a in accounts}
-    states = SyncState.objects.unscoped(reason="beat-dispatch").filter(
+    states: dict[int, dict[str, SyncState]] = {}
+    for state in SyncState.objects.unscoped(reason=REASON).filter(
         client_account_id__in=list(by_pk), resource__in=[r.name for r in windowed_resources()]
-    ).values_list("client_account_id", "cursor", "checkpoint", "coverage")  # fmt: skip
+    ).only("client_account_id", "resource", "cursor", "checkpoint", "coverage"):  # fmt: skip
+        states.setdefault(state.client_account_id, {})[state.resource] = state
     floors: dict[tuple, datetime] = {}  # the retention floor, by time zone and agency retention
-    maybe: set[int] = set()
-    for pk, top, checkpoint, coverage in states:
-        if pk in maybe:
-            continue
+    maybe: dict[int, dict[str, SyncState]] = {}
+    for pk, mine in states.items():
         account = by_pk[pk]
         key = (account.time_zone, account.agency.retention_months)
         floor = floors[key] if key in floors else floors.setdefault(key, _floor(account, now))
-        if top is None or top <= floor or checkpoint:
-            continue  # as reread_next: never synced yet, or a pass of it is unfinished
-        if any(r is None or r <= due_before for _, _, r in coverage_pieces(coverage, floor, top)):
-            maybe.add(pk)
+        for state in mine.values():
+            top = state.cursor
+            if top is None or top <= floor or state.checkpoint:
+                continue  # as reread_next: never synced yet, or a pass of it is unfinished
+            if any(r is None or r <= due_before for _, _, r in coverage_pieces(state.coverage, floor, top)):
+                maybe[pk] = mine
+                break
     return maybe
 
 
@@ -353,7 +428,7 @@ def reread_round(account: Any, *, now: datetime, plan: RereadPlan | None = None)
             if budget <= 0:
                 break
             start = _slice(account, resource, a, b, budget * per_page)  # the newest part the budget holds
-            count = _rows(account, resource).filter(**{f"{column}__gte": start, f"{column}__lte": b}).count()
+            count = _rows([account.pk], resource).filter(**{f"{column}__gte": start, f"{column}__lte": b}).count()
             chosen.append([start.isoformat(), b.isoformat()])
             budget -= math.ceil(count / per_page) or 1
         windows[resource.name] = chosen

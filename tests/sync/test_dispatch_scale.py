@@ -191,10 +191,10 @@ def test_the_tick_queues_what_the_per_account_loop_did(django_capture_on_commit_
 
 
 def test_the_tick_costs_the_same_queries_for_ten_times_the_accounts(django_capture_on_commit_callbacks):
-    """Ten times the accounts, ten times as many with a re-read slice due: the same queries. The slices are the
-    re-read's own task's work, not the tick's."""
+    """Ten times the accounts, ten times as many with a re-read slice due: the same queries, for the tick and
+    for the re-read's own task (its plans, slices and runs read and written for all its accounts at once)."""
     now = timezone.now()
-    counts = []
+    counts, reread_counts = [], []
     for size in (1, 10):
         SyncRun.objects.unscoped(reason="beat-dispatch").delete()
         SyncState.objects.unscoped(reason="beat-dispatch").delete()
@@ -208,10 +208,13 @@ def test_the_tick_costs_the_same_queries_for_ten_times_the_accounts(django_captu
             ["never_synced", "incremental_due", "abandoned", "night_full"] * size
         )
         assert len(sent) == len(queued) + size  # and each waiting run whose wait is over, sent again
-        with django_capture_on_commit_callbacks():
+        with django_capture_on_commit_callbacks(), CaptureQueriesContext(connection) as queries:
             rereads = sync_reread_dispatch(now=now)
+        reread_counts.append(len(queries))
         assert [made[r.client_account_id] for r in rereads] == ["reread"] * size
+        assert all(r.windows["calls"] for r in rereads)
     assert counts[0] == counts[1], counts
+    assert reread_counts[0] == reread_counts[1], reread_counts
 
 
 def test_the_re_read_step_plans_a_bounded_number_of_accounts_a_minute_in_rotation(
