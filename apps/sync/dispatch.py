@@ -317,7 +317,7 @@ def queue_rereads(tick: Tick) -> list[SyncRun]:
     does); the budget is peeked per account (Redis)."""
     from apps.callrail.budget import get_budget
 
-    from .reread import plan_inputs, reread_due, reread_may_be_due, reread_plan, slice_records, slice_starts
+    from .reread import plan_inputs, reread_due, reread_may_be_due, reread_plan, reread_windows
 
     if tick.behind:
         return []
@@ -335,12 +335,7 @@ def queue_rereads(tick: Tick) -> list[SyncRun]:
                 due[account.pk] = parts  # (no room in the budget now: the incremental is not kept waiting)
         except Exception:  # one broken account never stops the others' schedule
             logger.exception("sync dispatch (re-read) failed for account %s", account.pk)
-    starts = slice_starts({(pk, name): part for pk, parts in due.items() for name, part in parts.items()},
-                          slice_records())  # fmt: skip
-    windows = {
-        pk: {name: [[starts[(pk, name)].isoformat(), end.isoformat()]] for name, (_, end) in parts.items()}
-        for pk, parts in due.items()
-    }
+    windows = reread_windows(due)
     return create_runs(tick, {pk: SyncKind.REREAD for pk in windows}, windows=windows)
 
 

@@ -357,18 +357,22 @@ def reread_due(account: Any, *, now: datetime, plan: RereadPlan, states: dict[st
     return due
 
 
-def slice_records() -> int:
-    """The most records one re-read slice lists of a resource."""
-    return int(setting("SYNC_REREAD_SLICE_PAGES", 10)) * int(setting("SYNC_PER_PAGE", 250))
+def reread_windows(due: dict[int, dict[str, tuple[datetime, datetime]]]) -> dict[int, dict[str, list[list[str]]]]:
+    """The runs' windows (account pk -> resource -> ``[[start, end]]``) for the parts due (account pk ->
+    resource -> ``(start, end)``): each part's newest ``SYNC_REREAD_SLICE_PAGES`` pages (``slice_starts``)."""
+    records = int(setting("SYNC_REREAD_SLICE_PAGES", 10)) * int(setting("SYNC_PER_PAGE", 250))
+    starts = slice_starts({(pk, name): part for pk, parts in due.items() for name, part in parts.items()}, records)
+    return {
+        pk: {name: [[starts[(pk, name)].isoformat(), end.isoformat()]] for name, (_, end) in parts.items()}
+        for pk, parts in due.items()
+    }
 
 
 def reread_next(account: Any, *, now: datetime, plan: RereadPlan | None = None) -> dict[str, list[list[str]]]:
     """The slice each resource is due to re-read now (``{resource: [[start, end]]}``; empty: nothing due)."""
     plan = plan or reread_plan(account, now=now)
     states = {s.resource: s for s in SyncState.objects.for_account(account)}
-    due = reread_due(account, now=now, plan=plan, states=states)
-    starts = slice_starts({(account.pk, name): part for name, part in due.items()}, slice_records())
-    return {name: [[starts[(account.pk, name)].isoformat(), end.isoformat()]] for name, (_, end) in due.items()}
+    return reread_windows({account.pk: reread_due(account, now=now, plan=plan, states=states)})[account.pk]
 
 
 def reread_may_be_due(accounts: Sequence[Any], *, now: datetime) -> dict[int, dict[str, SyncState]]:
