@@ -11,8 +11,8 @@ Both populations are seeded with ``bulk_create`` in one database, in the steady 
 minutes: incrementals spread over the last 10 minutes (about a tenth due a tick), the nightly full done, 1 %
 never synced (a full due), and 5 % paused, 3 % with a refused key, 3 % backing off (waiting for a later
 time), 1 % whose wait is over (sent again each tick), 5 % queued and 5 % running. Coverage of the windowed
-resources was re-read within the last 40 minutes, so no re-read slice is due: a slice's decision is the one
-per-account step (``reread_queue``), at most ``SYNC_DISPATCH_REREAD_CHECKS`` a tick, not measured here.
+resources was re-read within the last 40 minutes, so no re-read slice is due (the slices are the work of
+another task, ``sync.reread_dispatch``, not measured here).
 The other population's accounts are paused while one is measured; each tick's runs are deleted and the
 schedules restored before the next one, so every tick does the same work. Ticks of the two sizes alternate
 (``--rounds``); the figures are medians. Queries are counted on one more tick of each size.

@@ -187,7 +187,6 @@ def _rows(account_ids: Sequence[int], resource: Resource):
 class PlanInputs:
     """What ``reread_plan`` reads of one account."""
 
-    schedule: SyncSchedule | None
     reserved_per_hour: int  # background requests per hour the rest of the schedule spends
     records: dict[str, int]  # per windowed resource, its records within the retention window
 
@@ -233,7 +232,7 @@ def plan_inputs(
         every = max(1, schedule.incremental_every_minutes if schedule else 10)
         reserved = math.ceil(max((spent.get(pk) or 0) / 24, per_run * 60 / every))
         counts = {r.name: records[pk].get(r.name, 0) for r in windowed_resources()}
-        out[pk] = PlanInputs(schedule, reserved, counts)
+        out[pk] = PlanInputs(reserved, counts)
     return out
 
 

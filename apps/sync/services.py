@@ -420,23 +420,6 @@ def webhooks_slow_polling(account: ClientAccount, schedule: SyncSchedule, *, now
     return any(account.pk in source([account], now) for source in FRESH_DATA_SOURCES)
 
 
-def reread_queue(*, account: ClientAccount, now: datetime) -> SyncRun | None:
-    """Queue the continuous re-read's next slice if one is due and the background budget has room now."""
-    from apps.callrail.budget import get_budget
-
-    from .reread import reread_next
-
-    windows = reread_next(account, now=now)
-    if not windows:
-        return None
-    overrides = getattr(account, "budget_overrides", None) or None
-    if not get_budget().peek(account.pk, "general", "background", overrides=overrides):
-        return None  # the budget decides the pace; the incremental sync is not kept waiting
-    run, created = sync_request(account=account, kind=SyncKind.REREAD, resources=list(windows), windows=windows,
-                                trigger=SyncTrigger.SCHEDULE, now=now)  # fmt: skip
-    return run if created else None
-
-
 def sync_dispatch(*, now: datetime | None = None) -> list[SyncRun]:
     """The beat fan-out: queue what each enabled account's schedule wants, never a second run for an
     account with one queued, running or waiting; re-send waiting runs whose wait is over. A fixed number of

@@ -12,12 +12,13 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.callrail.budget import get_budget
 from apps.sync.dispatch import load_accounts
 from apps.sync.models import KIND_RANK, SyncKind, SyncRun, SyncSchedule, SyncState, SyncStatus, SyncTrigger
+from apps.sync.reread import reread_next
 from apps.sync.services import (
     active_run,
     due_kind,
-    reread_queue,
     sync_dispatch,
     sync_request,
     sync_reread_dispatch,
@@ -91,6 +92,20 @@ def _mix(count: int, now, *, agencies: int = 2, rereads: int = 0) -> dict[int, s
     return made
 
 
+def _reread_queue(*, account: ClientAccount, now) -> SyncRun | None:
+    """The per-account re-read step the set-based one replaced, as it was: the next slice if one is due and
+    the background budget has room now."""
+    windows = reread_next(account, now=now)
+    if not windows:
+        return None
+    overrides = account.budget_overrides or None
+    if not get_budget().peek(account.pk, "general", "background", overrides=overrides):
+        return None
+    run, created = sync_request(account=account, kind=SyncKind.REREAD, resources=list(windows), windows=windows,
+                                trigger=SyncTrigger.SCHEDULE, now=now)  # fmt: skip
+    return run if created else None
+
+
 def _reference_dispatch(*, now) -> list[SyncRun]:
     """The per-account loop the set-based tick replaced (several queries per account), as it was."""
     queued = []
@@ -109,7 +124,7 @@ def _reference_dispatch(*, now) -> list[SyncRun]:
         if kind == SyncKind.INCREMENTAL and webhooks_slow_polling(account, schedule, now=now):
             kind = None
         if kind is None:
-            run = reread_queue(account=account, now=now)
+            run = _reread_queue(account=account, now=now)
             if run is not None:
                 schedule.last_reread_at = now
                 schedule.save(update_fields=["last_reread_at"])
