@@ -189,6 +189,13 @@ def _escape_value(value: str) -> str:
     return value
 
 
+def _value(value: float) -> str:
+    """``floatToGoString``, with its answer for the small whole numbers most samples are written directly."""
+    if type(value) is int and 0 <= value < 1_000_000:  # (a bool takes the long way)
+        return f"{value}.0"
+    return floatToGoString(value)
+
+
 def exposition(families: Iterable[Metric]) -> bytes:
     """Prometheus's text format (0.0.4) of ``families``, as ``prometheus_client.generate_latest`` writes it for
     these gauges and counters. Written here because the library's per-sample name validation and escaping cost
@@ -206,7 +213,7 @@ def exposition(families: Iterable[Metric]) -> bytes:
                 labels = rendered.get(key)
                 if labels is None:
                     labels = rendered[key] = ",".join(f'{k}="{_escape_value(v)}"' for k, v in sorted(key))
-                out.append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n")
+                out.append(f"{sample.name}{{{labels}}} {_value(sample.value)}\n")
             else:
-                out.append(f"{sample.name} {floatToGoString(sample.value)}\n")
+                out.append(f"{sample.name} {_value(sample.value)}\n")
     return "".join(out).encode()

@@ -71,7 +71,8 @@ class SystemView(PortalView, TemplateView):
                 pending_deletion=Count("pk", filter=Q(deletion_due_at__isnull=False)),
                 key_refused=Count("pk", filter=~Q(connection_error="")),
             )
-            listed = visible.select_related("agency", "credential").defer("credential__api_key").order_by("name", "pk")
+            listed = visible.select_related("agency", "credential").defer("agency__logo", "credential__api_key")
+            listed = listed.order_by("name", "pk")
             paginator = Paginator(listed, self.paginate_by)
             paginator.count = summary["total"]  # counted above (a cached property of the paginator)
             page = paginator.get_page(self.request.GET.get("page"))

@@ -102,7 +102,11 @@ def _django_errors(exc: DjangoValidationError) -> ValidationError:
 
 
 class ClientAccountViewSet(TenantModelViewSet):
-    queryset = ClientAccount.objects.select_related("agency", "credential", "gateway_connection").order_by("name")
+    queryset = (
+        ClientAccount.objects.select_related("agency", "credential", "gateway_connection")
+        .defer("agency__logo")
+        .order_by("name")
+    )
     serializer_class = ClientAccountSerializer
     write_permission = Can.MANAGE_ACCOUNTS
     filterset_fields = ["agency__slug", "credential", "credential__auth_mode", "sync_enabled"]

@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 
 from .policy import Can, capabilities
-from .selectors import agencies_for_user
+from .selectors import agency_choices
 
 
 def tenancy(request: HttpRequest) -> dict:
@@ -14,7 +14,7 @@ def tenancy(request: HttpRequest) -> dict:
     return {
         "current_agency": agency,
         "current_membership": request.membership or None,
-        "user_agencies": agencies_for_user(user=user) if Can.SWITCH_AGENCY in can else [],
+        "user_agencies": agency_choices(user=user) if Can.SWITCH_AGENCY in can else [],
         "can": can,
         "can_manage_agency": Can.MANAGE_ACCOUNTS in can,
     }

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
-from .selectors import agencies_for_user, membership_for
+from .selectors import agency_choices, membership_for
 
 SESSION_KEY = "current_agency_id"
 
@@ -19,10 +19,10 @@ def current_agency(request: HttpRequest):
     user = request.user
     if not user.is_authenticated:
         return None
-    agencies = agencies_for_user(user=user)  # only the viewer's agency while viewing as a client
+    agencies = agency_choices(user=user)  # only the viewer's agency while viewing as a client
     chosen = request.session.get(SESSION_KEY)
-    agency = agencies.filter(pk=chosen).first() if chosen else None
-    return agency or agencies.first()
+    agency = next((agency for agency in agencies if agency.pk == chosen), None) if chosen else None
+    return agency or (agencies[0] if agencies else None)
 
 
 class CurrentAgencyMiddleware:

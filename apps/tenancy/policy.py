@@ -160,16 +160,22 @@ def principal(user: Any, agency: Any) -> Principal | None:
         return Principal.OPERATOR
     if agency_id is None:
         return Principal.SIGNED_IN
-    cache = user.__dict__.setdefault("_principal_cache", {})
+    membership = active_membership(user, agency_id)
+    return Principal(membership.role) if membership is not None else Principal.SIGNED_IN
+
+
+def active_membership(user: Any, agency_id: int) -> Any:
+    """The user's active membership of the active agency ``agency_id``, or None: one query, cached on the user
+    object for the request (the role for ``principal``, ``request.membership`` for the pages)."""
+    cache = user.__dict__.setdefault("_membership_cache", {})
     if agency_id not in cache:
         from .models import Membership
 
-        role = (
+        cache[agency_id] = (
             Membership.objects.filter(user=user, agency_id=agency_id, is_active=True, agency__is_active=True)
-            .values_list("role", flat=True)
+            .order_by()
             .first()
         )
-        cache[agency_id] = Principal(role) if role else Principal.SIGNED_IN
     return cache[agency_id]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 
 if TYPE_CHECKING:
     from .models import ClientAccount
@@ -112,16 +112,25 @@ def access_scope(user: Any, agency: Any = None) -> AccessScope:
 
 def _scope_from_memberships(user: Any, agency_id: int | None) -> AccessScope:
     from .models import Membership, Role
+    from .policy import active_membership
 
-    memberships = Membership.objects.filter(user=user, is_active=True, agency__is_active=True)
-    if agency_id is not None:
-        memberships = memberships.filter(agency_id=agency_id)
+    if agency_id is not None:  # the membership ``principal`` reads too (one query for both)
+        memberships = [m for m in [active_membership(user, agency_id)] if m is not None]
+    else:
+        memberships = list(Membership.objects.filter(user=user, is_active=True, agency__is_active=True).order_by())
     agency_ids: set[int] = set()
     account_ids: set[int] = set()
     company_limits: dict[int, set[int]] = {}
-    for membership in memberships.prefetch_related("client_accounts", "companies"):
+    # Owners and admins reach the whole agency: only the others' account and company limits are read.
+    limited = [m for m in memberships if m.role not in (Role.OWNER, Role.ADMIN)]
+    prefetch_related_objects(limited, "client_accounts")
+    prefetch_related_objects([m for m in limited if m.role == Role.CLIENT], "companies")
+    for membership in memberships:
+        if membership.role in (Role.OWNER, Role.ADMIN):
+            agency_ids.add(membership.agency_id)
+            continue
         restricted = {account.pk for account in membership.client_accounts.all()}
-        if membership.role in (Role.OWNER, Role.ADMIN) or (membership.role == Role.STAFF and not restricted):
+        if membership.role == Role.STAFF and not restricted:
             agency_ids.add(membership.agency_id)
             continue
         # restricted staff, and clients (a client with no accounts sees nothing)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from .models import Agency, ClientAccount, Membership, Role, User
-from .policy import Can, allows
+from .policy import Can, active_membership, allows
 
 
 def agencies_for_user(*, user: User) -> QuerySet[Agency]:
@@ -18,8 +18,20 @@ def agencies_for_user(*, user: User) -> QuerySet[Agency]:
     if view_as is not None:
         return Agency.objects.filter(is_active=True, pk=view_as.agency_id)
     if user.is_superuser:
-        return Agency.objects.filter(is_active=True)
-    return Agency.objects.filter(is_active=True, memberships__user=user, memberships__is_active=True).distinct()
+        return Agency.objects.filter(is_active=True).defer("logo")
+    return (
+        Agency.objects.filter(is_active=True, memberships__user=user, memberships__is_active=True)
+        .defer("logo")  # up to 256 KB each, read by the logo's own view only
+        .distinct()
+    )
+
+
+def agency_choices(*, user: User) -> list[Agency]:
+    """``agencies_for_user`` read once a request (cached on the user object): the agency the request works in
+    is picked from it, and the switcher lists it."""
+    if "_agency_choices" not in user.__dict__:
+        user.__dict__["_agency_choices"] = list(agencies_for_user(user=user))
+    return user.__dict__["_agency_choices"]
 
 
 def membership_for(*, user: User, agency: Agency | None) -> Membership | None:
@@ -28,11 +40,17 @@ def membership_for(*, user: User, agency: Agency | None) -> Membership | None:
     view_as = getattr(user, "view_as", None)
     if view_as is not None and getattr(agency, "pk", agency) != view_as.agency_id:
         return None
-    return Membership.objects.filter(user=user, agency=agency, is_active=True).first()
+    if view_as is not None:
+        return Membership.objects.filter(user=user, agency=agency, is_active=True).first()
+    return active_membership(user, getattr(agency, "pk", agency))
 
 
 def client_account_list(*, user: User, agency: Agency | None) -> QuerySet[ClientAccount]:
-    return ClientAccount.objects.visible_to(user, agency).select_related("agency", "credential", "gateway_connection")
+    return (
+        ClientAccount.objects.visible_to(user, agency)
+        .select_related("agency", "credential", "gateway_connection")
+        .defer("agency__logo")  # the agency's logo bytes, once for every account listed
+    )
 
 
 def user_can_sync(*, user: User, agency: Agency | None) -> bool:
