@@ -16,17 +16,22 @@ def _of(queryset: Any, account_ids: list[int] | None) -> Any:
     return queryset if account_ids is None else queryset.filter(client_account_id__in=account_ids)
 
 
-def sync_last_finished(*, user: Any, agency: Any, account_ids: list[int] | None = None) -> dict[int, datetime]:
-    """When each visible account's last successful sync finished (one grouped query), of ``account_ids`` only
-    when given."""
+def sync_health(*, user: Any, agency: Any, account_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
+    """Per visible account (of ``account_ids`` when given): when its last successful sync finished (``last``) and
+    how many runs failed or finished with errors in the last 24 hours (``failures``). One grouped query."""
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    failed = Q(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL), finished_at__gte=timezone.now() - timedelta(days=1))
+    succeeded = Q(status=SyncStatus.SUCCEEDED)
     rows = (
         _of(SyncRun.objects.visible_to(user, agency), account_ids)
-        .filter(status=SyncStatus.SUCCEEDED)
+        .filter(succeeded | failed)
         .values("client_account_id")
-        .annotate(last=Max("finished_at"))
+        .annotate(last=Max("finished_at", filter=succeeded), failures=Count("pk", filter=failed))
         .order_by()
     )
-    return {row["client_account_id"]: row["last"] for row in rows}
+    return {row.pop("client_account_id"): row for row in rows}
 
 
 @dataclass(frozen=True)
@@ -110,21 +115,6 @@ def call_history(*, call: Any, user: Any, agency: Any, limit: int = 100) -> list
         items.append(HistoryItem(event.created_at, "audit", event.action, who=str(event.actor or "")))
     items.sort(key=lambda i: i.at, reverse=True)
     return items[:limit]
-
-
-def sync_failures_24h(*, user: Any, agency: Any, account_ids: list[int] | None = None) -> dict[int, int]:
-    """Sync runs per visible account that failed or finished with errors in the last 24 h (one query)."""
-    from django.db.models import Count
-    from django.utils import timezone
-
-    rows = (
-        _of(SyncRun.objects.visible_to(user, agency), account_ids)
-        .filter(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL), finished_at__gte=timezone.now() - timedelta(days=1))
-        .values("client_account_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return {row["client_account_id"]: row["n"] for row in rows}
 
 
 def outbox_attention_count(*, user: Any, agency: Any) -> int:

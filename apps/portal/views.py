@@ -41,8 +41,7 @@ from apps.portal.resource_views import account_tabs
 from apps.portal.selectors import (
     dashboard_push_and_webhooks,
     outbox_attention_count,
-    sync_failures_24h,
-    sync_last_finished,
+    sync_health,
 )
 from apps.sync.models import SyncKind, SyncTrigger
 from apps.sync.reread import reread_plan
@@ -115,16 +114,16 @@ class DashboardView(PortalView, TemplateView):
     def add_machinery(self, accounts: list, agency: Any) -> None:
         """Sync, outbox, webhooks and budget of each account of the page (for the agency's staff only)."""
         ids = [account.pk for account in accounts]
-        last_syncs = sync_last_finished(user=self.request.user, agency=agency, account_ids=ids)
+        health = sync_health(user=self.request.user, agency=agency, account_ids=ids)
         outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency, account_ids=ids)
-        failures = sync_failures_24h(user=self.request.user, agency=agency, account_ids=ids)
         budgets = budget_statuses(accounts)  # one Redis pipeline for the page's accounts and their keys
         for account in accounts:
-            account.sync_failures = failures.get(account.pk, 0)
+            sync = health.get(account.pk) or {}
+            account.sync_failures = sync.get("failures", 0)
             account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}
             account.webhooks = hooks.get(account.pk)
             account.budget = budgets.get(account.pk)
-            account.last_sync = last_syncs.get(account.pk)
+            account.last_sync = sync.get("last")
 
 
 class AgencySwitchView(PortalView, View):
