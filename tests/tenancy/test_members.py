@@ -156,6 +156,31 @@ def test_branding_settings_and_logo_validation(login, tenant, client):
     assert "greater than or equal to 1" in response.content.decode()
 
 
+def test_a_page_reads_the_logo_bytes_and_the_membership_once_at_most(login, tenant):
+    """The logo (up to 256 KB) is read by its own view only, not with the agency of every request or every
+    account listed; the role, the access scope and ``request.membership`` come from one membership query."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    logo = b"\x89PNG\r\n\x1a\n" + b"0" * 2000
+    type(tenant.agency).objects.filter(pk=tenant.agency.pk).update(logo=logo, logo_content_type="image/png")
+    client = login(tenant.owner)
+    logo_column = re.compile(r'"tenancy_agency"\."logo"(?!_)')
+    for url in (reverse("portal:dashboard"), reverse("operations:system"), reverse("tenancy:agency_settings")):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        assert reverse("tenancy:agency_logo") in response.content.decode(), url  # the brand still shows it
+        assert not [q["sql"] for q in captured.captured_queries if logo_column.search(q["sql"])], url
+        memberships = [q["sql"] for q in captured.captured_queries
+                       if 'FROM "tenancy_membership"' in q["sql"] and "require_two_factor" not in q["sql"]]  # fmt: skip
+        assert len(memberships) == 1, (url, memberships)
+        assert "Owner" in response.content.decode()  # request.membership: the role beside the name
+    assert client.get(reverse("tenancy:agency_logo")).content == logo
+
+
 def test_invited_existing_user_joins_without_changing_password(
     login, client, tenant, other_tenant, django_capture_on_commit_callbacks
 ):
