@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.tenancy.models import ClientAccount
 from apps.tenancy.policy import Can, allows, requires
+from apps.tenancy.selectors import client_account_list
 
 from .metrics import render_metrics
 from .selectors import account_figures, cached_worker_ping, last_heartbeat, queue_depths, worker_ping
@@ -71,8 +72,7 @@ class SystemView(PortalView, TemplateView):
                 pending_deletion=Count("pk", filter=Q(deletion_due_at__isnull=False)),
                 key_refused=Count("pk", filter=~Q(connection_error="")),
             )
-            listed = visible.select_related("agency", "credential").defer("agency__logo", "credential__api_key")
-            listed = listed.order_by("name", "pk")
+            listed = client_account_list(user=user, agency=agency).defer("credential__api_key").order_by("name", "pk")
             paginator = Paginator(listed, self.paginate_by)
             paginator.count = summary["total"]  # counted above (a cached property of the paginator)
             page = paginator.get_page(self.request.GET.get("page"))

@@ -115,7 +115,8 @@ def _scope_from_memberships(user: Any, agency_id: int | None) -> AccessScope:
     from .policy import active_membership
 
     if agency_id is not None:  # the membership ``principal`` reads too (one query for both)
-        memberships = [m for m in [active_membership(user, agency_id)] if m is not None]
+        found = active_membership(user, agency_id)
+        memberships = [found] if found is not None else []
     else:
         memberships = list(Membership.objects.filter(user=user, is_active=True, agency__is_active=True).order_by())
     agency_ids: set[int] = set()
