@@ -18,8 +18,10 @@ Redis is a private ``redis-server`` it starts (port 6950-6999), never the shared
   encrypted keys (pointed at the sandbox), schedules (incremental every 10 minutes, nightly full), sync states
   and history; the accounts are then pointed at their sandbox account ids. The big account's sync state is
   removed so its first full sync (the 500,000-call import) runs during the day, beside everyone's incrementals.
-* **Workers**: in every namespace ``celery -A agency_portal worker -Q <settings.CELERY_TASK_QUEUES_NAMES>``
-  as README's Production section says (plus ``-n scale<i>@%h``: the namespaces share one hostname), with
+* **Workers**: in every namespace ``nice -n 10 celery -A agency_portal worker -Q <settings.CELERY_TASK_QUEUES_NAMES>``
+  as README's Production section says for workers sharing a host's cores with the web (the namespaces share
+  this machine's 2 cores with the pages measured; ``--workers-nice 0`` starts them without) (plus
+  ``-n scale<i>@%h``: the namespaces share one hostname), with
   ``DJANGO_SETTINGS_MODULE=agency_portal.settings.production`` and ``DATABASE_URL``/``REDIS_URL`` over the
   link, ``CALLRAIL_BUDGET_TIME_SCALE`` = the sandbox's time scale, and ``CELERY_VISIBILITY_TIMEOUT``
   lowered to ``--visibility-timeout`` real seconds (default 20; production keeps an hour) so that the tasks a
@@ -62,7 +64,8 @@ What is scaled, and how time is read:
   sliding hour and day against that account's limits; ``budget_overruns`` = accounts over either (429s are
   printed too).
 * **Pages**: ``benchmarks/scale_pages.py`` (``measure_pages``) times the dashboard, account list, System page
-  and /metrics with all accounts in place, while the workers run.
+  and /metrics with all accounts in place, while the workers run (in this process, at the default priority:
+  the web's).
 
 Ends with ``RATIO`` lines. Everything it starts (namespaces, links, forwarders, Redis, sandbox, workers, the
 database) is removed at exit, on Ctrl-C and on failure.
@@ -213,11 +216,12 @@ def start_workers(stack: HostStack, hosts: list, env: dict, args: argparse.Names
     procs = []
     for i, (ns, host_ip, _) in enumerate(hosts, start=1):
         log = open(Path(stack.tmp) / f"worker{i}.log", "w")  # noqa: SIM115 - closed with the process
-        cmd = ["ip", "netns", "exec", ns, celery, "-A", "agency_portal", "worker", "-Q", queues, "-n", f"scale{i}@%h",
-               "--loglevel", "WARNING"]  # fmt: skip
+        nice = ["nice", "-n", str(args.workers_nice)] if args.workers_nice else []
+        cmd = ["ip", "netns", "exec", ns, *nice, celery, "-A", "agency_portal", "worker", "-Q", queues,
+               "-n", f"scale{i}@%h", "--loglevel", "WARNING"]  # fmt: skip
         procs.append(stack.spawn(cmd, cwd=ROOT, env=worker_env(env, host_ip=host_ip, **links), stdout=log,
                                  stderr=subprocess.STDOUT))  # fmt: skip
-    say(f"workers: {' '.join(cmd[4:8])} -Q {queues} (per host, default concurrency)")
+    say(f"workers: {' '.join(cmd[4:-6])} -Q {queues} (per host, default concurrency)")
     from agency_portal.celery import app
 
     deadline = time.monotonic() + 120
@@ -655,6 +659,8 @@ def main() -> int:
     parser.add_argument("--lock-ttl", type=int, default=None,
                         help="real seconds an account lock lives unrenewed (default production's 120 s scaled, >= 5)")
     parser.add_argument("--drain-seconds", type=float, default=90.0)
+    parser.add_argument("--workers-nice", type=int, default=10,
+                        help="workers' CPU niceness (README; 0: none)")  # fmt: skip
     parser.add_argument("--page-requests", type=int, default=20, help="requests per page (measure_pages)")
     parser.add_argument("--request-log-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=22)
