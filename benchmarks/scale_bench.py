@@ -31,7 +31,8 @@ What is scaled, and how time is read:
 
 * **Virtual time** = bench start + (real time - bench start) x ``--time-scale``. The sandbox's rate-limit
   windows and the portal's budget run on that scale (an hour of allowance lasts 3600/scale real seconds).
-* **The beat**: this process plays beat: once per virtual minute it calls the real dispatcher
+* **The beat**: this process plays beat (at the workers' priority, as the tasks it stands for run on workers;
+  the web's again for the pages): once per virtual minute it calls the real dispatcher
   (``apps.sync.services.sync_dispatch(now=<virtual now>)``, timed, with its SQL queries counted), then the
   re-read's step (``sync_reread_dispatch``, a task of its own in production; timed apart) and sends
   ``push.sweep`` as beat would. Runs are queued with the virtual ``queued_at``; workers stamp ``finished_at``
@@ -491,6 +492,9 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
     drain_deadline = None
     say(f"day: {minutes} virtual minutes = {minutes * 60 / args.time_scale:.0f} s; pushes at minute {push_minute}, "
           f"host 1 killed at minute {kill_minute}")  # fmt: skip
+    # Playing beat, the dispatcher and the re-read's step are a worker's work in production: at its priority.
+    web_priority = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, web_priority + args.workers_nice)
     while True:
         # The beat's next minute on the virtual clock; minutes the dispatcher overran are skipped (counted).
         target = clock.real_at(clock.start + minute * 60)
@@ -531,7 +535,8 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
         pending_runs, lost_runs = again[0], [pk for pk in again[1] if pk in lost_runs]
     load_after = load_average()
 
-    # pages with everything in place, workers still running
+    # pages with everything in place, workers still running; at the web's priority again (root may lower it)
+    os.setpriority(os.PRIO_PROCESS, 0, web_priority)
     pages: dict = {}
     try:
         from benchmarks.scale_pages import measure_pages

@@ -6,7 +6,8 @@ run, and delivery-to-mirror time.
 
 Starts the sandbox (its own process), mirrors one account from it, registers the portal's post-call URL in
 the account's Webhooks integrations and enters the signing keys CallRail (the sandbox) returned. Then starts
-gunicorn (``--gunicorn-workers``) and one Celery worker on the ``webhooks`` queue, and:
+gunicorn (``--gunicorn-workers``) and one Celery worker on the ``webhooks`` queue (at ``--workers-nice`` 10: a
+worker sharing a host's cores with the web yields them to it, as README's production section says), and:
 
 * accept: posts ``--deliveries`` distinct post-call webhooks, signed as CallRail signs them (the sandbox's own
   payload with a fresh call id and timestamp), from ``--concurrency`` threads; prints deliveries per second
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--worker-after", action="store_true",
                         help="start the worker only after the accept rounds (accepting alone; the default has the "
                         "worker applying meanwhile, on the same cores)")  # fmt: skip
+    parser.add_argument("--workers-nice", type=int, default=10,
+                        help="the worker's CPU niceness: it shares gunicorn's cores (README's production section)")
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     require_own_redis_prefix()
@@ -187,8 +190,9 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
         gunicorn = subprocess.Popen(server, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children.append(gunicorn)
         def start_worker() -> None:
+            nice = ["nice", "-n", str(args.workers_nice)] if args.workers_nice else []
             worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", "webhooks", "-c", "2",
+                [*nice, sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", "webhooks", "-c", "2",
                  "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
@@ -198,7 +202,9 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
             start_worker()
         wait_http(f"{portal_url}/healthz", gunicorn)
         served = f"{args.gunicorn_workers} gunicorn {args.worker_class} workers" + (
-            f" x {args.threads} threads" if args.threads > 1 else "")  # fmt: skip
+            f" x {args.threads} threads" if args.threads > 1 else "") + (
+            f"; worker at nice {args.workers_nice}" if args.workers_nice else "; worker at the web's priority"
+        )  # fmt: skip
 
         # a real post-call payload of the sandbox, as the template of every delivery
         requests.post(f"{sandbox_url}/_sandbox/activity", timeout=30,
