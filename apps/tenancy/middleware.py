@@ -52,9 +52,13 @@ class TwoFactorMiddleware:
         user = request.user
         if getattr(request, "impersonator", None) is not None:
             return self.get_response(request)  # the real person already passed their own checks
-        if user.is_authenticated and not request.path.startswith(TWO_FACTOR_EXEMPT_PREFIXES):
+        if (
+            user.is_authenticated
+            and not request.path.startswith(TWO_FACTOR_EXEMPT_PREFIXES)
+            and not user.is_verified()  # confirmed a code this session: nothing to look up
+        ):
             state = two_factor_state(user=user)
-            if state.needs_verification and not user.is_verified():
+            if state.needs_verification:
                 target = "two_factor_verify" if state.has_device else "two_factor_setup"
                 return redirect(f"{reverse(target)}?next={request.get_full_path()}")
         return self.get_response(request)

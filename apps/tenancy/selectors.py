@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from .models import Agency, ClientAccount, Membership, Role, User
 from .policy import Can, active_membership, allows
@@ -74,13 +74,21 @@ class TwoFactorState:
 
 
 def two_factor_state(*, user: User) -> TwoFactorState:
-    """Two-factor is optional for everyone, and required for owners/admins where the agency says so."""
+    """Two-factor is optional for everyone, and required for owners/admins where the agency says so (one query:
+    the two-factor check runs on every page)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-    required = Membership.objects.filter(
-        user=user, is_active=True, role__in=[Role.OWNER, Role.ADMIN], agency__require_two_factor=True
-    ).exists()
+    devices = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    requiring = Membership.objects.filter(
+        user=OuterRef("pk"), is_active=True, role__in=[Role.OWNER, Role.ADMIN], agency__require_two_factor=True
+    )
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(has_device=Exists(devices), required=Exists(requiring))
+        .values_list("has_device", "required")
+        .first()
+    )
+    has_device, required = row or (False, False)
     return TwoFactorState(has_device=has_device, required=required)
 
 

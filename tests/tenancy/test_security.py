@@ -1,7 +1,9 @@
 """Sign-in protection: lockout on (username, address), log out everywhere, two-factor."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -54,11 +56,21 @@ def test_agency_can_require_two_factor_for_owners(tenant):
     owner.get(response.url)
     device = TOTPDevice.objects.get(user=tenant.owner)
     assert owner.post(reverse("two_factor_setup"), {"code": code_for(device)}).status_code == 302
-    assert owner.get(reverse("portal:dashboard")).status_code == 200
-    # staff are not forced
+    with CaptureQueriesContext(connection) as captured:
+        assert owner.get(reverse("portal:dashboard")).status_code == 200
+    assert not two_factor_checks(captured), "a code confirmed this session: nothing more to look up"
+    # staff are not forced; their pages check once (device and requirement in one query)
     staff = Client()
     sign_in(staff, tenant.staff.email, TEST_PASSWORD)
-    assert staff.get(reverse("portal:dashboard")).status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        assert staff.get(reverse("portal:dashboard")).status_code == 200
+    assert len(two_factor_checks(captured)) == 1, two_factor_checks(captured)
+
+
+def two_factor_checks(captured: CaptureQueriesContext) -> list[str]:
+    """The page's queries asking whether a user has a device or must have one (by what they filter on)."""
+    conditions = [(q["sql"], q["sql"].partition(" WHERE ")[2]) for q in captured.captured_queries]
+    return [sql for sql, where in conditions if '"confirmed"' in where or '"require_two_factor"' in where]
 
 
 def test_user_with_a_device_must_enter_a_code_at_each_sign_in(tenant):
