@@ -15,7 +15,8 @@ agencies of their own in the same database, and measures the same pages for both
 * metrics: ``/metrics`` as an operator (superuser): every account of the installation, as Prometheus scrapes it.
 
 Requests go through Django's test client in this process (the server's own time: middleware, scoping, queries,
-templates; Redis and PostgreSQL are real), each page's p50/p95 over ``--requests`` requests pooled over the
+templates; Redis and PostgreSQL are real; the start's objects frozen out of the garbage collector's sight first,
+as ``agency_portal/wsgi.py`` does in a web process), each page's p50/p95 over ``--requests`` requests pooled over the
 rounds and its queries per request (the baseline's ``/metrics`` before the measured size is seeded, since a
 scrape covers every account of the database) (the same for every request of a page, or the line says so). Ends with
 ``/proc/loadavg`` and one ``RATIO`` line per page: the p95 at the measured size (``/metrics``: its p95 too).
@@ -102,7 +103,10 @@ def measure_pages(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from apps.core.runtime import freeze_startup_objects
+
     requests = {name: request for name, request in page_requests(seed).items() if name in only}
+    freeze_startup_objects()  # as agency_portal/wsgi.py does in a web process before its first request
     timings: dict[str, list[float]] = {name: [] for name in requests}
     queries: dict[str, set[int]] = {name: set() for name in requests}
     sql_ms: dict[str, dict[str, float]] = {name: {} for name in requests}  # page -> statement (cut) -> total ms

@@ -11,7 +11,9 @@ same sizes measures again without loading. It refuses an existing database it di
 REDIS_KEY_PREFIX must be the benchmark's own: its keys (sessions' cache, cached filter choices) are removed.
 
 The requests go through Django's test client in this process, signed in as the agency's owner, so the
-figures are the server's own time (middleware, scoping, queries, templates), without a network or a browser.
+figures are the server's own time (middleware, scoping, queries, templates), without a network or a browser;
+the process first freezes its start's objects out of the garbage collector's sight, as ``agency_portal/wsgi.py``
+does in a web process (``apps.core.runtime``).
 CSV export is timed to the first streamed chunk (header and the first 2,000 rows). The pages are measured in
 ``--rounds`` rounds of ``--repeat`` requests each, every request followed by one to the baseline page (signed
 in, the agency, the layout and its navigation, no content: the floor every portal page stands on, which shows
@@ -222,7 +224,10 @@ def pages() -> tuple[list[tuple[str, object]], object]:
 
 
 def run(rounds: int, repeat: int) -> tuple[int, int]:
+    from apps.core.runtime import freeze_startup_objects
+
     measured, baseline = pages()
+    freeze_startup_objects()  # as agency_portal/wsgi.py does in a web process before its first request
     for _, fn in measured:
         fn()  # warm-up (template and plan caches)
     baseline()
