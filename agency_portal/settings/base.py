@@ -161,6 +161,11 @@ if _database_url.split("://", 1)[0] not in ("postgres", "postgresql", "pgsql", "
 DATABASES = {"default": env.db_url_config(_database_url)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", _setting("DATABASE_CONN_MAX_AGE", int, 60))
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and _setting("DATABASE_PREPARED_STATEMENTS", bool, True):
+    # Django's cursors quote values into the SQL and never prepare; a cursor binding on the server (the webhook
+    # receiver's INSERT) is prepared by psycopg from its fifth run on a connection. Off for a connection pooler
+    # in transaction mode that keeps no prepared statements (PgBouncer before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web, worker and beat share the file: writers queue for the lock (IMMEDIATE transactions honour the
     # busy timeout; deferred ones fail at once with "database is locked" when a reader turns writer).

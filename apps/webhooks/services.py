@@ -438,9 +438,10 @@ def _insert_sql(vendor: str) -> tuple[str, tuple[models.Field, ...]]:
 
 def _bound_cursor() -> Any:
     """On PostgreSQL a cursor binding its parameters on the server (Django's quotes them into the SQL): the
-    receiver's INSERT is prepared once per connection (psycopg prepares a statement run 5 times) and its values
-    travel as they are (measured: 0.50 instead of 0.65 ms a delivery, commit wait aside). Wrapped as Django
-    wraps its own cursors (query log, error translation)."""
+    receiver's INSERT is prepared once per connection (psycopg prepares a statement from its fifth run, with the
+    ``prepare_threshold`` the settings give unless ``DATABASE_PREPARED_STATEMENTS`` is off: PostgreSQL's CPU 0.45
+    → 0.22 ms a delivery) and its values travel as they are (0.50 instead of 0.65 ms a delivery, commit wait
+    aside). Wrapped as Django wraps its own cursors (query log, error translation)."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     import psycopg

@@ -75,6 +75,23 @@ def test_a_known_endpoint_costs_one_statement_once_its_keys_are_cached(
     ]  # fmt: skip
 
 
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_the_accepting_insert_is_prepared_once_per_connection(client, hooked_account, sandbox, settings):
+    settings.PORTAL_BASE_URL = "http://127.0.0.1:9"
+    connect_webhooks(sandbox, hooked_account)
+    control(sandbox, "POST", "activity", account_id=hooked_account.callrail_account_id, new_calls=7,
+            complete_outbound=False)  # fmt: skip
+    sent = [d for d in deliveries(sandbox) if d["event"] == "post_call_webhook"]
+    assert len(sent) == 7
+    for delivery in sent:
+        assert deliver(client, delivery).status_code == 202
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [sql for sql in prepared if sql.startswith("INSERT INTO webhooks_webhookevent")], prepared
+
+
 @pytest.mark.slow
 def test_a_key_rotated_or_removed_in_another_process_counts_at_once(
     transactional_db, client, hooked_account, sandbox, settings, empty_hand_off
