@@ -93,6 +93,12 @@ def ratio_line(name: str, value: float | str, goal: str) -> str:
 # Network namespaces linked to this machine by veth pairs (multihost_budget.py, scale_bench.py). Needs root.
 
 
+def niced(niceness: int) -> list[str]:
+    """The command prefix starting a worker at ``niceness`` (README's production section: workers sharing a
+    host's cores with the web yield them to it); none for 0."""
+    return ["nice", "-n", str(niceness)] if niceness else []
+
+
 def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 

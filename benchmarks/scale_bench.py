@@ -101,6 +101,7 @@ from benchmarks.common import (  # noqa: E402
     load_average,
     max_in_window,
     netloc_via,
+    niced,
     ratio_line,
     require_own_redis_prefix,
 )
@@ -217,9 +218,8 @@ def start_workers(stack: HostStack, hosts: list, env: dict, args: argparse.Names
     procs = []
     for i, (ns, host_ip, _) in enumerate(hosts, start=1):
         log = open(Path(stack.tmp) / f"worker{i}.log", "w")  # noqa: SIM115 - closed with the process
-        nice = ["nice", "-n", str(args.workers_nice)] if args.workers_nice else []
-        cmd = ["ip", "netns", "exec", ns, *nice, celery, "-A", "agency_portal", "worker", "-Q", queues,
-               "-n", f"scale{i}@%h", "--loglevel", "WARNING"]  # fmt: skip
+        cmd = ["ip", "netns", "exec", ns, *niced(args.workers_nice), celery, "-A", "agency_portal", "worker",
+               "-Q", queues, "-n", f"scale{i}@%h", "--loglevel", "WARNING"]  # fmt: skip
         procs.append(stack.spawn(cmd, cwd=ROOT, env=worker_env(env, host_ip=host_ip, **links), stdout=log,
                                  stderr=subprocess.STDOUT))  # fmt: skip
     say(f"workers: {' '.join(cmd[4:-6])} -Q {queues} (per host, default concurrency)")

@@ -25,6 +25,7 @@ scrape covers every account of the database) (the same for every request of a pa
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -106,7 +107,8 @@ def measure_pages(
     from apps.core.runtime import freeze_startup_objects
 
     requests = {name: request for name, request in page_requests(seed).items() if name in only}
-    freeze_startup_objects()  # as agency_portal/wsgi.py does in a web process before its first request
+    if not gc.get_freeze_count():  # once, as agency_portal/wsgi.py does in a web process before its first request
+        freeze_startup_objects()
     timings: dict[str, list[float]] = {name: [] for name in requests}
     queries: dict[str, set[int]] = {name: set() for name in requests}
     sql_ms: dict[str, dict[str, float]] = {name: {} for name in requests}  # page -> statement (cut) -> total ms

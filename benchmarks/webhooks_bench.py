@@ -52,6 +52,7 @@ from benchmarks.common import (  # noqa: E402
     bench_database,
     load_average,
     median,
+    niced,
     ratio_line,
     remove_redis_keys,
     require_own_redis_prefix,
@@ -190,10 +191,9 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
         gunicorn = subprocess.Popen(server, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children.append(gunicorn)
         def start_worker() -> None:
-            nice = ["nice", "-n", str(args.workers_nice)] if args.workers_nice else []
             worker = subprocess.Popen(
-                [*nice, sys.executable, "-m", "celery", "-A", "agency_portal", "worker", "-Q", "webhooks", "-c", "2",
-                 "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+                [*niced(args.workers_nice), sys.executable, "-m", "celery", "-A", "agency_portal", "worker",
+                 "-Q", "webhooks", "-c", "2", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             children.append(worker)
