@@ -22,7 +22,9 @@ worker sharing a host's cores with the web yields them to it, as README's produc
   to its call being committed to the mirror (goal: p95 < 2 s).
 
 The load generator runs on the same machine as gunicorn, PostgreSQL, Redis and the worker: the figures are
-for all of them sharing its cores.
+for all of them sharing its cores. The sandbox stands in for CallRail, whose servers are not the portal's: it
+runs at ``--sandbox-nice`` 19, so the look-ups the worker makes while applying (one per delivery naming a call
+the mirror lacks) take the cores only when nothing of the portal wants them (0: at the web's priority).
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def main() -> None:
                         "worker applying meanwhile, on the same cores)")  # fmt: skip
     parser.add_argument("--workers-nice", type=int, default=10,
                         help="the worker's CPU niceness: it shares gunicorn's cores (README's production section)")
+    parser.add_argument("--sandbox-nice", type=int, default=19,
+                        help="the sandbox's CPU niceness: it stands in for CallRail, whose CPU is not the portal's")
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     require_own_redis_prefix()
@@ -157,8 +161,9 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
         sandbox_port = free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         sandbox = subprocess.Popen(
-            [sys.executable, "-m", "apps.sandbox", "--port", str(sandbox_port), "--profile", "small", "--accounts",
-             "1", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [*niced(args.sandbox_nice), sys.executable, "-m", "apps.sandbox", "--port", str(sandbox_port),
+             "--profile", "small", "--accounts", "1", "--quiet"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         children.append(sandbox)
         wait_http(f"{sandbox_url}/_sandbox/health", sandbox)
@@ -204,7 +209,7 @@ def run(args: argparse.Namespace, rounds: int, portal_port: int, portal_url: str
         served = f"{args.gunicorn_workers} gunicorn {args.worker_class} workers" + (
             f" x {args.threads} threads" if args.threads > 1 else "") + (
             f"; worker at nice {args.workers_nice}" if args.workers_nice else "; worker at the web's priority"
-        )  # fmt: skip
+        ) + (f", sandbox at nice {args.sandbox_nice}" if args.sandbox_nice else ", sandbox at the web's priority")
 
         # a real post-call payload of the sandbox, as the template of every delivery
         requests.post(f"{sandbox_url}/_sandbox/activity", timeout=30,

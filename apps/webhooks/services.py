@@ -578,6 +578,7 @@ def webhook_pending_apply(*, batch: int = HAND_OFF_BATCH) -> int:
     """Apply the accepted deliveries waiting in the hand-off list, a batch at a time, until it is empty.
     A delivery whose look-up has no budget yet, or that fails, goes to ``webhooks.apply_event`` (retried
     there). Returns how many were taken."""
+    from .apply import account_for_apply
     from .tasks import webhook_apply_event_task
 
     conn = _redis(settings.REDIS_URL)
@@ -589,9 +590,11 @@ def webhook_pending_apply(*, batch: int = HAND_OFF_BATCH) -> int:
             account_id, _, event_id = item.decode().partition(":")
             wanted.setdefault(int(account_id), []).append(int(event_id))
         for account_id, ids in wanted.items():
-            for event in WebhookEvent.objects.for_account(account_id).filter(pk__in=ids).order_by("pk"):
+            account = account_for_apply(account_id)  # once per account and batch, with its credential
+            events = WebhookEvent.objects.for_account(account_id).filter(pk__in=ids).select_related("company")
+            for event in events.order_by("pk"):
                 try:
-                    webhook_event_apply(event=event)
+                    webhook_event_apply(event=event, account=account)
                 except Exception:  # Transient (no budget yet) or a failure: the per-event task retries it
                     logger.info("webhook event %s of account %s: retried on its own", event.pk, account_id,
                                 exc_info=True)  # fmt: skip
@@ -641,14 +644,15 @@ def webhook_events_sweep(*, now: datetime | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------- apply
-def webhook_event_apply(*, event: WebhookEvent) -> WebhookEvent:
+def webhook_event_apply(*, event: WebhookEvent, account: ClientAccount | None = None) -> WebhookEvent:
     """Apply one verified event to the mirror (``apply.py``). Idempotent: an event applied (or ignored) before
-    is left alone. Raises ``Transient`` when a look-up it needs has no budget yet (the task retries)."""
+    is left alone. Raises ``Transient`` when a look-up it needs has no budget yet (the task retries).
+    ``account``: its account as ``apply.account_for_apply`` reads it, when the caller holds it already."""
     from .apply import event_apply
 
     if event.status not in (EventStatus.VERIFIED, EventStatus.FAILED):
         return event
-    return event_apply(event)
+    return event_apply(event, account)
 
 
 def webhook_event_fail(*, event: WebhookEvent, message: str) -> None:

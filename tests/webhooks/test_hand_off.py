@@ -166,6 +166,31 @@ def test_an_accepted_delivery_whose_hand_off_was_lost_is_applied_by_the_sweeper(
 
 
 @pytest.mark.django_db
+def test_a_batch_of_deliveries_reads_their_account_and_credential_once(
+    client, hooked_account, sandbox, settings, django_capture_on_commit_callbacks, empty_hand_off
+):
+    settings.PORTAL_BASE_URL = "http://127.0.0.1:9"
+    connect_webhooks(sandbox, hooked_account)
+    control(sandbox, "POST", "activity", account_id=hooked_account.callrail_account_id, new_calls=4,
+            complete_outbound=False)  # fmt: skip
+    sent = [d for d in deliveries(sandbox) if d["event"] == "post_call_webhook"]
+    assert len(sent) == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        for delivery in sent:
+            assert deliver(client, delivery).status_code == 202
+    services.webhook_hand_off_flush()
+    assert len(pending()) == 4
+    with CaptureQueriesContext(connection) as queries:
+        assert webhook_pending_apply() == 4
+    applied = list(WebhookEvent.objects.for_account(hooked_account).order_by("pk"))
+    assert [e.status for e in applied] == [EventStatus.APPLIED] * 4, [e.reason for e in applied]
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    for table in ("tenancy_clientaccount", "credentials_credential", "companies_company"):
+        read = [sql for sql in reads if f' FROM "{table}"' in sql]
+        assert len(read) <= 1, (table, read)  # once for the batch (joined to the account), not once per delivery
+
+
+@pytest.mark.django_db
 def test_the_sweeper_leaves_a_delivery_still_waiting_in_the_hand_off_list(
     client, hooked_account, sandbox, settings, django_capture_on_commit_callbacks, empty_hand_off
 ):
