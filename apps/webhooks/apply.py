@@ -136,7 +136,8 @@ def _apply_interaction(
             return _targeted_pull(account, kind, moment)
         callrail_id = str(fetched.record.get("id"))
     event.record_id = callrail_id[:64]
-    _lock_record(account.pk, kind.resource, callrail_id)  # also held by a delivery that named it by this id
+    if callrail_id != (event.legacy_id or event.record_id):  # (held already when the delivery named it so)
+        _lock_record(account.pk, kind.resource, callrail_id)  # also held by a delivery that named it by this id
     row = model.objects.for_account(account).filter(callrail_id=callrail_id).first()
     signer = event.company
     if signer is None:  # the signing company was removed from the mirror since
@@ -168,12 +169,12 @@ def _apply_interaction(
         record, diff, untranslatable = _call_record(payload, existing, event.changes)
         decision = _decide(event, kind, state, row, diff, untranslatable)
     if decision == STALE:
-        _remember(account, kind.resource, callrail_id, event, None)
+        _remember(account, kind.resource, callrail_id, event, None, state)
         if ALL_CHANGED in state.changes:
             return Outcome(EventStatus.IGNORED, "CallRail's current record was fetched after this delivery arrived")
         return Outcome(EventStatus.IGNORED, f"older than delivery #{state.event_id or '?'} already applied")
     if decision == SAME:
-        _remember(account, kind.resource, callrail_id, event, None)
+        _remember(account, kind.resource, callrail_id, event, None, state)
         return Outcome(EventStatus.IGNORED, "the mirror already holds this")
     if decision == FETCH:
         current = _fetch(account, resource, callrail_id)
@@ -236,21 +237,23 @@ def _write(
 
     result = mirror_apply_records(account=account, resource=kind.resource, records=[record])
     fetched = fetched_at is not None
-    _remember(account, kind.resource, callrail_id, event, ALL_CHANGED if fetched else "delivery", at=fetched_at)
+    _remember(account, kind.resource, callrail_id, event, ALL_CHANGED if fetched else "delivery", state, at=fetched_at)
     return Outcome(EventStatus.APPLIED, "" if how == "applied" else how, {**result, "fetched": fetched})
 
 
 def _remember(
     account: ClientAccount, resource: str, callrail_id: str, event: WebhookEvent, applied: str | None,
-    at: datetime | None = None,
+    state: WebhookRecord | None, at: datetime | None = None,
 ) -> None:  # fmt: skip
-    """Keep the legacy id and, for an applied delivery, its order (see ``WebhookRecord``). ``at``: when the
-    record written was asked for from CallRail (a fetch), else now."""
+    """Keep the legacy id and, for an applied delivery, its order (see ``WebhookRecord``). ``state``: the
+    record's, as read under its lock (None: it has none yet). ``at``: when the record written was asked for
+    from CallRail (a fetch), else now."""
     from apps.sync.resources import get_resource
 
-    state, _ = WebhookRecord.objects.for_account(account).get_or_create(
-        client_account=account, resource=resource, callrail_id=callrail_id
-    )
+    if state is None:  # (no other delivery can create it meanwhile: each holds the record's lock first)
+        state = WebhookRecord(client_account=account, resource=resource, callrail_id=callrail_id)
+    elif applied is None and state.legacy_id == (event.legacy_id or state.legacy_id):
+        return  # nothing to keep that it does not hold
     state.legacy_id = event.legacy_id or state.legacy_id
     if applied is not None:
         moment, rank = event.payload_timestamp, BY_SLUG[event.event_type].rank

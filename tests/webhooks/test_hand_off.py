@@ -188,6 +188,9 @@ def test_a_batch_of_deliveries_reads_their_account_and_credential_once(
     for table in ("tenancy_clientaccount", "credentials_credential", "companies_company"):
         read = [sql for sql in reads if f' FROM "{table}"' in sql]
         assert len(read) <= 1, (table, read)  # once for the batch (joined to the account), not once per delivery
+    writes = ('INSERT INTO "webhooks_webhookrecord"', 'UPDATE "webhooks_webhookrecord"')
+    kept = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(writes)]
+    assert [sql.split(" ")[0] for sql in kept] == ["INSERT"] * 4, kept  # each new record's state: one write
 
 
 @pytest.mark.django_db
