@@ -166,7 +166,7 @@ def test_an_accepted_delivery_whose_hand_off_was_lost_is_applied_by_the_sweeper(
 
 
 @pytest.mark.django_db
-def test_a_batch_of_deliveries_reads_their_account_and_credential_once(
+def test_a_batch_of_deliveries_reads_their_account_once_and_writes_each_record_state_once(
     client, hooked_account, sandbox, settings, django_capture_on_commit_callbacks, empty_hand_off
 ):
     settings.PORTAL_BASE_URL = "http://127.0.0.1:9"
