@@ -100,25 +100,34 @@ _sessions: dict[tuple[int, str], requests.Session] = {}
 _sessions_lock = threading.Lock()
 
 
-def session_for(key: str) -> requests.Session:
-    """One pooled ``requests.Session`` per account and process (connections are reused across clients)."""
+def session_for(key: str, url: str | None = None) -> requests.Session:
+    """One pooled ``requests.Session`` per account and process (connections are reused across clients);
+    ``url``: the root it serves (see ``new_session``)."""
     pid = os.getpid()
     with _sessions_lock:
         session = _sessions.get((pid, key))
         if session is None:
             for stale in [k for k in _sessions if k[0] != pid]:  # inherited over a fork: never share sockets
                 del _sessions[stale]
-            session = _sessions[(pid, key)] = new_session()
+            session = _sessions[(pid, key)] = new_session(url)
         return session
 
 
-def new_session() -> requests.Session:
-    """A Session configured like the pooled ones (headers, pool size, no urllib3 retries of its own)."""
+def new_session(url: str | None = None) -> requests.Session:
+    """A Session configured like the pooled ones (headers, pool size, no urllib3 retries of its own).
+
+    Given the root ``url`` it serves, the environment's proxy (``HTTPS_PROXY``, ``NO_PROXY``…) and CA bundle
+    (``REQUESTS_CA_BUNDLE``) settings are resolved for it once, here: requests would otherwise scan the whole
+    environment again at every request (a quarter of a request's CPU on the client side)."""
     session = requests.Session()
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
     adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    if url:
+        session.proxies.update(requests.utils.get_environ_proxies(url))
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
     return session
 
 
@@ -170,7 +179,7 @@ class CallRailClient:
         self.lane = lane
         self.budget = budget if budget is not None else get_budget()
         self.budget.caps("general", lane)  # fail early on an unknown lane
-        self.session = session if session is not None else session_for(f"{self.scopes[0].key}|{self.root}")
+        self.session = session if session is not None else session_for(f"{self.scopes[0].key}|{self.root}", self.root)
         self._auth = _CallRailAuth(auth_mode, api_key, connection_id)
         total = float(timeout if timeout is not None else settings.CALLRAIL_HTTP_TIMEOUT)
         self.timeout = (min(total, 5.0), total)  # (connect, read)

@@ -240,3 +240,26 @@ def test_account_without_base_url_goes_to_callrail_or_the_gateway(budget):
         ToyAccount(pk=1, callrail_account_id=ACC, api_key="k", base_url="", auth_mode="gateway"), budget=budget
     )
     assert gateway.root == "https://gateway.maton.ai/callrail"
+
+
+def test_the_environments_proxy_settings_count_and_are_read_once_per_session(stub, budget, monkeypatch):
+    """HTTP(S)_PROXY and NO_PROXY work as requests reads them, resolved when an account's session is made
+    (not rescanned at every request)."""
+    stub.handler = lambda seen: Reply(200, {"id": ACC})
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", stub.url)
+    origin = f"http://localhost:{free_port()}"  # nothing listens there: only the proxy (the stub) answers
+    client = make_client(None, budget, base_url=origin, pk=9301, max_retries=0)
+    assert client.get(f"/a/{ACC}.json") == {"id": ACC}
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # changed after the session was made
+    assert client.get(f"/a/{ACC}.json") == {"id": ACC}
+    assert [s.path for s in stub.seen] == [f"/v3/a/{ACC}.json"] * 2
+    assert stub.seen[0].headers["Authorization"] == 'Token token="sekret-key"'
+
+    monkeypatch.setenv("HTTP_PROXY", stub.url)
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    direct = make_client(None, budget, base_url=origin, pk=9302, max_retries=0)
+    with pytest.raises(Unavailable, match="could not be reached"):
+        direct.get(f"/a/{ACC}.json")
+    assert len(stub.seen) == 2
