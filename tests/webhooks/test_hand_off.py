@@ -23,12 +23,13 @@ from tests.workers import ROOT, wait_for, worker_environment
 from .conftest import connect_webhooks, deliveries
 
 
-def signed_deliveries(sandbox, account) -> tuple[dict[str, str], list[dict]]:
+def signed_deliveries(sandbox, account, calls: int = 2) -> tuple[dict[str, str], list[dict]]:
+    """Connect the account's webhooks and have the sandbox deliver the post-call webhooks of ``calls`` new calls."""
     keys = connect_webhooks(sandbox, account)
-    control(sandbox, "POST", "activity", account_id=account.callrail_account_id, new_calls=2,
+    control(sandbox, "POST", "activity", account_id=account.callrail_account_id, new_calls=calls,
             complete_outbound=False)  # fmt: skip
     sent = [d for d in deliveries(sandbox) if d["event"] == "post_call_webhook"]
-    assert len(sent) == 2
+    assert len(sent) == calls
     return keys, sent
 
 
@@ -79,11 +80,7 @@ def test_a_known_endpoint_costs_one_statement_once_its_keys_are_cached(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
 def test_the_accepting_insert_is_prepared_once_per_connection(client, hooked_account, sandbox, settings):
     settings.PORTAL_BASE_URL = "http://127.0.0.1:9"
-    connect_webhooks(sandbox, hooked_account)
-    control(sandbox, "POST", "activity", account_id=hooked_account.callrail_account_id, new_calls=7,
-            complete_outbound=False)  # fmt: skip
-    sent = [d for d in deliveries(sandbox) if d["event"] == "post_call_webhook"]
-    assert len(sent) == 7
+    _, sent = signed_deliveries(sandbox, hooked_account, calls=7)
     for delivery in sent:
         assert deliver(client, delivery).status_code == 202
     with connection.cursor() as cursor:
@@ -170,11 +167,7 @@ def test_a_batch_of_deliveries_reads_their_account_once_and_writes_each_record_s
     client, hooked_account, sandbox, settings, django_capture_on_commit_callbacks, empty_hand_off
 ):
     settings.PORTAL_BASE_URL = "http://127.0.0.1:9"
-    connect_webhooks(sandbox, hooked_account)
-    control(sandbox, "POST", "activity", account_id=hooked_account.callrail_account_id, new_calls=4,
-            complete_outbound=False)  # fmt: skip
-    sent = [d for d in deliveries(sandbox) if d["event"] == "post_call_webhook"]
-    assert len(sent) == 4
+    _, sent = signed_deliveries(sandbox, hooked_account, calls=4)
     with django_capture_on_commit_callbacks(execute=True):
         for delivery in sent:
             assert deliver(client, delivery).status_code == 202
