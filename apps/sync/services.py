@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.callrail.client import client_for_account, new_session
 from apps.callrail.errors import AuthFailed, CallRailError, Transient
-from apps.core.queues import interactive_options
+from apps.core.queues import interactive_options, leftover_options
 from apps.credentials.services import client_account_mark_refused
 from apps.tenancy.models import ClientAccount
 
@@ -149,11 +149,13 @@ def sync_request(
 
 def _enqueue_on_commit(run: SyncRun, countdown: float | None = None) -> None:
     """Send the run's task when the transaction commits: a person's "Sync now" (the interactive lane) on the
-    ``interactive`` queue, ahead of every agency's scheduled backlog; the rest on ``sync``."""
+    ``interactive`` queue, ahead of every agency's scheduled backlog; the rest on ``sync``, where the continuous
+    re-read's slices go last (``LEFTOVER_PRIORITY``): every incremental and full run waiting starts first."""
     from .tasks import sync_run_task
 
     kwargs = {"client_account_id": run.client_account_id, "sync_run_id": run.pk}
-    options = interactive_options(run.lane == "interactive")
+    leftover = run.kind == SyncKind.REREAD and run.trigger == SyncTrigger.SCHEDULE
+    options = {**interactive_options(run.lane == "interactive"), **leftover_options(leftover)}
     transaction.on_commit(lambda: sync_run_task.apply_async(kwargs=kwargs, countdown=countdown, **options))
 
 

@@ -35,10 +35,11 @@ def sync_run_task(self, *, client_account_id: int, sync_run_id: int, failures: i
         run = sync_run_execute(run=run)
     except LockBusy as exc:
         raise self.retry(countdown=min(exc.retry_after, max_countdown), max_retries=None) from None
-    except SliceOver:  # to the tail of the queue it came from (no countdown: an eta would skip the queue)
-        queue = (self.request.delivery_info or {}).get("routing_key")
+    except SliceOver:  # to the tail of the queue and priority it came from (no countdown: an eta skips the queue)
+        sent = self.request.delivery_info or {}
+        options = {"queue": sent.get("routing_key"), "priority": sent.get("priority")}
         kwargs = {"client_account_id": client_account_id, "sync_run_id": sync_run_id, "failures": failures}
-        sync_run_task.apply_async(kwargs=kwargs, **({"queue": queue} if queue else {}))
+        sync_run_task.apply_async(kwargs=kwargs, **{k: v for k, v in options.items() if v is not None})
         return "sliced"
     except Transient as exc:
         if not isinstance(exc, BudgetExhausted):
