@@ -281,6 +281,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # worker died unacknowledged is redelivered after this long (benchmarks that kill workers lower it).
     "visibility_timeout": _setting("CELERY_VISIBILITY_TIMEOUT", int, 60 * 60),
     "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
+    # kombu's default, named because the re-read's slices rely on it: a list per step, the first step of every
+    # queue taken before any later one (apps/core/queues.LEFTOVER_PRIORITY goes to the last).
+    "priority_steps": [0, 3, 6, 9],
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None

@@ -29,8 +29,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_CACHE_KEY = "worker-heartbeat"  # written by the core.heartbeat beat task (apps/core/tasks.py)
 PING_CACHE_KEY = "operations:worker-ping"
-#: kombu's Redis transport keeps a queue's messages of priority p > 0 in "<queue>\x06\x16<p>"
-KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
+#: kombu's Redis transport keeps a queue's messages of priority step p > 0 in "<queue>\x06\x16<p>"
 KOMBU_PRIORITY_SEP = "\x06\x16"
 
 
@@ -155,17 +154,18 @@ def queue_names() -> tuple[str, ...]:
 def queue_depths() -> dict[str, int | None]:
     """Messages waiting in each Celery queue (Redis list lengths, every priority), None if Redis is down."""
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    steps = settings.CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"]
     names = queue_names()
     try:
         pipe = get_redis().pipeline(transaction=False)
         for name in names:
-            for step in KOMBU_PRIORITY_STEPS:
+            for step in steps:
                 pipe.llen(f"{prefix}{name}" if step == 0 else f"{prefix}{name}{KOMBU_PRIORITY_SEP}{step}")
         lengths = pipe.execute()
     except Exception:
         logger.warning("queue depths unavailable: Redis did not answer", exc_info=True)
         return dict.fromkeys(names)
-    per = len(KOMBU_PRIORITY_STEPS)
+    per = len(steps)
     return {name: sum(lengths[i * per : (i + 1) * per]) for i, name in enumerate(names)}
 
 
