@@ -371,6 +371,9 @@ SYNC_REREAD_MAX_BACKLOG = _setting("SYNC_REREAD_MAX_BACKLOG", int, 10)
 # A queued run no worker started this long after its task was sent (workers not behind) is sent again: a dead
 # worker held its message, which the broker would give back only after CELERY_VISIBILITY_TIMEOUT.
 SYNC_QUEUED_RESEND_SECONDS = _setting("SYNC_QUEUED_RESEND_SECONDS", float, 180.0)
+# Finished sync runs are kept this many days (fewer if the agency's retention says so; 0: the agency's): each
+# account makes about 230 a day on the default schedule. What they added up stays in SyncTotals.
+SYNC_RUN_HISTORY_DAYS = _setting("SYNC_RUN_HISTORY_DAYS", int, 90)
 
 # --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
 METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)

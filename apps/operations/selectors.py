@@ -17,12 +17,12 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.callrail.budget import BudgetStatus, budget_statuses_for_accounts
 from apps.core.redis import get_redis
-from apps.sync.models import SyncRun, SyncStatus
+from apps.sync.models import SyncRun, SyncStatus, SyncTotals
 from apps.tenancy.models import ClientAccount
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ class AccountFigures:
     budget: BudgetStatus | None = None
     last_success_at: datetime | None = None
     last_run: SyncRun | None = None
-    rate_limited_total: int = 0  # 429s recorded on the account's sync runs
-    requests_total: int = 0  # CallRail requests recorded on the account's sync runs
+    rate_limited_total: int = 0  # 429s recorded by the account's sync runs (SyncTotals)
+    requests_total: int = 0  # CallRail requests recorded by the account's sync runs (SyncTotals)
     outbox: dict[str, int] = field(default_factory=dict)  # status -> count
     webhooks_last_hour: dict[str, int] = field(default_factory=dict)  # "accepted" / "rejected" -> count
 
@@ -91,21 +91,27 @@ def account_figures(
     # A page of accounts is named by id; every account is the scope itself (a thousand ids in every statement
     # cost more to send and parse than the scope's own filter). A row of an account added since is skipped.
     of_accounts = {"client_account_id__in": list(figures)} if listed else {}
-    runs = scope(SyncRun).filter(**of_accounts)
-    for row in _grouped(
-        runs,
-        last_success=Max("finished_at", filter=Q(status=SyncStatus.SUCCEEDED)),
-        rate_limited=Sum("rate_limited"),
-        requests=Sum("requests"),
-        last_pk=Max("pk"),
+    # Each account's last success and latest run: an index probe each, however long the run history.
+    of_account = scope(SyncRun).filter(client_account=OuterRef("pk"))
+    latest = {"last_success": Subquery(
+        of_account.filter(status=SyncStatus.SUCCEEDED, finished_at__isnull=False)
+        .order_by("-finished_at").values("finished_at")[:1]
+    )}  # fmt: skip
+    if with_last_run:
+        latest["last_pk"] = Subquery(of_account.order_by("-queued_at", "-pk").values("pk")[:1])
+    these = scope(ClientAccount).filter(pk__in=list(figures)) if listed else scope(ClientAccount)
+    last_pks = []
+    for pk, *found in these.annotate(**latest).order_by().values_list("pk", *latest):
+        if (fig := figures.get(pk)) is not None:
+            fig.last_success_at = found[0]
+            last_pks += found[1:2]
+    for pk, requests, rate_limited in (
+        scope(SyncTotals).filter(**of_accounts).values_list("client_account_id", "requests", "rate_limited")
     ):
-        if (fig := figures.get(row["client_account_id"])) is None:
-            continue
-        fig.last_success_at = row["last_success"]
-        fig.rate_limited_total = int(row["rate_limited"] or 0)
-        fig.requests_total = int(row["requests"] or 0)
-    last_pks = [row["last_pk"] for row in _grouped(runs, last_pk=Max("pk"))] if with_last_run else []
-    for run in runs.filter(pk__in=last_pks).only("pk", "client_account_id", "kind", "status", "finished_at"):
+        if (fig := figures.get(pk)) is not None:
+            fig.requests_total, fig.rate_limited_total = requests, rate_limited
+    runs = scope(SyncRun).filter(pk__in=[pk for pk in last_pks if pk is not None])
+    for run in runs.only("pk", "client_account_id", "kind", "status", "finished_at") if last_pks else ():
         if (fig := figures.get(run.client_account_id)) is not None:
             fig.last_run = run
     if apps.is_installed("apps.push"):

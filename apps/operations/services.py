@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.sync.mirror import MirrorModel
+from apps.sync.models import FINISHED_STATUSES
 from apps.tenancy.models import Agency, ClientAccount
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ class RetentionRule:
     date_field: str
     fallback_field: str | None = None
     only: Q | None = None
+    days_setting: str | None = None  # a setting that keeps these rows fewer days than the agency's retention
+
+    def cutoff(self, agency_cutoff: datetime, now: datetime) -> datetime:
+        days = float(setting(self.days_setting, 0)) if self.days_setting else 0
+        return max(agency_cutoff, now - timedelta(days=days)) if days > 0 else agency_cutoff
 
     @property
     def model(self) -> type[models.Model]:
@@ -84,6 +90,9 @@ def retention_rules() -> list[RetentionRule]:
                 "push.OutboxEntry", "done_at", "updated_at", only=Q(status__in=["done", "superseded", "discarded"])
             )
         )
+    # Sync run history (SyncTotals keeps what the runs added up): finished runs, after SYNC_RUN_HISTORY_DAYS.
+    rules.append(RetentionRule("sync.SyncRun", "finished_at", only=Q(status__in=FINISHED_STATUSES),
+                               days_setting="SYNC_RUN_HISTORY_DAYS"))  # fmt: skip
     return rules
 
 
@@ -136,10 +145,12 @@ def retention_enforce_account(
 ) -> dict[str, int]:
     """Delete one account's records that are past its agency's retention. Returns deleted counts by model."""
     batch_size = batch_size or int(setting("RETENTION_BATCH_SIZE", 1000))
+    now = now or timezone.now()
     cutoff = retention_cutoff(agency=account.agency, now=now)
     counts: dict[str, int] = {}
     for rule in retention_rules():
-        deleted = _delete_in_batches(rule.queryset(account, cutoff), account=account, batch_size=batch_size)
+        rows = rule.queryset(account, rule.cutoff(cutoff, now))
+        deleted = _delete_in_batches(rows, account=account, batch_size=batch_size)
         if deleted:
             counts[rule.model._meta.label] = deleted
     if counts:

@@ -91,7 +91,14 @@ class SyncRun(TenantOwnedModel):
 
     class Meta:
         ordering = ["-queued_at", "-pk"]
-        indexes = [models.Index(fields=["client_account", "status"], name="syncrun_account_status")]
+        indexes = [
+            models.Index(fields=["client_account", "status"], name="syncrun_account_status"),
+            # An account's runs by when they finished: its last success is a probe from the newest end, the last
+            # day's runs a short range, however long its history.
+            models.Index(fields=["client_account", "finished_at"], name="syncrun_account_finished"),
+            # Its runs newest first (the history page, its latest run): the first rows of a range.
+            models.Index(fields=["client_account", "queued_at", "id"], name="syncrun_account_queued"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} sync #{self.pk} ({self.get_status_display()})"
@@ -127,6 +134,21 @@ class SyncRun(TenantOwnedModel):
         for error in self.errors:
             line += f"\n  error: {error.get('resource', '')}: {error.get('message', '')}"
         return line
+
+
+class SyncTotals(TenantOwnedModel):
+    """Per account, the CallRail requests and 429 answers its sync runs recorded, added up as the runs save them:
+    the System page and the metrics scrape read one row per account, not the whole run history."""
+
+    requests = models.PositiveBigIntegerField(default=0)
+    rate_limited = models.PositiveBigIntegerField("429 answers", default=0)
+
+    class Meta:
+        verbose_name_plural = "sync totals"
+        constraints = [models.UniqueConstraint(fields=["client_account"], name="synctotals_one_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.requests} requests, {self.rate_limited} x 429"
 
 
 class SyncState(TenantOwnedModel):

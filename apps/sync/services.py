@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -35,6 +36,7 @@ from .models import (
     SyncRun,
     SyncSchedule,
     SyncStatus,
+    SyncTotals,
     SyncTrigger,
 )
 from .resources import get_resource, resource_names
@@ -227,6 +229,7 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
         run.records_updated = base["updated"] + c.updated
         run.records_unchanged = base["unchanged"] + c.unchanged
         run.records_deleted = base["deleted"] + c.deleted
+        counted = (run.requests, run.rate_limited)
         run.requests = base_requests + wire.requests
         run.rate_limited = base_429 + wire.rate_limited
         run.problems = (base_problems + ctx.problems)[:200]
@@ -236,6 +239,8 @@ def sync_run_execute(*, run: SyncRun) -> SyncRun:
             "records_created", "records_updated", "records_unchanged", "records_deleted", "requests",
             "rate_limited", "problems", "problem_count", "progress", "heartbeat_at",
         ])  # fmt: skip
+        sync_totals_add(account_id=run.client_account_id, requests=run.requests - counted[0],
+                        rate_limited=run.rate_limited - counted[1])  # fmt: skip
 
     def page_done(ctx: SyncContext) -> None:
         run.progress = {**run.progress, "pages": run.progress.get("pages", 0) + 1}
@@ -334,6 +339,18 @@ def _record_wait(run: SyncRun, ctx: SyncContext, save_progress: Any, exc: Transi
     run.not_before = timezone.now() + timedelta(seconds=float(exc.retry_after or 0))
     run.errors = [*run.errors[-20:], {"resource": ctx.current, "message": str(exc), "transient": True}]
     run.save(update_fields=["status", "not_before", "errors"])
+
+
+def sync_totals_add(*, account_id: int, requests: int, rate_limited: int) -> None:
+    """Add what a run just recorded to its account's ``SyncTotals`` (the row made on first use): a run's worker
+    counts the requests it made itself, as it saves them, so nothing is counted twice."""
+    if requests <= 0 and rate_limited <= 0:
+        return
+    changes = {"requests": F("requests") + requests, "rate_limited": F("rate_limited") + rate_limited}
+    totals = SyncTotals.objects.for_account(account_id)
+    if not totals.update(**changes):
+        totals.bulk_create([SyncTotals(client_account_id=account_id)], ignore_conflicts=True)
+        totals.update(**changes)
 
 
 def sync_run_give_up(*, run: SyncRun, message: str) -> None:

@@ -111,3 +111,38 @@ def test_set_retention_validates_and_audits(tenant):
         {"retention_months": 13},
         tenant.owner,
     )
+
+
+def test_sync_run_history_is_kept_its_own_days_and_the_totals_stay(tenant, other_tenant, settings):
+    from datetime import timedelta
+
+    from apps.operations.selectors import account_figures
+    from apps.sync.models import SyncKind, SyncRun, SyncStatus
+    from apps.sync.services import sync_totals_add
+
+    settings.SYNC_RUN_HISTORY_DAYS = 60
+    now = timezone.now()
+
+    def run(account, status, days: float | None, queued_days: float = 0) -> SyncRun:
+        finished = None if days is None else now - timedelta(days=days)
+        return SyncRun.objects.create(client_account=account, kind=SyncKind.INCREMENTAL, status=status,
+                                      queued_at=now - timedelta(days=queued_days), finished_at=finished,
+                                      requests=5)  # fmt: skip
+
+    gone = [run(tenant.account, SyncStatus.SUCCEEDED, 61), run(tenant.account, SyncStatus.FAILED, 70),
+            run(tenant.account, SyncStatus.INTERRUPTED, 300)]  # fmt: skip
+    kept = [run(tenant.account, SyncStatus.SUCCEEDED, 59),
+            run(tenant.account, SyncStatus.WAITING, None, queued_days=90)]  # unfinished: kept, however old
+    other = run(other_tenant.account, SyncStatus.SUCCEEDED, 31)  # within 60 days, past the agency's month
+    sync_totals_add(account_id=tenant.account.pk, requests=25, rate_limited=1)  # what the five runs recorded
+    agency_set_retention(agency=other_tenant.agency, months=1, actor=other_tenant.owner)  # shorter: it wins
+
+    result = retention_enforce(now=now)
+    assert ids(SyncRun, tenant.account) == {r.pk for r in kept}
+    assert result[tenant.account.pk] == {"sync.SyncRun": len(gone)}
+    assert other.pk not in ids(SyncRun, other_tenant.account)
+    assert result[other_tenant.account.pk] == {"sync.SyncRun": 1}
+    scope = lambda model: model.objects.visible_to(tenant.owner, tenant.agency)  # noqa: E731
+    figures = {fig.account.pk: fig for fig in account_figures(scope, with_budget=False)}
+    assert (figures[tenant.account.pk].requests_total, figures[tenant.account.pk].rate_limited_total) == (25, 1)
+    assert figures[tenant.account.pk].last_success_at == kept[0].finished_at

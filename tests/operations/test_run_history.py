@@ -1,0 +1,78 @@
+"""What the pages and the scrape say of an account's sync runs does not come from adding up its whole run
+history: the last success and the latest run are read per account (an index probe each), the requests and
+429s from ``SyncTotals``, which the runs' workers add to as they save. So the figures stay right when the
+history is long, or gone."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.operations.selectors import account_figures
+from apps.portal.selectors import sync_health
+from apps.sync.models import SyncKind, SyncRun, SyncStatus, SyncTotals
+from apps.sync.services import sync_totals_add
+from tests.sync.conftest import control, execute, point_at_sandbox
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(account, status, *, finished_ago: timedelta | None, **fields) -> SyncRun:
+    now = timezone.now()
+    finished = None if finished_ago is None else now - finished_ago
+    return SyncRun.objects.create(client_account=account, kind=SyncKind.INCREMENTAL, status=status,
+                                  started_at=finished, finished_at=finished, **fields)  # fmt: skip
+
+
+def test_last_success_latest_run_and_failures_of_a_mixed_history(tenant, other_tenant):
+    account = tenant.account
+    _run(account, SyncStatus.SUCCEEDED, finished_ago=timedelta(hours=3))
+    newest_success = _run(account, SyncStatus.SUCCEEDED, finished_ago=timedelta(hours=1))
+    _run(account, SyncStatus.SUCCEEDED, finished_ago=timedelta(hours=2))  # a later run that finished earlier
+    _run(account, SyncStatus.FAILED, finished_ago=timedelta(minutes=30))
+    _run(account, SyncStatus.PARTIAL, finished_ago=timedelta(hours=5))
+    _run(account, SyncStatus.FAILED, finished_ago=timedelta(days=2))  # not in the last day
+    _run(account, SyncStatus.INTERRUPTED, finished_ago=timedelta(minutes=20))
+    latest = _run(account, SyncStatus.RUNNING, finished_ago=None)
+    _run(other_tenant.account, SyncStatus.SUCCEEDED, finished_ago=timedelta(minutes=1))  # another agency's
+    _run(tenant.other_account, SyncStatus.FAILED, finished_ago=timedelta(minutes=1))  # only failures
+
+    health = sync_health(user=tenant.owner, agency=tenant.agency,
+                         account_ids=[account.pk, tenant.other_account.pk, other_tenant.account.pk])  # fmt: skip
+    assert health == {
+        account.pk: {"last": newest_success.finished_at, "failures": 2},
+        tenant.other_account.pk: {"last": None, "failures": 1},
+    }  # the other agency's account is not visible: not there
+
+    figures = {
+        fig.account.pk: fig
+        for fig in account_figures(lambda m: m.objects.visible_to(tenant.owner, tenant.agency), with_budget=False)
+    }
+    assert set(figures) == {account.pk, tenant.other_account.pk}
+    assert figures[account.pk].last_success_at == newest_success.finished_at
+    assert figures[account.pk].last_run.pk == latest.pk
+    assert figures[tenant.other_account.pk].last_success_at is None
+
+
+def test_the_totals_are_what_the_runs_sent_and_outlive_the_run_history(tenant, sandbox):
+    account = point_at_sandbox(tenant.account, sandbox)
+    since = time.time()
+    runs = [execute(account, SyncKind.FULL), execute(account, SyncKind.INCREMENTAL)]
+    sent = control(sandbox, "GET", f"requests?since={since}&account_id={account.callrail_account_id}")["requests"]
+    assert all(run.status == SyncStatus.SUCCEEDED for run in runs), [run.errors for run in runs]
+    totals = SyncTotals.objects.for_account(account).get()
+    assert totals.requests == sum(run.requests for run in runs) == len(sent) > 0
+    assert totals.rate_limited == 0
+    sync_totals_add(account_id=account.pk, requests=0, rate_limited=2)  # as a run's worker records two 429s
+
+    SyncRun.objects.for_account(account).delete()  # the run history pruned
+    figures = {fig.account.pk: fig for fig in account_figures(lambda m: m.objects.unscoped(reason="metrics"),
+                                                              with_budget=False)}  # fmt: skip
+    assert (figures[account.pk].requests_total, figures[account.pk].rate_limited_total) == (len(sent), 2)
+    assert figures[account.pk].last_success_at is None
+    assert figures[account.pk].last_run is None
+    assert SyncTotals.objects.for_account(tenant.other_account).count() == 0  # no run: no row, zero figures
+    assert figures[tenant.other_account.pk].requests_total == 0
