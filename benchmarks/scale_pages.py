@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/scale_pages REDIS_URL=redis://127.0.0.1:6379/0 \
         REDIS_KEY_PREFIX=scalepages .venv/bin/python benchmarks/scale_pages.py [--accounts 1000] [--agencies 50] \
-        [--largest 200] [--calls-per-account 30] [--requests 40] [--rounds 4] [--keep-database]
+        [--largest 200] [--calls-per-account 30] [--history-days 0] [--requests 40] [--rounds 4] [--keep-database]
 
 Seeds its own database (``benchmarks/scale_seed.py``; created, and dropped at the end unless
 ``--keep-database``), once at the baseline size (10 accounts over 2 agencies) and once at the measured size, in
@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--largest", type=int, default=200,
                         help="accounts of the largest agency, whose owner is measured (0: an even spread)")  # fmt: skip
     parser.add_argument("--calls-per-account", type=int, default=30)
+    parser.add_argument("--history-days", type=float, default=0,
+                        help="days of sync run history per account before the seed's last three hours")  # fmt: skip
     parser.add_argument("--requests", type=int, default=40, help="requests per page and size, over all rounds")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--keep-database", action="store_true")
@@ -172,7 +174,7 @@ def main() -> None:
         # /metrics covers every account of the database: its baseline is measured before the big seed exists
         measure_pages(base, requests_per_page=args.requests, warm=1, samples=pooled["baseline"], only=("metrics",))
         big = seed_scale(accounts=args.accounts, agencies=args.agencies, calls_per_account=args.calls_per_account,
-                         largest_agency_accounts=args.largest, seed=22)  # fmt: skip
+                         largest_agency_accounts=args.largest, history_days=args.history_days, seed=22)  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         print(f"seeded {args.accounts} accounts over {args.agencies} agencies (the largest: {args.largest or 'even'}; "

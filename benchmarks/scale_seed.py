@@ -89,10 +89,12 @@ def seed_scale(
     seed: int = 22,
     now: datetime | None = None,
     largest_agency_accounts: int = 0,
+    history_days: float = 0,
 ) -> ScaleSeed:
     """Create ``accounts`` client accounts over ``agencies`` agencies: account ``i`` in agency ``i % agencies``
     (an even spread), or with ``largest_agency_accounts`` the first that many in the first agency (a big agency)
-    and the rest spread evenly over the others."""
+    and the rest spread evenly over the others. Each account has three hours of sync runs, and ``history_days``
+    more before them."""
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
     from django.utils import timezone
@@ -162,6 +164,8 @@ def seed_scale(
             for a in client_accounts
         ])  # fmt: skip
         runs = _sync_history(client_accounts, now, rng, failing={i for i in range(accounts) if rng.random() < 0.04})
+        runs += _older_history(client_accounts, now, history_days)
+        _sync_totals(client_accounts)
         _sync_states(client_accounts, now)
         companies, trackers, calls = _mirror(client_accounts, specs, now, rng, calls_per_account)
     return ScaleSeed(
@@ -279,6 +283,53 @@ def _sync_history(accounts: list, now: datetime, rng: random.Random, *, failing:
     rows.sort(key=lambda r: r["queued_at"])  # ids grow with time, as in a real history
     copy_rows(SyncRun, rows)
     return len(rows)
+
+
+def _older_history(accounts: list, now: datetime, days: float) -> int:
+    """``days`` more of history before the recent runs, as the default schedule leaves it: an incremental every
+    10 minutes and a full run a night per account, all succeeded (one INSERT … SELECT: a month at 1,000 accounts
+    is millions of rows)."""
+    from django.db import connection
+
+    from apps.sync.models import SyncRun
+
+    if days <= 0:
+        return 0
+    table = connection.ops.quote_name(SyncRun._meta.db_table)
+    sql = f"""
+        INSERT INTO {table} (client_account_id, kind, resources, windows, status, trigger, lane, lock_ttl, queued_at,
+            started_at, heartbeat_at, finished_at, records_created, records_updated, records_unchanged,
+            records_deleted, requests, rate_limited, attempts, progress, errors, problems, problem_count)
+        SELECT a.id, k.kind, '["calls"]', '{{}}', 'succeeded', 'schedule', 'background', 120, t, t + k.took,
+            t + k.took, t + k.took, 0, 0, k.unchanged, 0, k.requests, 0, 1, '{{}}', '[]', '[]', 0
+        FROM unnest(%(ids)s::bigint[]) AS a(id)
+        CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz, interval '10 minutes') AS t
+        CROSS JOIN LATERAL (SELECT CASE WHEN extract(hour FROM t) = 3 AND extract(minute FROM t) < 10
+            THEN 'full' ELSE 'incremental' END AS kind) AS n
+        CROSS JOIN LATERAL (SELECT n.kind, CASE WHEN n.kind = 'full' THEN interval '90 seconds'
+            ELSE interval '2 seconds' END AS took, CASE WHEN n.kind = 'full' THEN 50 ELSE 4 END AS requests,
+            CASE WHEN n.kind = 'full' THEN 1500 ELSE 20 END AS unchanged) AS k
+        ORDER BY t, a.id
+    """  # noqa: S608 (the table name is the model's)
+    end = now - timedelta(hours=4)  # before the recent runs (_sync_history: the last three hours)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": [a.pk for a in accounts], "start": end - timedelta(days=days), "end": end})
+        return cursor.rowcount
+
+
+def _sync_totals(accounts: list) -> None:
+    """What the seeded runs recorded, added up per account (what their workers would have kept in SyncTotals)."""
+    from django.db import connection
+
+    from apps.sync.models import SyncRun, SyncTotals
+
+    totals, runs = (connection.ops.quote_name(m._meta.db_table) for m in (SyncTotals, SyncRun))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {totals} (client_account_id, requests, rate_limited) SELECT client_account_id, "  # noqa: S608
+            f"sum(requests), sum(rate_limited) FROM {runs} WHERE client_account_id = ANY(%s) GROUP BY 1",
+            [[a.pk for a in accounts]],
+        )
 
 
 def _sync_states(accounts: list, now: datetime) -> None:
