@@ -1,7 +1,7 @@
-"""What the pages and the scrape say of an account's sync runs does not come from adding up its whole run
-history: the last success and the latest run are read per account (an index probe each), the requests and
-429s from ``SyncTotals``, which the runs' workers add to as they save. So the figures stay right when the
-history is long, or gone."""
+"""What the pages and the scrape say of an account's sync runs (and the dashboard of its webhooks) does not come
+from adding up its whole history: the last success, the latest run and the last accepted webhook are read per
+account (an index probe each), counts of the last day by range, the requests and 429s from ``SyncTotals``,
+which the runs' workers add to as they save. So the figures stay right when the history is long, or gone."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from django.utils import timezone
 
 from apps.operations.selectors import account_figures
-from apps.portal.selectors import sync_health
+from apps.portal.selectors import dashboard_push_and_webhooks, sync_health
 from apps.sync.models import SyncKind, SyncRun, SyncStatus, SyncTotals
 from apps.sync.services import sync_totals_add
+from apps.webhooks.models import EventStatus, WebhookEvent
 from tests.sync.conftest import control, execute, point_at_sandbox
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,31 @@ def test_the_totals_are_what_the_runs_sent_and_outlive_the_run_history(tenant, s
     assert figures[account.pk].last_run is None
     assert SyncTotals.objects.for_account(tenant.other_account).count() == 0  # no run: no row, zero figures
     assert figures[tenant.other_account.pk].requests_total == 0
+
+
+def test_the_dashboards_webhook_figures_of_a_long_event_log(tenant, other_tenant):
+    account, quiet = tenant.account, tenant.other_account
+    now = timezone.now()
+
+    def event(acc, status, ago: timedelta) -> WebhookEvent:
+        return WebhookEvent.objects.create(client_account=acc, event_type="post_call", status=status,
+                                           received_at=now - ago)  # fmt: skip
+
+    for hours in range(30, 200, 10):  # days of older events
+        event(account, EventStatus.APPLIED, timedelta(hours=hours))
+    newest = event(account, EventStatus.APPLIED, timedelta(hours=2))
+    event(account, EventStatus.VERIFIED, timedelta(hours=3))
+    event(account, EventStatus.REJECTED, timedelta(hours=1))  # newer, not accepted
+    event(account, EventStatus.FAILED, timedelta(hours=5))
+    event(quiet, EventStatus.REJECTED, timedelta(days=3))  # only an old refusal: known, nothing in the last day
+    event(other_tenant.account, EventStatus.APPLIED, timedelta(minutes=1))  # another agency's
+
+    _, hooks = dashboard_push_and_webhooks(user=tenant.owner, agency=tenant.agency,
+                                           account_ids=[account.pk, quiet.pk, other_tenant.account.pk])  # fmt: skip
+    assert set(hooks) == {account.pk, quiet.pk}
+    assert {k: hooks[account.pk][k] for k in ("last", "accepted", "rejected", "failed", "connected")} == {
+        "last": newest.received_at, "accepted": 3, "rejected": 1, "failed": 1, "connected": False,
+    }  # fmt: skip (accepted: answered 202 in the last day, the one that failed later too)
+    assert {k: hooks[quiet.pk][k] for k in ("last", "accepted", "rejected", "failed")} == {
+        "last": None, "accepted": 0, "rejected": 0, "failed": 0,
+    }  # fmt: skip
