@@ -373,7 +373,7 @@ SYNC_REREAD_MAX_BACKLOG = _setting("SYNC_REREAD_MAX_BACKLOG", int, 10)
 SYNC_QUEUED_RESEND_SECONDS = _setting("SYNC_QUEUED_RESEND_SECONDS", float, 180.0)
 # Finished sync runs are kept this many days (fewer if the agency's retention says so; 0: the agency's): each
 # account makes about 230 a day on the default schedule. What they added up stays in SyncTotals.
-SYNC_RUN_HISTORY_DAYS = _setting("SYNC_RUN_HISTORY_DAYS", int, 90)
+SYNC_RUN_HISTORY_DAYS = _setting("SYNC_RUN_HISTORY_DAYS", int, 30)
 
 # --- Operations (issue 11): Prometheus metrics, data lifecycle, request size limits
 METRICS_TOKEN = _setting("METRICS_TOKEN", str, "")  # /metrics wants "Authorization: Bearer <this>" (or a superuser)
