@@ -9,16 +9,18 @@ One tick (``sync_dispatch``, every minute):
 3. decides in Python what each account's schedule wants (``services.due_kind``), the webhooks' slow polling
    for all candidates at once (``FRESH_DATA_SOURCES``), and retires abandoned runs / re-sends waiting runs
    whose wait is over;
-4. creates the due runs with one ``bulk_create`` under the accounts' row locks and updates the schedules
-   with one ``bulk_update``; the tasks are sent when the transaction commits;
+4. creates the due runs with one ``bulk_create`` under the accounts' row locks (a re-read slice still queued
+   for the account gives way: it waits for the workers' leftover time, the schedule's run does not) and
+   updates the schedules with one ``bulk_update``; the tasks are sent when the transaction commits;
 5. queued runs whose task was sent minutes ago and that no worker started, while the workers are not behind,
    are sent again (``resend_stuck``: a dead worker held their message).
 
 The re-read's slices are planned by a task of their own (``reread_tick``, ``sync.reread_dispatch``, every
 minute on a worker), so the tick that queues everyone's incrementals never waits for them: it makes the same
 set-based decisions (steps 1–3, no writes), and unless the workers are behind (runs queued by earlier ticks not
-started) plans the next slice of idle accounts whose coverage may have a part due, at most
-``SYNC_DISPATCH_REREAD_CHECKS`` of them a minute in rotation — its one per-account step, bounded.
+started) or ``SYNC_REREAD_MAX_BACKLOG`` slices already wait, plans the next slice of idle accounts whose coverage
+may have a part due, at most ``SYNC_DISPATCH_REREAD_CHECKS`` of them a minute in rotation — its one
+per-account step, bounded. Slices are sent at the last priority (``apps.core.queues.LEFTOVER_PRIORITY``).
 """
 
 from __future__ import annotations
@@ -57,17 +59,28 @@ class Tick:
     retired: list[SyncRun] = field(default_factory=list)
     resend: list[SyncRun] = field(default_factory=list)
     due: dict[int, str] = field(default_factory=dict)  # account pk -> kind to queue
+    leftover: dict[int, SyncRun] = field(default_factory=dict)  # account pk -> its queued re-read slice
     idle: list[ClientAccount] = field(default_factory=list)  # nothing due: a re-read slice may be
     behind: bool = False  # the workers are behind the schedules (``workers_behind``)
 
 
 # ------------------------------------------------------------------------------------------- loading
+#: A continuous re-read slice no worker has started: it waits for the workers' leftover time (``LEFTOVER_PRIORITY``),
+#: so it gives way to its account's incremental or full run when one is due.
+LEFTOVER = Q(kind=SyncKind.REREAD, trigger=SyncTrigger.SCHEDULE, status=SyncStatus.QUEUED)
+GAVE_WAY = "gave way to the schedule's run before it started; the re-read lists these windows later"
+
+
+def _is_leftover(run: SyncRun) -> bool:
+    return run.kind == SyncKind.REREAD and run.trigger == SyncTrigger.SCHEDULE and run.status == SyncStatus.QUEUED
+
+
 def _idle_runs(now: datetime) -> Q:
-    """Active runs that need nothing from the dispatcher this tick: queued and not yet stale, or waiting for a
-    time still to come (a failing account backing off). Running runs are loaded (their staleness needs the
-    lock), and so is everything else active."""
+    """Active runs that need nothing from the dispatcher this tick: queued and not yet stale (but a leftover
+    re-read slice, which may have to give way), or waiting for a time still to come (a failing account backing
+    off). Running runs are loaded (their staleness needs the lock), and so is everything else active."""
     stale_queued = now - timedelta(seconds=int(setting("SYNC_QUEUED_STALE_SECONDS", 3 * 3600)))
-    return Q(status=SyncStatus.QUEUED, queued_at__gte=stale_queued) | Q(
+    return Q(Q(status=SyncStatus.QUEUED, queued_at__gte=stale_queued) & ~LEFTOVER) | Q(
         Q(not_before__isnull=True) | Q(not_before__gt=now), status=SyncStatus.WAITING
     )
 
@@ -138,7 +151,9 @@ def decide(tick: Tick) -> None:
         try:
             retired = len(tick.retired)
             existing = _current_run(tick, account)
-            if existing is not None:
+            if existing is not None and _is_leftover(existing):
+                tick.leftover[account.pk] = existing  # gives way if a run is due (``create_runs``)
+            elif existing is not None:
                 if existing.status == SyncStatus.WAITING and existing.not_before and existing.not_before <= tick.now:
                     tick.resend.append(existing)
                 continue
@@ -147,10 +162,10 @@ def decide(tick: Tick) -> None:
             for run in tick.retired[retired:]:
                 if run.kind != SyncKind.REREAD and (kind is None or KIND_RANK[run.kind] > KIND_RANK[kind]):
                     kind = run.kind
-            if kind is None:
-                tick.idle.append(account)
-            else:
+            if kind is not None:
                 tick.due[account.pk] = kind
+            elif account.pk not in tick.leftover:
+                tick.idle.append(account)
         except Exception:  # one broken account never stops the others' schedule
             logger.exception("sync dispatch failed for account %s", account.pk)
 
@@ -174,7 +189,8 @@ def slow_polling(tick: Tick) -> None:
     for account in candidates:
         if account.pk in fresh:
             del tick.due[account.pk]
-            tick.idle.append(account)
+            if account.pk not in tick.leftover:
+                tick.idle.append(account)
     tick.idle.sort(key=lambda a: a.pk)
 
 
@@ -191,14 +207,18 @@ def retire(runs: list[SyncRun]) -> None:
 
 
 def queue_due(tick: Tick) -> list[SyncRun]:
-    """The runs the schedules want (``create_runs``); the schedules marked."""
-    return create_runs(tick, tick.due)
+    """The runs the schedules want (``create_runs``), a queued re-read slice giving way to its account's; the
+    schedules marked."""
+    return create_runs(tick, tick.due, give_way=[run for pk, run in tick.leftover.items() if pk in tick.due])
 
 
-def create_runs(tick: Tick, kinds: dict[int, str], *, windows: dict[int, dict] | None = None) -> list[SyncRun]:
+def create_runs(
+    tick: Tick, kinds: dict[int, str], *, windows: dict[int, dict] | None = None, give_way: Sequence[SyncRun] = ()
+) -> list[SyncRun]:
     """Create these runs (account pk -> kind; a re-read's windows) in one transaction: the accounts' rows
-    locked (as ``sync_request`` does, so a concurrent "Sync now" cannot add a second active run), accounts
-    that got a run meanwhile left out; their schedules marked, their tasks sent on commit. Account order."""
+    locked (as ``sync_request`` does, so a concurrent "Sync now" cannot add a second active run), the re-read
+    slices of ``give_way`` that no worker started yet interrupted, accounts that still have an active run left
+    out; their schedules marked, their tasks sent on commit. Account order."""
     from .services import _enqueue_on_commit
 
     if not kinds:
@@ -209,6 +229,10 @@ def create_runs(tick: Tick, kinds: dict[int, str], *, windows: dict[int, dict] |
     with transaction.atomic():
         list(ClientAccount.objects.unscoped(reason=REASON).filter(pk__in=ids).order_by("pk")
              .select_for_update().values_list("pk", flat=True))  # fmt: skip
+        if give_way:  # (one a worker started meanwhile runs on: its account gets its run at a later tick)
+            gave_way = {"status": SyncStatus.INTERRUPTED, "finished_at": timezone.now(),
+                        "errors": [{"resource": "", "message": GAVE_WAY}]}  # fmt: skip
+            SyncRun.objects.unscoped(reason=REASON).filter(LEFTOVER, pk__in=[r.pk for r in give_way]).update(**gave_way)
         taken = set(
             SyncRun.objects.unscoped(reason=REASON)
             .filter(client_account_id__in=ids, status__in=ACTIVE_STATUSES)  # (abandoned ones were retired)
@@ -267,11 +291,13 @@ def reread_turn(candidates: list[ClientAccount], now: datetime) -> list[ClientAc
 
 def _queued(now: datetime) -> QuerySet[SyncRun]:
     """Runs not started yet, annotated with when their task was last sent; those queued so long ago that they
-    count as lost (``SYNC_QUEUED_STALE_SECONDS``: retired) left out."""
+    count as lost (``SYNC_QUEUED_STALE_SECONDS``: retired) left out, and re-read slices, which wait for the
+    workers' leftover time by design (and give way to their account's next run)."""
     stale = now - timedelta(seconds=int(setting("SYNC_QUEUED_STALE_SECONDS", 3 * 3600)))
     return (
         SyncRun.objects.unscoped(reason=REASON)
         .filter(status=SyncStatus.QUEUED, queued_at__gte=stale)
+        .exclude(LEFTOVER)
         .annotate(last_sent=Coalesce("sent_at", "queued_at"))
     )
 
@@ -312,14 +338,17 @@ def resend_stuck(tick: Tick) -> list[SyncRun]:
 
 def queue_rereads(tick: Tick) -> list[SyncRun]:
     """The continuous re-read's next slice for idle accounts whose coverage may have a part due, with the
-    workers' leftover time only: the schedules' incremental and full runs go first. A fixed number of queries
+    workers' leftover time only: the schedules' incremental and full runs go first (nothing is queued while the
+    workers are behind or ``SYNC_REREAD_MAX_BACKLOG`` slices wait already). A fixed number of queries
     for the turn's accounts (their plans' reads, their slices' look-ups, the runs created as ``queue_due``
     does); the budget is peeked per account (Redis)."""
     from apps.callrail.budget import get_budget
 
     from .reread import plan_inputs, reread_due, reread_may_be_due, reread_plan, reread_windows
 
-    if tick.behind:
+    backlog = _max_backlog()
+    waiting = SyncRun.objects.unscoped(reason=REASON).filter(LEFTOVER).values_list("pk", flat=True)[:backlog]
+    if tick.behind or len(waiting) >= backlog:  # (slices waiting for leftover time: enough)
         return []
     maybe = reread_may_be_due(tick.idle, now=tick.now)
     turn = reread_turn([a for a in tick.idle if a.pk in maybe], tick.now)
