@@ -38,7 +38,16 @@ from django.utils import timezone
 from apps.tenancy.models import ClientAccount
 
 from .engine import setting
-from .models import ACTIVE_STATUSES, KIND_RANK, SyncKind, SyncRun, SyncSchedule, SyncStatus, SyncTrigger
+from .models import (
+    ACTIVE_STATUSES,
+    KIND_RANK,
+    LEFTOVER_RUNS,
+    SyncKind,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+    SyncTrigger,
+)
 from .resources import resource_names
 
 logger = logging.getLogger(__name__)
@@ -65,14 +74,13 @@ class Tick:
 
 
 # ------------------------------------------------------------------------------------------- loading
-#: A continuous re-read slice no worker has started: it waits for the workers' leftover time (``LEFTOVER_PRIORITY``),
-#: so it gives way to its account's incremental or full run when one is due.
-LEFTOVER = Q(kind=SyncKind.REREAD, trigger=SyncTrigger.SCHEDULE, status=SyncStatus.QUEUED)
+#: A re-read slice no worker has started: it gives way to its account's incremental or full run when one is due.
+LEFTOVER = LEFTOVER_RUNS & Q(status=SyncStatus.QUEUED)
 GAVE_WAY = "gave way to the schedule's run before it started; the re-read lists these windows later"
 
 
 def _is_leftover(run: SyncRun) -> bool:
-    return run.kind == SyncKind.REREAD and run.trigger == SyncTrigger.SCHEDULE and run.status == SyncStatus.QUEUED
+    return run.uses_leftover_time and run.status == SyncStatus.QUEUED
 
 
 def _idle_runs(now: datetime) -> Q:

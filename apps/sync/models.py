@@ -53,6 +53,11 @@ class SyncTrigger(models.TextChoices):
     WEBHOOK = "webhook", "Webhook follow-up"
 
 
+#: Runs that only use the workers' leftover time: the continuous re-read's slices (``SyncRun.uses_leftover_time``).
+#: They are sent at the last priority, and one no worker started gives way to its account's scheduled run.
+LEFTOVER_RUNS = models.Q(kind=SyncKind.REREAD, trigger=SyncTrigger.SCHEDULE)
+
+
 class SyncRun(TenantOwnedModel):
     """One pull run for one account: what it did, what it cost, and what went wrong.
 
@@ -106,6 +111,11 @@ class SyncRun(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def uses_leftover_time(self) -> bool:
+        """A slice of the continuous re-read: it waits for the workers' leftover time (``LEFTOVER_RUNS``)."""
+        return self.kind == SyncKind.REREAD and self.trigger == SyncTrigger.SCHEDULE
 
     @property
     def duration(self):

@@ -156,8 +156,7 @@ def _enqueue_on_commit(run: SyncRun, countdown: float | None = None) -> None:
     from .tasks import sync_run_task
 
     kwargs = {"client_account_id": run.client_account_id, "sync_run_id": run.pk}
-    leftover = run.kind == SyncKind.REREAD and run.trigger == SyncTrigger.SCHEDULE
-    options = {**interactive_options(run.lane == "interactive"), **leftover_options(leftover)}
+    options = {**interactive_options(run.lane == "interactive"), **leftover_options(run.uses_leftover_time)}
     transaction.on_commit(lambda: sync_run_task.apply_async(kwargs=kwargs, countdown=countdown, **options))
 
 
