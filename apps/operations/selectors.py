@@ -17,12 +17,13 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.callrail.budget import BudgetStatus, budget_statuses_for_accounts
 from apps.core.redis import get_redis
-from apps.sync.models import SyncRun, SyncStatus, SyncTotals
+from apps.sync.models import SyncRun, SyncTotals
+from apps.sync.selectors import last_success_of_account, latest_run_of_account
 from apps.tenancy.models import ClientAccount
 
 logger = logging.getLogger(__name__)
@@ -92,26 +93,22 @@ def account_figures(
     # cost more to send and parse than the scope's own filter). A row of an account added since is skipped.
     of_accounts = {"client_account_id__in": list(figures)} if listed else {}
     # Each account's last success and latest run: an index probe each, however long the run history.
-    of_account = scope(SyncRun).filter(client_account=OuterRef("pk"))
-    latest = {"last_success": Subquery(
-        of_account.filter(status=SyncStatus.SUCCEEDED, finished_at__isnull=False)
-        .order_by("-finished_at").values("finished_at")[:1]
-    )}  # fmt: skip
+    latest = {"last_success": last_success_of_account(scope(SyncRun))}
     if with_last_run:
-        latest["last_pk"] = Subquery(of_account.order_by("-queued_at", "-pk").values("pk")[:1])
+        latest["last_pk"] = latest_run_of_account(scope(SyncRun))
     these = scope(ClientAccount).filter(pk__in=list(figures)) if listed else scope(ClientAccount)
     last_pks = []
-    for pk, *found in these.annotate(**latest).order_by().values_list("pk", *latest):
-        if (fig := figures.get(pk)) is not None:
-            fig.last_success_at = found[0]
-            last_pks += found[1:2]
+    for row in these.annotate(**latest).order_by().values("pk", *latest):
+        if (fig := figures.get(row["pk"])) is not None:
+            fig.last_success_at = row["last_success"]
+            last_pks += [row["last_pk"]] if row.get("last_pk") else []
     for pk, requests, rate_limited in (
         scope(SyncTotals).filter(**of_accounts).values_list("client_account_id", "requests", "rate_limited")
     ):
         if (fig := figures.get(pk)) is not None:
             fig.requests_total, fig.rate_limited_total = requests, rate_limited
-    runs = scope(SyncRun).filter(pk__in=[pk for pk in last_pks if pk is not None])
-    for run in runs.only("pk", "client_account_id", "kind", "status", "finished_at") if last_pks else ():
+    runs = scope(SyncRun).filter(pk__in=last_pks).only("pk", "client_account_id", "kind", "status", "finished_at")
+    for run in runs if last_pks else ():
         if (fig := figures.get(run.client_account_id)) is not None:
             fig.last_run = run
     if apps.is_installed("apps.push"):

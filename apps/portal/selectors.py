@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.sync.models import SyncRun, SyncStatus
+from apps.sync.selectors import last_success_of_account
 from apps.tenancy.models import ClientAccount
 
 
@@ -24,17 +25,16 @@ def sync_health(*, user: Any, agency: Any, account_ids: list[int] | None = None)
     how many runs failed or finished with errors in the last 24 hours (``failures``). One query, whose cost is in
     the accounts, not in their run history: an index probe each for the last success, a short range for the
     last day's failures."""
-    runs = SyncRun.objects.visible_to(user, agency).filter(client_account=OuterRef("pk"))
-    last = runs.filter(status=SyncStatus.SUCCEEDED, finished_at__isnull=False).order_by("-finished_at")
+    runs = SyncRun.objects.visible_to(user, agency)
     failed = runs.filter(
-        status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL), finished_at__gte=timezone.now() - timedelta(days=1)
-    ).order_by().values("client_account").annotate(n=Count("pk")).values("n")
+        client_account=OuterRef("pk"), status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL),
+        finished_at__gte=timezone.now() - timedelta(days=1),
+    ).order_by().values("client_account").annotate(n=Count("pk")).values("n")  # fmt: skip
     accounts = ClientAccount.objects.visible_to(user, agency)
     accounts = accounts if account_ids is None else accounts.filter(pk__in=account_ids)
     rows = accounts.order_by().annotate(
-        last=Subquery(last.values("finished_at")[:1]),
-        failures=Coalesce(Subquery(failed, output_field=IntegerField()), 0),
-    ).values_list("pk", "last", "failures")  # fmt: skip
+        last=last_success_of_account(runs), failures=Coalesce(Subquery(failed, output_field=IntegerField()), 0)
+    ).values_list("pk", "last", "failures")
     return {pk: {"last": when, "failures": failures} for pk, when, failures in rows}
 
 

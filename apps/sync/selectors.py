@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from .models import ACTIVE_STATUSES, SyncRun, SyncState
+from .models import ACTIVE_STATUSES, SyncRun, SyncState, SyncStatus
 
 
 def sync_run_list(*, user: Any, agency: Any = None, account: Any = None, active: bool | None = None) -> QuerySet:
@@ -19,6 +19,18 @@ def sync_run_list(*, user: Any, agency: Any = None, account: Any = None, active:
     elif active is False:
         runs = runs.exclude(status__in=ACTIVE_STATUSES)
     return runs.order_by("-queued_at", "-pk")
+
+
+def last_success_of_account(runs: QuerySet) -> Subquery:
+    """For a query of accounts: when the account's newest succeeded run among ``runs`` (the caller's scope)
+    finished. An index probe from the newest end of the account's runs, however long its history."""
+    succeeded = runs.filter(client_account=OuterRef("pk"), status=SyncStatus.SUCCEEDED, finished_at__isnull=False)
+    return Subquery(succeeded.order_by("-finished_at").values("finished_at")[:1])
+
+
+def latest_run_of_account(runs: QuerySet) -> Subquery:
+    """For a query of accounts: the pk of the account's newest run among ``runs`` (as ``sync_run_list`` orders)."""
+    return Subquery(runs.filter(client_account=OuterRef("pk")).order_by("-queued_at", "-pk").values("pk")[:1])
 
 
 def sync_run_latest(*, user: Any, account: Any) -> SyncRun | None:
