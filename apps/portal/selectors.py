@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from apps.sync.models import SyncRun, SyncStatus
@@ -26,16 +25,12 @@ def sync_health(*, user: Any, agency: Any, account_ids: list[int] | None = None)
     the accounts, not in their run history: an index probe each for the last success, a short range for the
     last day's failures."""
     runs = SyncRun.objects.visible_to(user, agency)
-    failed = runs.filter(
-        client_account=OuterRef("pk"), status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL),
-        finished_at__gte=timezone.now() - timedelta(days=1),
-    ).order_by().values("client_account").annotate(n=Count("pk")).values("n")  # fmt: skip
+    failed = runs.filter(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL),
+                         finished_at__gte=timezone.now() - timedelta(days=1))  # fmt: skip
     accounts = ClientAccount.objects.visible_to(user, agency)
     accounts = accounts if account_ids is None else accounts.filter(pk__in=account_ids)
-    rows = accounts.order_by().annotate(
-        last=last_success_of_account(runs), failures=Coalesce(Subquery(failed, output_field=IntegerField()), 0)
-    ).values_list("pk", "last", "failures")
-    return {pk: {"last": when, "failures": failures} for pk, when, failures in rows}
+    rows = accounts.order_by().annotate(last=last_success_of_account(runs), failures=failed.count_per_account())
+    return {pk: {"last": last, "failures": n} for pk, last, n in rows.values_list("pk", "last", "failures")}
 
 
 @dataclass(frozen=True)

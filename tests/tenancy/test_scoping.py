@@ -94,6 +94,19 @@ def test_unscoped_queries_fail_closed(tenant, evaluate):
         evaluate(ClientAccount.objects.all())
 
 
+def test_count_per_account_is_a_scoped_read(tenant, other_tenant):
+    from apps.sync.models import SyncRun
+
+    with pytest.raises(UnscopedTenantQuery):
+        SyncRun.objects.all().count_per_account()
+    for account in (tenant.account, tenant.account, other_tenant.account):
+        SyncRun.objects.create(client_account=account, kind="incremental")
+    mine = SyncRun.objects.visible_to(tenant.owner).count_per_account()
+    counts = dict(ClientAccount.objects.unscoped(reason="admin").annotate(n=mine).values_list("pk", "n"))
+    assert counts == {tenant.account.pk: 2, tenant.other_account.pk: 0,  # another agency's runs are not counted,
+                      other_tenant.account.pk: 0, other_tenant.other_account.pk: 0}  # fmt: skip (whoever asks)
+
+
 def test_scope_survives_chaining_and_related_managers_are_scoped(tenant):
     chained = ClientAccount.objects.visible_to(tenant.owner).filter(name__startswith="Acme").order_by("-name")
     assert [a.name for a in chained] == [tenant.other_account.name, tenant.account.name]
