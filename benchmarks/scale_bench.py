@@ -342,7 +342,8 @@ def after_kill(run_ids: list[int], entry_ids: list[int], kill_at: datetime) -> t
 
 # --------------------------------------------------------------------------------------------- the figures
 def lag_figures(clock: Clock, account_ids: list[int], start: datetime, end: datetime, initial: dict) -> dict:
-    """Per account: the largest staleness over the day (virtual minutes), its interval, runs counted."""
+    """Per account: the largest staleness over the day, its interval, runs counted, and when (virtual time) the
+    run that ended the largest staleness finished."""
     from apps.sync.models import SyncKind, SyncRun, SyncStatus
 
     finished: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -358,13 +359,16 @@ def lag_figures(clock: Clock, account_ids: list[int], start: datetime, end: date
     out = {}
     for pk in account_ids:
         fresh_since, interval = initial[pk]
-        worst = timedelta(0)
+        worst, worst_at = timedelta(0), start
         for done, queued_at in sorted(finished[pk]):
-            if fresh_since is not None:
-                worst = max(worst, done - fresh_since)
+            if fresh_since is not None and done - fresh_since > worst:
+                worst, worst_at = done - fresh_since, done
             fresh_since = max(fresh_since or queued_at, queued_at)
-        worst = max(worst, end - fresh_since) if fresh_since is not None else end - start
-        out[pk] = (worst, interval, len(finished[pk]))
+        if fresh_since is None:
+            worst, worst_at = end - start, end
+        elif end - fresh_since > worst:
+            worst, worst_at = end - fresh_since, end
+        out[pk] = (worst, interval, len(finished[pk]), worst_at)
     return out
 
 
@@ -590,10 +594,11 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
                       for w, pk in worst))  # fmt: skip
     killed = set(SyncRun.objects.unscoped(reason=REASON).filter(pk__in=kill_runs)
                  .values_list("client_account_id", flat=True))  # fmt: skip
-    late = [pk for pk in counted if pk not in within]
-    print(f"accounts over their interval + {LAG_SLACK.total_seconds() / 60:.0f} min: {len(late)}, of which "
-          f"{len([pk for pk in late if pk in killed])} had a run queued or running when host 1 was killed "
-          f"({len(killed)} accounts had one)")  # fmt: skip
+    over = [pk for pk in counted if pk not in within]
+    print(f"accounts over their interval + {LAG_SLACK.total_seconds() / 60:.0f} min: {len(over)}, of which "
+          f"{len([pk for pk in over if pk in killed])} had a run queued or running when host 1 was killed "
+          f"({len(killed)} accounts had one); their largest staleness ended in virtual hour (of the day): "
+          f"{dict(sorted(Counter(int((lags[pk][3] - start).total_seconds() // 3600) for pk in over).items()))}")
     stale = sorted(lags[pk][0].total_seconds() / 60 for pk in counted)
     print(f"staleness over accounts: median {statistics.median(stale):.1f}, max {stale[-1]:.1f} virtual minutes")
     print(f"big account ({args.big_account_calls:,} calls): {lags[big][2]} runs finished, largest staleness "
