@@ -149,3 +149,22 @@ def budget_as_fast_as_the_sandbox(settings) -> Iterator[float]:
     budget._default.clear()
     yield 3600.0
     budget._default.clear()
+
+
+def drain_with_one_worker(queues: str, name: str) -> list[int]:
+    """Start one worker process taking one task at a time from ``queues``, wait until every sync run has
+    finished, and return the runs' pks in the order the worker started them (each must have succeeded)."""
+    from apps.sync.models import FINISHED_STATUSES, SyncStatus
+    from tests.workers import start_worker, wait_for
+
+    def runs() -> list[SyncRun]:
+        return list(SyncRun.objects.unscoped(reason="beat-dispatch").order_by("pk"))
+
+    worker = start_worker(queues, concurrency=1, name=name)
+    try:
+        wait_for(lambda: all(r.status in FINISHED_STATUSES for r in runs()), timeout=180, what="every run to finish")
+    finally:
+        worker.stop()
+    finished = runs()
+    assert all(r.status == SyncStatus.SUCCEEDED for r in finished), [(r.pk, r.status, r.errors) for r in finished]
+    return [r.pk for r in sorted(finished, key=lambda r: (r.started_at, r.pk))]

@@ -11,22 +11,12 @@ from django.urls import reverse
 from apps.core.queues import INTERACTIVE_QUEUE
 from apps.push.services import push_drain_enqueue, push_in_background
 from apps.push.tasks import push_drain_account_task
-from apps.sync.models import FINISHED_STATUSES, SyncRun, SyncStatus, SyncTrigger
+from apps.sync.models import SyncRun, SyncTrigger
 from apps.sync.services import sync_request
 from tests.factories import AgencyFactory, ClientAccountFactory
-from tests.sync.conftest import _clear_redis, point_at_sandbox
-from tests.workers import start_worker, wait_for
+from tests.sync.conftest import _clear_redis, drain_with_one_worker, point_at_sandbox
 
 BACKLOG = 4  # scheduled runs of agency A queued before B's person asks (one per demo account of the sandbox)
-
-
-def _all_runs() -> list[SyncRun]:
-    return list(SyncRun.objects.unscoped(reason="beat-dispatch").order_by("pk"))
-
-
-def _start_order(runs: list[SyncRun]) -> list[int]:
-    """Run pks in the order the worker started them (one worker process, one at a time)."""
-    return [r.pk for r in sorted(runs, key=lambda r: (r.started_at, r.pk))]
 
 
 @pytest.mark.worker
@@ -47,15 +37,7 @@ def test_sync_now_of_agency_b_runs_before_agency_a_backlog_is_drained(transactio
 
         # One worker, one task at a time, taking both queues (as the all-queues worker of docker-compose does):
         # the backlog was queued first, so on a single queue B's run would start last.
-        worker = start_worker("sync,interactive", concurrency=1, name="fair")
-        try:
-            wait_for(lambda: all(r.status in FINISHED_STATUSES for r in _all_runs()), timeout=180,
-                     what="every run to finish")  # fmt: skip
-        finally:
-            worker.stop()
-        runs = _all_runs()
-        assert all(r.status == SyncStatus.SUCCEEDED for r in runs), [(r.pk, r.status, r.errors) for r in runs]
-        order = _start_order(runs)
+        order = drain_with_one_worker("sync,interactive", name="fair")
         backlog_before = order.index(person_run.pk)
         # The worker takes the queues in turn: at most the one backlog task it held already goes first.
         assert backlog_before <= 1, order

@@ -14,12 +14,11 @@ from django.utils import timezone
 from apps.core.queues import LEFTOVER_PRIORITY
 from apps.core.redis import get_redis, redis_key
 from apps.sync.dispatch import GAVE_WAY
-from apps.sync.models import FINISHED_STATUSES, SyncKind, SyncRun, SyncSchedule, SyncState, SyncStatus, SyncTrigger
+from apps.sync.models import SyncKind, SyncRun, SyncSchedule, SyncState, SyncStatus, SyncTrigger
 from apps.sync.services import sync_dispatch, sync_request, sync_reread_dispatch
 from apps.sync.tasks import sync_run_task
 from tests.factories import ClientAccountFactory
-from tests.sync.conftest import _clear_redis, point_at_sandbox
-from tests.workers import start_worker, wait_for
+from tests.sync.conftest import _clear_redis, drain_with_one_worker, point_at_sandbox
 
 SLICES = 3  # re-read slices queued before the incremental (one per demo account of the sandbox but the last)
 
@@ -41,23 +40,11 @@ def test_an_incremental_starts_before_the_rereads_queued_ahead_of_it(transaction
         incremental, _ = sync_request(account=accounts[-1], resources=["companies", "tags"],
                                       trigger=SyncTrigger.SCHEDULE)  # fmt: skip
         # One worker taking one task at a time: on one list, first in first out, the incremental would start last.
-        worker = start_worker("sync", concurrency=1, name="leftover")
-        try:
-            wait_for(lambda: all(r.status in FINISHED_STATUSES for r in _runs()), timeout=180,
-                     what="every run to finish")  # fmt: skip
-        finally:
-            worker.stop()
-        runs = _runs()
-        assert all(r.status == SyncStatus.SUCCEEDED for r in runs), [(r.pk, r.status, r.errors) for r in runs]
-        order = [r.pk for r in sorted(runs, key=lambda r: (r.started_at, r.pk))]
+        order = drain_with_one_worker("sync", name="leftover")
         assert order == [incremental.pk, *(r.pk for r in rereads)]  # the slices keep their own order after it
     finally:
         for account in accounts:
             _clear_redis(account.pk)
-
-
-def _runs() -> list[SyncRun]:
-    return list(SyncRun.objects.unscoped(reason="beat-dispatch").order_by("pk"))
 
 
 def test_only_the_schedules_rereads_wait_for_leftover_time(db, tenant, django_capture_on_commit_callbacks):
