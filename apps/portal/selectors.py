@@ -14,23 +14,57 @@ from apps.sync.selectors import last_success_of_account
 from apps.tenancy.models import ClientAccount
 
 
-def _of(queryset: Any, account_ids: list[int] | None) -> Any:
-    """Rows of these accounts only (a page of them), or of every account the queryset reaches."""
-    return queryset if account_ids is None else queryset.filter(client_account_id__in=account_ids)
+def account_machinery(*, user: Any, agency: Any, account_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per visible account of ``account_ids`` (a page of them): when its last successful sync finished
+    (``last_sync``), its runs that failed or finished with errors in the last 24 hours (``sync_failures``), its
+    outbox (``outbox``: pending, failed, conflict) and its webhooks (``webhooks``: last accepted event, accepted /
+    rejected / failed in 24 h, connected; None when it has neither events nor a signing key).
 
+    One query whatever the history's length: per account an index probe for the newest success and the newest
+    accepted event, a range for the day's runs, events and the open edits, never an account's whole log."""
+    from apps.push.models import BLOCKING_STATUSES, OPEN_STATUSES, EntryStatus, OutboxEntry
+    from apps.webhooks.models import ACCEPTED_STATUSES, EventStatus, WebhookEvent, WebhookSigningKey
 
-def sync_health(*, user: Any, agency: Any, account_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
-    """Per visible account (of ``account_ids`` when given): when its last successful sync finished (``last``) and
-    how many runs failed or finished with errors in the last 24 hours (``failures``). One query, whose cost is in
-    the accounts, not in their run history: an index probe each for the last success, a short range for the
-    last day's failures."""
+    day_ago = timezone.now() - timedelta(days=1)
     runs = SyncRun.objects.visible_to(user, agency)
-    failed = runs.filter(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL),
-                         finished_at__gte=timezone.now() - timedelta(days=1))  # fmt: skip
-    accounts = ClientAccount.objects.visible_to(user, agency)
-    accounts = accounts if account_ids is None else accounts.filter(pk__in=account_ids)
-    rows = accounts.order_by().annotate(last=last_success_of_account(runs), failures=failed.count_per_account())
-    return {pk: {"last": last, "failures": n} for pk, last, n in rows.values_list("pk", "last", "failures")}
+    failed_runs = runs.filter(status__in=(SyncStatus.FAILED, SyncStatus.PARTIAL))
+    edits = OutboxEntry.objects.visible_to(user, agency)
+    events = WebhookEvent.objects.visible_to(user, agency)
+    keys = WebhookSigningKey.objects.visible_to(user, agency)
+    accepted = Q(status__in=ACCEPTED_STATUSES)
+    figures = {
+        "last_sync": last_success_of_account(runs),
+        "sync_failures": failed_runs.filter(finished_at__gte=day_ago).count_per_account(),
+        "outbox": edits.filter(status__in=BLOCKING_STATUSES).figures_per_account(
+            pending=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+            failed=Count("pk", filter=Q(status=EntryStatus.FAILED)),
+            conflict=Count("pk", filter=Q(status=EntryStatus.CONFLICT)),
+        ),
+        "hooks_day": events.filter(received_at__gte=day_ago).figures_per_account(
+            accepted=Count("pk", filter=accepted),
+            rejected=Count("pk", filter=Q(status=EventStatus.REJECTED)),
+            failed=Count("pk", filter=Q(status=EventStatus.FAILED)),
+        ),
+        "hook_last": Subquery(
+            events.filter(accepted, client_account=OuterRef("pk")).order_by("-received_at").values("received_at")[:1]
+        ),
+        "hooked": Exists(events.filter(client_account=OuterRef("pk"))),
+        "connected": Exists(keys.filter(client_account=OuterRef("pk"))),
+    }
+    rows = ClientAccount.objects.visible_to(user, agency).filter(pk__in=account_ids).order_by().annotate(**figures)
+    machinery = {}
+    for row in rows.values("pk", *figures):
+        hooks = None
+        if row["hooked"] or row["connected"]:
+            hooks = {"accepted": 0, "rejected": 0, "failed": 0, **(row["hooks_day"] or {}),
+                     "last": row["hook_last"], "connected": row["connected"]}  # fmt: skip
+        machinery[row["pk"]] = {
+            "last_sync": row["last_sync"],
+            "sync_failures": row["sync_failures"],
+            "outbox": {"pending": 0, "failed": 0, "conflict": 0, **(row["outbox"] or {})},
+            "webhooks": hooks,
+        }
+    return machinery
 
 
 @dataclass(frozen=True)
@@ -122,57 +156,3 @@ def outbox_attention_count(*, user: Any, agency: Any) -> int:
 
     entries = OutboxEntry.objects.visible_to(user, agency)
     return entries.filter(status__in=[EntryStatus.FAILED, EntryStatus.CONFLICT]).count()
-
-
-def dashboard_push_and_webhooks(
-    *, user: Any, agency: Any, account_ids: list[int] | None = None
-) -> tuple[dict[int, dict], dict[int, dict]]:
-    """Per visible account (of ``account_ids`` when given): outbox counts (pending, failed, conflict) and webhook
-    figures (last accepted event, accepted / rejected / failed in 24 h, connected). Four queries for any number of
-    accounts, none of them reading an account's whole event log."""
-    from apps.push.models import OPEN_STATUSES, EntryStatus, OutboxEntry
-    from apps.webhooks.models import ACCEPTED_STATUSES, EventStatus, WebhookEvent, WebhookSigningKey
-
-    outbox = {
-        row["client_account_id"]: row
-        for row in _of(OutboxEntry.objects.visible_to(user, agency), account_ids)
-        .filter(status__in=[*OPEN_STATUSES, EntryStatus.FAILED, EntryStatus.CONFLICT])
-        .values("client_account_id")
-        .annotate(
-            pending=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-            failed=Count("pk", filter=Q(status=EntryStatus.FAILED)),
-            conflict=Count("pk", filter=Q(status=EntryStatus.CONFLICT)),
-        )
-        .order_by()
-    }
-    # Webhooks: each account's last accepted event a probe from the newest end, the counts a range over the last
-    # day; never the whole event log (a busy account keeps tens of thousands of events).
-    since = timezone.now() - timedelta(hours=24)
-    events = WebhookEvent.objects.visible_to(user, agency)
-    of_account = events.filter(client_account=OuterRef("pk"))
-    last = of_account.filter(status__in=ACCEPTED_STATUSES).order_by("-received_at").values("received_at")[:1]
-    accounts = ClientAccount.objects.visible_to(user, agency)
-    accounts = accounts if account_ids is None else accounts.filter(pk__in=account_ids)
-    hooks = {
-        pk: {"client_account_id": pk, "last": when, "accepted": 0, "rejected": 0, "failed": 0}
-        for pk, when in accounts.filter(Exists(of_account)).annotate(last=Subquery(last)).order_by()
-        .values_list("pk", "last")
-    }  # fmt: skip
-    for row in (
-        _of(events, account_ids).filter(received_at__gte=since).values("client_account_id")
-        .annotate(
-            accepted=Count("pk", filter=Q(status__in=ACCEPTED_STATUSES)),
-            rejected=Count("pk", filter=Q(status=EventStatus.REJECTED)),
-            failed=Count("pk", filter=Q(status=EventStatus.FAILED)),
-        )
-        .order_by()
-    ):  # fmt: skip
-        hooks.setdefault(row["client_account_id"], {"last": None}).update(row)
-    keyed = set(
-        _of(WebhookSigningKey.objects.visible_to(user, agency), account_ids).values_list("client_account_id", flat=True)
-    )
-    for account_id in keyed:
-        hooks.setdefault(account_id, {"last": None, "accepted": 0, "rejected": 0, "failed": 0})
-    for account_id, row in hooks.items():
-        row["connected"] = account_id in keyed
-    return outbox, hooks

@@ -39,9 +39,8 @@ from apps.portal.forms import SyncScheduleForm
 from apps.portal.mixins import ManagerRequiredMixin, PortalView
 from apps.portal.resource_views import account_tabs
 from apps.portal.selectors import (
-    dashboard_push_and_webhooks,
+    account_machinery,
     outbox_attention_count,
-    sync_health,
 )
 from apps.sync.models import SyncKind, SyncTrigger
 from apps.sync.reread import reread_plan
@@ -113,17 +112,15 @@ class DashboardView(PortalView, TemplateView):
 
     def add_machinery(self, accounts: list, agency: Any) -> None:
         """Sync, outbox, webhooks and budget of each account of the page (for the agency's staff only)."""
-        ids = [account.pk for account in accounts]
-        health = sync_health(user=self.request.user, agency=agency, account_ids=ids)
-        outbox, hooks = dashboard_push_and_webhooks(user=self.request.user, agency=agency, account_ids=ids)
+        machinery = account_machinery(user=self.request.user, agency=agency, account_ids=[a.pk for a in accounts])
         budgets = budget_statuses(accounts)  # one Redis pipeline for the page's accounts and their keys
         for account in accounts:
-            sync = health.get(account.pk) or {}
-            account.sync_failures = sync.get("failures", 0)
-            account.outbox = outbox.get(account.pk) or {"pending": 0, "failed": 0, "conflict": 0}
-            account.webhooks = hooks.get(account.pk)
+            figures = machinery.get(account.pk) or {}
+            account.sync_failures = figures.get("sync_failures", 0)
+            account.outbox = figures.get("outbox") or {"pending": 0, "failed": 0, "conflict": 0}
+            account.webhooks = figures.get("webhooks")
             account.budget = budgets.get(account.pk)
-            account.last_sync = sync.get("last")
+            account.last_sync = figures.get("last_sync")
 
 
 class AgencySwitchView(PortalView, View):

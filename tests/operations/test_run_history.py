@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from apps.operations.selectors import account_figures
-from apps.portal.selectors import dashboard_push_and_webhooks, sync_health
+from apps.portal.selectors import account_machinery
+from apps.push.models import EntryStatus, OutboxEntry
 from apps.sync.models import SyncKind, SyncRun, SyncStatus, SyncTotals
 from apps.sync.services import sync_totals_add
 from apps.webhooks.models import EventStatus, WebhookEvent
@@ -41,11 +42,12 @@ def test_last_success_latest_run_and_failures_of_a_mixed_history(tenant, other_t
     _run(other_tenant.account, SyncStatus.SUCCEEDED, finished_ago=timedelta(minutes=1))  # another agency's
     _run(tenant.other_account, SyncStatus.FAILED, finished_ago=timedelta(minutes=1))  # only failures
 
-    health = sync_health(user=tenant.owner, agency=tenant.agency,
-                         account_ids=[account.pk, tenant.other_account.pk, other_tenant.account.pk])  # fmt: skip
+    ids = [account.pk, tenant.other_account.pk, other_tenant.account.pk]
+    machinery = account_machinery(user=tenant.owner, agency=tenant.agency, account_ids=ids)
+    health = {pk: (row["last_sync"], row["sync_failures"]) for pk, row in machinery.items()}
     assert health == {
-        account.pk: {"last": newest_success.finished_at, "failures": 2},
-        tenant.other_account.pk: {"last": None, "failures": 1},
+        account.pk: (newest_success.finished_at, 2),
+        tenant.other_account.pk: (None, 1),
     }  # the other agency's account is not visible: not there
 
     figures = {
@@ -79,7 +81,7 @@ def test_the_totals_are_what_the_runs_sent_and_outlive_the_run_history(tenant, s
     assert figures[tenant.other_account.pk].requests_total == 0
 
 
-def test_the_dashboards_webhook_figures_of_a_long_event_log(tenant, other_tenant):
+def test_the_dashboards_outbox_and_webhook_figures_of_long_logs(tenant, other_tenant):
     account, quiet = tenant.account, tenant.other_account
     now = timezone.now()
 
@@ -96,8 +98,19 @@ def test_the_dashboards_webhook_figures_of_a_long_event_log(tenant, other_tenant
     event(quiet, EventStatus.REJECTED, timedelta(days=3))  # only an old refusal: known, nothing in the last day
     event(other_tenant.account, EventStatus.APPLIED, timedelta(minutes=1))  # another agency's
 
-    _, hooks = dashboard_push_and_webhooks(user=tenant.owner, agency=tenant.agency,
-                                           account_ids=[account.pk, quiet.pk, other_tenant.account.pk])  # fmt: skip
+    for acc, statuses in ((account, [*[EntryStatus.DONE] * 5, EntryStatus.PENDING, EntryStatus.IN_FLIGHT,
+                                     EntryStatus.FAILED, EntryStatus.CONFLICT, EntryStatus.CONFLICT]),
+                          (other_tenant.account, [EntryStatus.FAILED])):  # fmt: skip
+        for status in statuses:
+            OutboxEntry.objects.create(client_account=acc, resource="tags", object_pk=1, operation="update",
+                                       status=status)  # fmt: skip
+
+    machinery = account_machinery(user=tenant.owner, agency=tenant.agency,
+                                  account_ids=[account.pk, quiet.pk, other_tenant.account.pk])  # fmt: skip
+    assert set(machinery) == {account.pk, quiet.pk}
+    assert machinery[account.pk]["outbox"] == {"pending": 2, "failed": 1, "conflict": 2}  # the done ones not
+    assert machinery[quiet.pk]["outbox"] == {"pending": 0, "failed": 0, "conflict": 0}
+    hooks = {pk: row["webhooks"] for pk, row in machinery.items() if row["webhooks"]}
     assert set(hooks) == {account.pk, quiet.pk}
     assert {k: hooks[account.pk][k] for k in ("last", "accepted", "rejected", "failed", "connected")} == {
         "last": newest.received_at, "accepted": 3, "rejected": 1, "failed": 1, "connected": False,

@@ -107,6 +107,24 @@ def test_count_per_account_is_a_scoped_read(tenant, other_tenant):
                       other_tenant.account.pk: 0, other_tenant.other_account.pk: 0}  # fmt: skip (whoever asks)
 
 
+def test_figures_per_account_is_a_scoped_read(tenant, other_tenant):
+    from django.db.models import Count, Q
+
+    from apps.sync.models import SyncRun
+
+    with pytest.raises(UnscopedTenantQuery):
+        SyncRun.objects.all().figures_per_account(n=Count("pk"))
+    runs = [(tenant.account, "failed"), (tenant.account, "succeeded"), (other_tenant.account, "failed")]
+    for account, status in runs:
+        SyncRun.objects.create(client_account=account, kind="incremental", status=status)
+    mine = SyncRun.objects.visible_to(tenant.owner).figures_per_account(
+        runs=Count("pk"), failed=Count("pk", filter=Q(status="failed"))
+    )
+    figures = dict(ClientAccount.objects.unscoped(reason="admin").annotate(f=mine).values_list("pk", "f"))
+    assert figures == {tenant.account.pk: {"runs": 2, "failed": 1}, tenant.other_account.pk: None,
+                       other_tenant.account.pk: None, other_tenant.other_account.pk: None}  # fmt: skip
+
+
 def test_scope_survives_chaining_and_related_managers_are_scoped(tenant):
     chained = ClientAccount.objects.visible_to(tenant.owner).filter(name__startswith="Acme").order_by("-name")
     assert [a.name for a in chained] == [tenant.other_account.name, tenant.account.name]
