@@ -57,7 +57,9 @@ What is scaled, and how time is read:
 * **Host kill**: at ``--kill-at`` of the day every worker process of host 1 gets SIGKILL. Runs that were
   queued/running/waiting then, and edits queued for CallRail, are followed to the end: ``lost_after_host_kill``
   counts those runs whose account had no successful run queued after the kill by the end, plus edits still
-  unsent. After the day, ticks go on (``--drain-seconds`` at most) until every such run and edit is done.
+  unsent. After the day, ticks go on (``--drain-seconds`` at most) until every such run and edit is done. The
+  host stays down unless ``--restart-after M``: its workers start again M virtual minutes after the kill, as a
+  process manager's restart policy would (compose's ``restart: unless-stopped``).
 * **Pushes**: at a quarter of the day one tag of ``--pushes`` accounts gets a new colour (``mirror_row_update``,
   the outbox); the sandbox's request log shows how many successful PUTs each tag received:
   ``duplicate_pushes`` = the PUTs beyond one per edited tag.
@@ -211,18 +213,12 @@ def worker_env(base: dict, *, db_url, host_ip: str, pg_port: int, redis_port: in
 
 
 def start_workers(stack: HostStack, hosts: list, env: dict, args: argparse.Namespace, **links) -> list:
+    """One worker command per host (``spawn_worker``), once every one answers a ping."""
     from django.conf import settings
 
-    queues = ",".join(settings.CELERY_TASK_QUEUES_NAMES)
-    celery = str(Path(sys.executable).with_name("celery"))
-    procs = []
-    for i, (ns, host_ip, _) in enumerate(hosts, start=1):
-        log = open(Path(stack.tmp) / f"worker{i}.log", "w")  # noqa: SIM115 - closed with the process
-        cmd = ["ip", "netns", "exec", ns, *niced(args.workers_nice), celery, "-A", "agency_portal", "worker",
-               "-Q", queues, "-n", f"scale{i}@%h", "--loglevel", "WARNING"]  # fmt: skip
-        procs.append(stack.spawn(cmd, cwd=ROOT, env=worker_env(env, host_ip=host_ip, **links), stdout=log,
-                                 stderr=subprocess.STDOUT))  # fmt: skip
-    say(f"workers: {' '.join(cmd[4:-6])} -Q {queues} (per host, default concurrency)")
+    procs = [spawn_worker(stack, i, host, env, args, **links) for i, host in enumerate(hosts, start=1)]
+    say(f"workers: {' '.join(niced(args.workers_nice))} celery -A agency_portal worker -Q "
+        f"{','.join(settings.CELERY_TASK_QUEUES_NAMES)} (per host, default concurrency)")  # fmt: skip
     from agency_portal.celery import app
 
     deadline = time.monotonic() + 120
@@ -230,6 +226,21 @@ def start_workers(stack: HostStack, hosts: list, env: dict, args: argparse.Names
         if time.monotonic() > deadline:
             raise RuntimeError("workers did not answer: " + (Path(stack.tmp) / "worker1.log").read_text()[-3000:])
     return procs
+
+
+def spawn_worker(stack: HostStack, i: int, host: tuple, env: dict, args: argparse.Namespace,
+                 **links) -> subprocess.Popen:
+    """Host ``i``'s worker, started as README's production section says (its log appended to ``worker<i>.log``)."""
+    from django.conf import settings
+
+    ns, host_ip, _ = host
+    queues = ",".join(settings.CELERY_TASK_QUEUES_NAMES)
+    celery = str(Path(sys.executable).with_name("celery"))
+    log = open(Path(stack.tmp) / f"worker{i}.log", "a")  # noqa: SIM115 - closed with the process
+    cmd = ["ip", "netns", "exec", ns, *niced(args.workers_nice), celery, "-A", "agency_portal", "worker",
+           "-Q", queues, "-n", f"scale{i}@%h", "--loglevel", "WARNING"]  # fmt: skip
+    return stack.spawn(cmd, cwd=ROOT, env=worker_env(env, host_ip=host_ip, **links), stdout=log,
+                       stderr=subprocess.STDOUT)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------- the day
@@ -461,12 +472,17 @@ def parent(args: argparse.Namespace) -> int:
         say(f"portal seeded in {time.monotonic() - started:.1f} s: {len(seed.agency_ids)} agencies, "
               f"{len(seed.account_ids)} accounts")  # fmt: skip
         pg_port = stack.forward_postgres(host_ips, (db_url.hostname or "127.0.0.1", db_url.port or 5432))
-        procs = start_workers(stack, hosts, env, args, db_url=db_url, pg_port=pg_port, redis_port=redis_port)
+        links = {"db_url": db_url, "pg_port": pg_port, "redis_port": redis_port}
+        procs = start_workers(stack, hosts, env, args, **links)
         say(f"workers answer on {len(procs)} hosts")
-        return run_day(args, stack, seed, procs, sandbox_local, load_before, wall)
+
+        def restart_host1() -> subprocess.Popen:  # as a process manager's restart policy does
+            return spawn_worker(stack, 1, hosts[0], env, args, **links)
+
+        return run_day(args, stack, seed, procs, restart_host1, sandbox_local, load_before, wall)
 
 
-def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
+def run_day(args, stack, seed, procs, restart_host1, sandbox_local, load_before, wall) -> int:
     from apps.push.models import OutboxEntry
     from apps.sync.models import ACTIVE_STATUSES, SyncRun, SyncSchedule
     from apps.tenancy.models import ClientAccount
@@ -494,8 +510,10 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
     push_done = False
     minute = 0
     drain_deadline = None
+    restart_minute = None if args.restart_after is None else kill_minute + args.restart_after
+    back = "never started again" if restart_minute is None else f"started again at minute {restart_minute}"
     say(f"day: {minutes} virtual minutes = {minutes * 60 / args.time_scale:.0f} s; pushes at minute {push_minute}, "
-          f"host 1 killed at minute {kill_minute}")  # fmt: skip
+        f"host 1 killed at minute {kill_minute}, {back}")  # fmt: skip
     # Playing beat, the dispatcher and the re-read's step are a worker's work in production: at its priority.
     web_priority = os.getpriority(os.PRIO_PROCESS, 0)
     os.setpriority(os.PRIO_PROCESS, 0, web_priority + args.workers_nice)
@@ -523,6 +541,10 @@ def run_day(args, stack, seed, procs, sandbox_local, load_before, wall) -> int:
             os.killpg(procs[0].pid, signal.SIGKILL)
             procs[0].wait()
             say(f"minute {minute}: host 1's workers killed (SIGKILL), {len(kill_runs)} runs queued/running/waiting")
+        restart_due = restart_minute is not None and minute >= restart_minute
+        if restart_due and kill_time is not None and procs[0].poll() is not None:
+            procs[0] = restart_host1()
+            say(f"minute {minute}: host 1's workers started again")
         minute += 1
         if minute >= minutes:
             if drain_deadline is None:
@@ -665,6 +687,8 @@ def main() -> int:
     parser.add_argument("--seeded-calls", type=int, default=20, help="calls seed_scale writes per account")
     parser.add_argument("--pushes", type=int, default=None, help="accounts with one tag edit (default N/10, <= 50)")
     parser.add_argument("--kill-at", type=float, default=0.4, help="share of the day when host 1 is killed")
+    parser.add_argument("--restart-after", type=int, default=None,
+                        help="virtual minutes after the kill when host 1's workers start again (default: never)")
     parser.add_argument("--visibility-timeout", type=int, default=20, help="real seconds")
     parser.add_argument("--lock-ttl", type=int, default=None,
                         help="real seconds an account lock lives unrenewed (default production's 120 s scaled, >= 5)")
