@@ -121,15 +121,13 @@ def account_figures(
         from apps.webhooks.models import ACCEPTED_STATUSES, EventStatus, WebhookEvent
 
         events = scope(WebhookEvent).filter(received_at__gte=timezone.now() - timedelta(hours=1))
-        counts = these.order_by().annotate(
-            accepted=events.filter(status__in=ACCEPTED_STATUSES).count_per_account(),
-            rejected=events.filter(status=EventStatus.REJECTED).count_per_account(),
-        )  # fmt: skip
-        for pk, accepted, rejected in counts.filter(Q(accepted__gt=0) | Q(rejected__gt=0)).values_list(
-            "pk", "accepted", "rejected"
-        ):
-            if (fig := figures.get(pk)) is not None:
-                fig.webhooks_last_hour = {"accepted": accepted, "rejected": rejected}
+        of_hour = events.figures_per_account(
+            accepted=Count("pk", filter=Q(status__in=ACCEPTED_STATUSES)),
+            rejected=Count("pk", filter=Q(status=EventStatus.REJECTED)),
+        )
+        for pk, counts in these.order_by().annotate(of_hour=of_hour).values_list("pk", "of_hour"):
+            if counts and (fig := figures.get(pk)) is not None and (counts["accepted"] or counts["rejected"]):
+                fig.webhooks_last_hour = counts
     if with_budget:
         budgets = budget_statuses([fig.account for fig in figures.values()])
         for fig in figures.values():
