@@ -152,7 +152,6 @@ def call_history(*, call: Any, user: Any, agency: Any, limit: int = 100) -> list
 
 def outbox_attention_count(*, user: Any, agency: Any) -> int:
     """Edits of every visible account that did not reach CallRail (failed or in conflict): one count."""
-    from apps.push.models import EntryStatus, OutboxEntry
+    from apps.push.models import STUCK_STATUSES, OutboxEntry
 
-    entries = OutboxEntry.objects.visible_to(user, agency)
-    return entries.filter(status__in=[EntryStatus.FAILED, EntryStatus.CONFLICT]).count()
+    return OutboxEntry.objects.visible_to(user, agency).filter(status__in=STUCK_STATUSES).count()

@@ -117,7 +117,7 @@ class DashboardView(PortalView, TemplateView):
         for account in accounts:
             figures = machinery.get(account.pk) or {}
             account.sync_failures = figures.get("sync_failures", 0)
-            account.outbox = figures.get("outbox") or {"pending": 0, "failed": 0, "conflict": 0}
+            account.outbox = figures.get("outbox")  # None: "empty" in the template
             account.webhooks = figures.get("webhooks")
             account.budget = budgets.get(account.pk)
             account.last_sync = figures.get("last_sync")
