@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from apps.operations.selectors import account_figures
-from apps.portal.selectors import account_machinery
+from apps.portal.selectors import account_machinery, outbox_attention_count
 from apps.push.models import EntryStatus, OutboxEntry
 from apps.sync.models import SyncKind, SyncRun, SyncStatus, SyncTotals
 from apps.sync.services import sync_totals_add
@@ -110,6 +110,8 @@ def test_the_dashboards_outbox_and_webhook_figures_of_long_logs(tenant, other_te
     assert set(machinery) == {account.pk, quiet.pk}
     assert machinery[account.pk]["outbox"] == {"pending": 2, "failed": 1, "conflict": 2}  # the done ones not
     assert machinery[quiet.pk]["outbox"] == {"pending": 0, "failed": 0, "conflict": 0}
+    # the dashboard's banner: failed and in conflict, not open or done, not another agency's failed one
+    assert outbox_attention_count(user=tenant.owner, agency=tenant.agency) == 3
     hooks = {pk: row["webhooks"] for pk, row in machinery.items() if row["webhooks"]}
     assert set(hooks) == {account.pk, quiet.pk}
     assert {k: hooks[account.pk][k] for k in ("last", "accepted", "rejected", "failed", "connected")} == {
