@@ -35,6 +35,7 @@ from functools import reduce
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import BigIntegerField, Count, F, Q, Sum, Value, Window
 from django.db.models.functions import RowNumber
 
@@ -298,7 +299,10 @@ def slice_starts(parts: dict[tuple[int, str], tuple[datetime, datetime]], record
             .values_list("account", column)[records : records + 1]
             for pk, start, end in mine
         ]  # fmt: skip
-        found = dict(lookups[0].union(*lookups[1:], all=True)) if lookups else {}
+        if connection.features.supports_slicing_ordering_in_compound:
+            found = dict(lookups[0].union(*lookups[1:], all=True)) if lookups else {}
+        else:  # SQLite (the embedded default) refuses LIMIT inside a UNION: one look-up each
+            found = dict(row for lookup in lookups for row in lookup)
         for pk, start, _ in mine:
             moment = found.get(pk)
             later = start if moment is None else moment.replace(microsecond=0) + timedelta(seconds=1)
