@@ -117,19 +117,37 @@ def _leave_no_redis_keys() -> Iterator[None]:
     prefix, agency_portal/settings/test.py) and stop the embedded Redis if this process started it."""
     yield
     if not settings.EMBEDDED_REDIS or embedded_redis.answers_ping("127.0.0.1", settings.EMBEDDED_REDIS_PORT):
-        from apps.core.redis import get_redis
-
-        conn = get_redis()
-        pattern = _glob_escape(settings.REDIS_KEY_PREFIX) + ":*"
-        batch: list[bytes] = []
-        for key in conn.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) >= 500:
-                conn.unlink(*batch)
-                batch.clear()
-        if batch:
-            conn.unlink(*batch)
+        _delete_keys(_glob_escape(settings.REDIS_KEY_PREFIX) + ":*")
     embedded_redis.stop_if_started()
+
+
+@pytest.fixture(autouse=True)
+def _no_budget_of_an_earlier_test_on_sqlite() -> Iterator[None]:
+    """SQLite gives a rolled-back test's primary keys again, so the next test's account 1 would inherit the
+    last one's CallRail budget from Redis (its spent requests, a 429's block): on SQLite each test ends by
+    removing this process's budget keys. PostgreSQL's sequences never give a key twice."""
+    yield
+    if connection.vendor == "sqlite" and (
+        not settings.EMBEDDED_REDIS or embedded_redis.answers_ping("127.0.0.1", settings.EMBEDDED_REDIS_PORT)
+    ):
+        from apps.core.redis import redis_key
+
+        namespace = getattr(settings, "CALLRAIL_BUDGET_NAMESPACE", "callrail:budget")
+        _delete_keys(_glob_escape(redis_key(namespace)) + ":*")
+
+
+def _delete_keys(pattern: str) -> None:
+    from apps.core.redis import get_redis
+
+    conn = get_redis()
+    batch: list[bytes] = []
+    for key in conn.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            conn.unlink(*batch)
+            batch.clear()
+    if batch:
+        conn.unlink(*batch)
 
 
 def _glob_escape(text: str) -> str:
